@@ -1,0 +1,25 @@
+"""autotrack: find, segment and follow every object in a video or camera feed with stable IDs.
+
+The heavy parts (torch, ultralytics) load on first use of the name that needs them, so `import autotrack`
+and `autotrack --help` stay fast.
+"""
+
+from importlib import import_module
+
+from autotrack.types import Event, FrameResult, ObjectState, Prompt
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it, imported on first access (PEP 562)
+_LAZY = {
+    "SAM2Tracker": "autotrack.sam2.engine",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'autotrack' has no attribute {name!r}")
+
+
+__all__ = ["Event", "FrameResult", "ObjectState", "Prompt", *_LAZY]

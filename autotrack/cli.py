@@ -1,0 +1,13 @@
+"""The `autotrack` command line. Each command lives with the code it drives; this module only wires them."""
+
+from __future__ import annotations
+
+import click
+
+from autotrack import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="autotrack")
+def main() -> None:
+    """Find, segment and follow every object in a video or camera feed."""
