@@ -1,0 +1,414 @@
+"""SAM2Tracker: a streaming SAM2 engine that follows many objects frame by frame with bounded memory.
+
+Built on the parts of ultralytics' `SAM2Model` (image encoder, memory attention, prompt encoder, mask decoder,
+memory encoder), not on its video predictor, because a camera needs what that predictor cannot do: frames arrive
+one at a time, objects join, are re-prompted or leave on any frame, and memory must not grow with time.
+
+Per frame: the image encoder runs once and its features are shared by every object; objects with the same memory
+layout go through memory attention, the mask decoder and the memory encoder together as one batch; each object's
+candidate mask is chosen by its own Kalman motion scorer (SAMURAI) and its memory store keeps what its policy will
+attend to next.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from ultralytics.data.augment import LetterBox
+from ultralytics.models.sam.modules.utils import get_1d_sine_pe
+from ultralytics.utils import ops
+
+from autotrack.motion import mask_to_box
+from autotrack.sam2.build import build_model
+from autotrack.sam2.memory import MAX_OBJ_PTRS, POLICIES, MemoryEntry, ObjectMemory
+from autotrack.sam2.scoring import MotionScorer, motion_weight
+from autotrack.types import ObjectState, Prompt
+from autotrack.weights import get_spec
+
+PIXEL_MEAN = (123.675, 116.28, 103.53)  # RGB, as SAM2 was trained
+PIXEL_STD = (58.395, 57.12, 57.375)
+NO_OBJ_SCORE = -1024.0  # SAM2's mask logit for "no object here"
+STAGES = ("image_encoder", "memory_attention", "decoder", "memory_encoder")
+
+
+@dataclass
+class _Object:
+    memory: ObjectMemory
+    scorer: MotionScorer | None
+
+
+@dataclass
+class _Decoded:
+    """One frame's decoder output for a batch of objects, with the chosen candidate per object."""
+
+    low_res: torch.Tensor  # (B, 1, S/4, S/4) logits of the chosen mask
+    obj_ptr: torch.Tensor  # (B, C)
+    object_score: torch.Tensor  # (B, 1) logits
+    affinity: np.ndarray  # (B,) predicted IoU of the chosen mask
+    motion: list[float | None]
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" picks CUDA, then Apple MPS, then the CPU."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+    return torch.device(device)
+
+
+class SAM2Tracker:
+    """Segment and follow objects in a stream of frames with SAM2.
+
+    Args:
+        model: SAM2 variant, `sam2_t/s/b/l` or `sam2.1_t/s/b/l`.
+        weights: None resolves the model's file (see `autotrack.weights`), a path loads that file, "random" builds
+            random weights for tests and benchmarks (see `autotrack.sam2.build.build_model`).
+        imgsz: square input size of the model, a multiple of 32.
+        device: "auto", "cpu", "cuda", "cuda:1", "mps".
+        memory: "motion-aware" (SAMURAI: attend to reliable frames) or "fifo" (plain SAM2: the last 6 frames).
+        kalman: choose among candidate masks with a per-object Kalman filter (SAMURAI); False takes the
+            candidate with the best predicted IoU, as SAM2 does.
+        profile: accumulate seconds per stage in `timings` (synchronises CUDA, so leave off in production).
+
+    Example:
+        >>> tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=256)
+        >>> frame = np.zeros((240, 320, 3), np.uint8)
+        >>> states = tracker.step(frame, {1: Prompt(box=[40, 40, 120, 160])})
+        >>> sorted(states)
+        [1]
+    """
+
+    def __init__(
+        self,
+        model: str = "sam2.1_t",
+        weights: str | None = None,
+        imgsz: int = 1024,
+        device: str = "auto",
+        memory: str = "motion-aware",
+        kalman: bool = True,
+        profile: bool = False,
+    ) -> None:
+        if imgsz % 32:
+            raise ValueError(f"imgsz must be a multiple of 32, got {imgsz}")
+        if memory not in POLICIES:
+            raise ValueError(f"unknown memory policy {memory!r}; choose one of {', '.join(POLICIES)}")
+        self.spec = get_spec(model)
+        self.device = resolve_device(device)
+        self.model = build_model(model, weights).to(self.device)
+        self.model.set_imgsz((imgsz, imgsz))
+        self.imgsz = imgsz
+        self.memory_policy = memory
+        self.kalman = kalman
+        self.profile = profile
+        self.timings: dict[str, float] = defaultdict(float)
+        self.frame_index = -1
+        self._objects: dict[int, _Object] = {}
+        self._letterbox = LetterBox((imgsz, imgsz), auto=False, center=False)
+        self._mask_letterbox = LetterBox(
+            (imgsz, imgsz), auto=False, center=False, padding_value=0, interpolation=cv2.INTER_NEAREST
+        )
+        self._mean = torch.tensor(PIXEL_MEAN, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(PIXEL_STD, device=self.device).view(1, 3, 1, 1)
+        self._maskmem_pos: torch.Tensor | None = None  # same for every frame and object: computed once
+
+    # ----------------------------------------------------------------------------------------------- public API
+    @property
+    def object_ids(self) -> list[int]:
+        """Ids of the objects followed now."""
+        return list(self._objects)
+
+    def memory_entries(self, obj_id: int) -> int:
+        """Memory entries (conditioning + recent) object `obj_id` holds now."""
+        return len(self._objects[obj_id].memory)
+
+    def remove(self, obj_id: int) -> None:
+        """Stop following an object and free its memory."""
+        self._objects.pop(obj_id, None)
+
+    def reset(self) -> None:
+        """Forget every object and start counting frames again."""
+        self._objects.clear()
+        self.frame_index = -1
+
+    @torch.inference_mode()
+    def step(self, frame: np.ndarray, prompts: dict[int, Prompt] | None = None) -> dict[int, ObjectState]:
+        """Process the next frame (HxWx3 BGR uint8, any size) and return every object's state on it.
+
+        `prompts` maps object ids to prompts on this frame: an unknown id starts a new object, a known id
+        re-prompts it (its memory is kept and the prompt becomes a conditioning frame).
+        """
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"expected an HxWx3 uint8 BGR frame, got shape {frame.shape} and dtype {frame.dtype}")
+        self.frame_index += 1
+        prompts = prompts or {}
+        if not prompts and not self._objects:
+            return {}
+        gain = self.imgsz / max(frame.shape[:2])
+        with self._stage("image_encoder"):
+            feats, pos, sizes = self._encode_image(frame)
+        results: dict[int, _Decoded] = {}
+        for obj_id, prompt in prompts.items():
+            results[obj_id] = self._prompt_object(obj_id, prompt, gain, feats, pos, sizes)
+        for group in self._groups_by_layout([i for i in self._objects if i not in prompts]):
+            results.update(zip(group, self._split(self._track(group, gain, feats, pos, sizes), len(group))))
+        return self._states(results, frame.shape[:2], prompted=set(prompts))
+
+    # --------------------------------------------------------------------------------------------- frame stages
+    def _encode_image(self, frame: np.ndarray) -> tuple[list[torch.Tensor], list[torch.Tensor], list]:
+        """Letterbox to a square (top-left, as ultralytics' SAM predictors), normalise, run the image encoder."""
+        image = self._letterbox(image=frame)[..., ::-1].transpose(2, 0, 1)  # BGR -> RGB, HWC -> CHW
+        image = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)[None].float()
+        image = (image - self._mean) / self._std
+        backbone_out = self.model.forward_image(image)
+        _, feats, pos, sizes = self.model._prepare_backbone_features(backbone_out)
+        return feats, pos, sizes
+
+    def _prompt_object(self, obj_id, prompt: Prompt, gain: float, feats, pos, sizes) -> _Decoded:
+        """Segment a prompted object: a new one from the image alone, a known one also from its memory."""
+        known = obj_id in self._objects
+        if not known:
+            policy = POLICIES[self.memory_policy]()
+            scorer = MotionScorer(weight=motion_weight(self.spec.size)) if self.kalman else None
+            self._objects[obj_id] = _Object(ObjectMemory(policy), scorer)
+        obj = self._objects[obj_id]
+        high_res = self._high_res(feats, sizes, 1)
+        if prompt.mask is not None and prompt.box is None and prompt.points is None:
+            mask = self._mask_letterbox(image=prompt.mask.astype(np.float32))
+            mask = torch.from_numpy(np.ascontiguousarray(mask)).to(self.device)[None, None]
+            pix = feats[-1].permute(1, 2, 0).view(1, -1, *sizes[-1])
+            with self._stage("decoder"):
+                low_res, _, ious, _, _, obj_ptr, score = self.model._use_mask_as_output(mask, pix, high_res)
+            decoded = _Decoded(low_res, obj_ptr, score, ious[:, 0].cpu().numpy(), [None])
+        else:
+            if known:
+                pix = self._condition_on_memory([obj_id], feats, pos, sizes)
+            else:
+                # SAM2 on an initial conditioning frame: no memory, the no-memory embedding added directly
+                pix = (feats[-1] + self.model.no_mem_embed).permute(1, 2, 0).view(1, -1, *sizes[-1])
+            points, labels = self._prompt_points(prompt, gain)
+            multimask = self.model._use_multimask(not known, {"point_labels": labels})
+            decoded = self._decode(pix, high_res, (points, labels), multimask, [None], gain)
+        if obj.scorer is not None:
+            obj.scorer.start(self._boxes(decoded.low_res, gain)[0, 0])
+        self._remember([obj_id], decoded, feats, sizes, conditioning=True)
+        return decoded
+
+    def _track(self, obj_ids: list[int], gain: float, feats, pos, sizes) -> _Decoded:
+        """Follow objects without a prompt on this frame, as one batch."""
+        pix = self._condition_on_memory(obj_ids, feats, pos, sizes)
+        high_res = self._high_res(feats, sizes, len(obj_ids))
+        scorers = [self._objects[i].scorer for i in obj_ids]
+        decoded = self._decode(pix, high_res, None, True, scorers, gain)
+        self._remember(obj_ids, decoded, feats, sizes, conditioning=False)
+        return decoded
+
+    def _condition_on_memory(self, obj_ids: list[int], feats, pos, sizes) -> torch.Tensor:
+        """Memory attention of the current image features to each object's selected memory (SAM2's rule).
+
+        The objects must have the same numbers of memory entries and pointers; their temporal encodings may differ.
+        """
+        model = self.model
+        batch = len(obj_ids)
+        selections = [self._objects[i].memory.select(self.frame_index) for i in obj_ids]
+        memory, memory_pos = [], []
+        for slot in range(len(selections[0][0])):
+            entries = [spatial[slot] for spatial, _ in selections]
+            features = torch.cat([entry.features for _, entry in entries]).to(feats[-1].dtype)
+            memory.append(features.flatten(2).permute(2, 0, 1))
+            t_index = torch.tensor([model.num_maskmem - t_pos - 1 for t_pos, _ in entries], device=self.device)
+            memory_pos.append(self._maskmem_pos + model.maskmem_tpos_enc[t_index].view(1, batch, -1))
+        num_ptr_tokens = 0
+        if selections[0][1]:
+            ptrs = torch.stack([torch.cat([p for _, p in pointers]) for _, pointers in selections], dim=1)
+            distances = torch.tensor([[d for d, _ in pointers] for _, pointers in selections], device=self.device)
+            tpos_dim = model.hidden_dim if model.proj_tpos_enc_in_obj_ptrs else model.mem_dim
+            ptr_pos = get_1d_sine_pe(distances.to(ptrs.dtype) / (MAX_OBJ_PTRS - 1), dim=tpos_dim)
+            ptr_pos = model.obj_ptr_tpos_proj(ptr_pos).transpose(0, 1)  # (P, B, mem_dim)
+            split = model.hidden_dim // model.mem_dim  # a pointer becomes `split` tokens of mem_dim
+            ptrs = ptrs.reshape(-1, batch, split, model.mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
+            memory.append(ptrs)
+            memory_pos.append(ptr_pos.repeat_interleave(split, dim=0))
+            num_ptr_tokens = ptrs.shape[0]
+        with self._stage("memory_attention"):
+            pix = model.memory_attention(
+                curr=feats[-1].expand(-1, batch, -1),
+                curr_pos=pos[-1].expand(-1, batch, -1),
+                memory=torch.cat(memory),
+                memory_pos=torch.cat(memory_pos),
+                num_obj_ptr_tokens=num_ptr_tokens,
+            )
+        return pix.permute(1, 2, 0).view(batch, -1, *sizes[-1])
+
+    def _decode(self, pix, high_res, point_inputs, multimask: bool, scorers, gain: float) -> _Decoded:
+        """Prompt encoder + mask decoder; then each object's candidate is chosen (Kalman or best predicted IoU)."""
+        model = self.model
+        batch = pix.shape[0]
+        if point_inputs is None:  # no prompt: one padding point, as SAM2 does
+            point_inputs = (
+                torch.zeros(batch, 1, 2, device=self.device),
+                -torch.ones(batch, 1, dtype=torch.int32, device=self.device),
+            )
+        with self._stage("decoder"):
+            sparse, dense = model.sam_prompt_encoder(points=point_inputs, boxes=None, masks=None)
+            masks, ious, tokens, score = model.sam_mask_decoder(
+                image_embeddings=pix,
+                image_pe=model.sam_prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=multimask,
+                repeat_image=False,
+                high_res_features=high_res,
+            )
+            masks = torch.where(score[:, :, None, None] > 0, masks, NO_OBJ_SCORE)
+        ious_np = ious.float().cpu().numpy()
+        boxes = self._boxes(masks, gain) if any(s is not None for s in scorers) else None
+        chosen, motion = [], []
+        for b, scorer in enumerate(scorers):
+            if scorer is None:
+                chosen.append(int(np.argmax(ious_np[b])))
+                motion.append(None)
+            else:
+                index, score_b = scorer.choose(boxes[b], ious_np[b])
+                chosen.append(index)
+                motion.append(score_b)
+        rows = torch.arange(batch, device=self.device)
+        index = torch.tensor(chosen, device=self.device)
+        token = tokens[rows, index] if tokens.shape[1] > 1 else tokens[:, 0]
+        obj_ptr = self._object_pointer(model.obj_ptr_proj(token), score)
+        return _Decoded(masks[rows, index][:, None], obj_ptr, score, ious_np[np.arange(batch), chosen], motion)
+
+    def _object_pointer(self, obj_ptr: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+        """SAM2's occlusion handling of the pointer: the learned no-object pointer where no object is seen."""
+        model = self.model
+        if not model.pred_obj_scores:
+            return obj_ptr
+        appearing = score.sigmoid() if model.soft_no_obj_ptr else (score > 0).to(obj_ptr.dtype)
+        if model.fixed_no_obj_ptr:
+            obj_ptr = appearing * obj_ptr
+        return obj_ptr + (1 - appearing) * model.no_obj_ptr
+
+    def _remember(self, obj_ids: list[int], decoded: _Decoded, feats, sizes, conditioning: bool) -> None:
+        """Encode the chosen masks into memory entries and hand them to each object's store."""
+        batch = len(obj_ids)
+        high_res = F.interpolate(decoded.low_res, size=(self.imgsz, self.imgsz), mode="bilinear", align_corners=False)
+        with self._stage("memory_encoder"):
+            features, pos_enc = self.model._encode_new_memory(
+                current_vision_feats=[feats[-1].expand(-1, batch, -1)],
+                feat_sizes=sizes[-1:],
+                pred_masks_high_res=high_res,
+                object_score_logits=decoded.object_score,
+                is_mask_from_pts=conditioning,
+            )
+        if self._maskmem_pos is None:
+            self._maskmem_pos = pos_enc[-1][:1].flatten(2).permute(2, 0, 1)
+        features = features.to(torch.float16)  # as SAM2's video predictors store memory: half the size
+        scores = decoded.object_score[:, 0].float().cpu().numpy()
+        for b, obj_id in enumerate(obj_ids):
+            entry = MemoryEntry(
+                frame_index=self.frame_index,
+                features=features[b : b + 1],
+                obj_ptr=decoded.obj_ptr[b : b + 1],
+                affinity=float(decoded.affinity[b]),
+                object_score=float(scores[b]),
+                motion=decoded.motion[b],
+            )
+            self._objects[obj_id].memory.add(entry, conditioning)
+
+    # ------------------------------------------------------------------------------------------------- helpers
+    def _groups_by_layout(self, obj_ids: list[int]) -> list[list[int]]:
+        """Objects whose selected memories have equal sizes can share one batch through the heavy modules."""
+        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for obj_id in obj_ids:
+            spatial, pointers = self._objects[obj_id].memory.select(self.frame_index)
+            groups[(len(spatial), len(pointers))].append(obj_id)
+        return list(groups.values())
+
+    @staticmethod
+    def _split(decoded: _Decoded, n: int) -> list[_Decoded]:
+        return [
+            _Decoded(
+                decoded.low_res[b : b + 1],
+                decoded.obj_ptr[b : b + 1],
+                decoded.object_score[b : b + 1],
+                decoded.affinity[b : b + 1],
+                decoded.motion[b : b + 1],
+            )
+            for b in range(n)
+        ]
+
+    @staticmethod
+    def _high_res(feats, sizes, batch: int) -> list[torch.Tensor]:
+        return [
+            x.permute(1, 2, 0).view(1, x.size(2), *s).expand(batch, -1, -1, -1) for x, s in zip(feats[:-1], sizes[:-1])
+        ]
+
+    def _prompt_points(self, prompt: Prompt, gain: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """A box becomes two corner points labelled 2 and 3, placed before any clicks, as SAM2 encodes boxes."""
+        points, labels = [], []
+        if prompt.box is not None:
+            points.append(prompt.box.reshape(2, 2))
+            labels.append(np.array([2, 3], dtype=np.int32))
+        if prompt.points is not None:
+            points.append(prompt.points)
+            labels.append(prompt.labels)
+        coords = torch.from_numpy(np.concatenate(points) * gain).float().to(self.device)[None]
+        return coords, torch.from_numpy(np.concatenate(labels)).to(self.device)[None]
+
+    def _boxes(self, masks: torch.Tensor, gain: float) -> np.ndarray:
+        """xyxy boxes in frame pixels of low-resolution mask logits (B, M, h, w) -> (B, M, 4); zeros when empty."""
+        fg = masks > 0
+        h, w = fg.shape[-2:]
+        rows, cols = fg.any(dim=-1), fg.any(dim=-2)
+        ys = torch.arange(h, device=fg.device)
+        xs = torch.arange(w, device=fg.device)
+        y0 = torch.where(rows, ys, h).amin(-1)
+        y1 = torch.where(rows, ys, -1).amax(-1) + 1
+        x0 = torch.where(cols, xs, w).amin(-1)
+        x1 = torch.where(cols, xs, -1).amax(-1) + 1
+        boxes = torch.stack([x0, y0, x1, y1], dim=-1).float() * (self.imgsz / w) / gain
+        boxes[~rows.any(-1)] = 0
+        return boxes.cpu().numpy()
+
+    def _states(self, results: dict[int, _Decoded], shape: tuple[int, int], prompted: set[int]) -> dict[int, ObjectState]:
+        """Full-resolution masks, boxes and scores, scaled back as ultralytics' SAM predictors do."""
+        ids = list(results)
+        low_res = torch.cat([results[i].low_res for i in ids], dim=1)  # (1, N, h, w)
+        gain = min(self.imgsz / s for s in shape)
+        ratio = [round(s * gain) * m / self.imgsz / s for s, m in zip(shape, low_res.shape[2:])]
+        masks = ops.scale_masks(low_res.float(), shape, (ratio, (0, 0)), padding=False)[0] > 0
+        masks = masks.cpu().numpy()
+        states = {}
+        for k, obj_id in enumerate(ids):
+            decoded = results[obj_id]
+            states[obj_id] = ObjectState(
+                mask=masks[k],
+                box=mask_to_box(masks[k]),
+                affinity=float(decoded.affinity[0]),
+                occurrence=float(torch.sigmoid(decoded.object_score[0, 0]).item()),
+                motion=decoded.motion[0],
+                status="prompted" if obj_id in prompted else "tracked",
+            )
+        return states
+
+    @contextmanager
+    def _stage(self, name: str):
+        """Time a stage when profiling; CUDA work is synchronised so the time lands in the right stage."""
+        if not self.profile:
+            yield
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        start = time.perf_counter()
+        yield
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.timings[name] += time.perf_counter() - start
+

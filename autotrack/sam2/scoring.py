@@ -1,0 +1,66 @@
+"""SAMURAI's motion-aware choice among SAM2's candidate masks, one Kalman filter per object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from autotrack.motion import BoxKalmanFilter, box_iou
+
+STABLE_FRAMES = 15  # consecutive confident frames before motion is trusted
+CONFIDENCE_GATE = 0.3  # predicted IoU at or below this restarts the stability count
+
+
+def motion_weight(model_size: str) -> float:
+    """SAMURAI's weight of the motion score: 0.15 for large models, 0.25 for the others."""
+    return 0.15 if model_size == "l" else 0.25
+
+
+@dataclass
+class MotionScorer:
+    """Picks a candidate mask per frame from its box and predicted IoU.
+
+    Until the filter is stable (STABLE_FRAMES consecutive frames whose best predicted IoU > CONFIDENCE_GATE), the
+    candidate with the best predicted IoU wins and updates the filter. Once stable, each candidate scores
+    `weight * IoU(predicted box, candidate box) + (1 - weight) * predicted IoU`; the winner updates the filter unless
+    its predicted IoU < CONFIDENCE_GATE, which restarts the count. An empty candidate box never updates the filter.
+    """
+
+    weight: float = 0.25
+    kalman: BoxKalmanFilter = field(default_factory=BoxKalmanFilter)
+    stable_count: int = 0
+
+    def start(self, box: np.ndarray) -> None:
+        """(Re)start the filter at a prompted box."""
+        if _is_empty(box):
+            return
+        self.kalman.initiate(box)
+        self.stable_count = 1
+
+    def choose(self, boxes: np.ndarray, pred_ious: np.ndarray) -> tuple[int, float | None]:
+        """Return the chosen candidate's index and its motion score (None until the filter is stable)."""
+        best = int(np.argmax(pred_ious))
+        if self.stable_count == 0 or not self.kalman.initialized:
+            if pred_ious[best] > CONFIDENCE_GATE:
+                self.start(boxes[best])
+            return best, None
+        predicted = self.kalman.predict()
+        if self.stable_count < STABLE_FRAMES:
+            self._observe(boxes[best], pred_ious[best])
+            return best, None
+        motion = np.array([box_iou(predicted, box) for box in boxes])
+        chosen = int(np.argmax(self.weight * motion + (1 - self.weight) * pred_ious))
+        self._observe(boxes[chosen], pred_ious[chosen])
+        return chosen, float(motion[chosen])
+
+    def _observe(self, box: np.ndarray, pred_iou: float) -> None:
+        if pred_iou > CONFIDENCE_GATE and not _is_empty(box):
+            self.kalman.update(box)
+            self.stable_count += 1
+        else:
+            self.stable_count = 0
+
+
+def _is_empty(box: np.ndarray) -> bool:
+    return bool(box[2] <= box[0] or box[3] <= box[1])
