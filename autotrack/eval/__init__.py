@@ -1,0 +1,1 @@
+"""Evaluation: MOT and VOS metrics, and synthetic scenarios with exact ground truth."""

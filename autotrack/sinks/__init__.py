@@ -1,0 +1,14 @@
+"""Outputs for FrameResults: annotated video, MOTChallenge txt, COCO-RLE JSON, DAVIS PNGs and a user callback.
+
+Every sink has `write(result)` and `close()` and works as a context manager.
+"""
+
+from autotrack.sinks.annotate import FrameAnnotator
+from autotrack.sinks.base import Sink
+from autotrack.sinks.callback import CallbackSink
+from autotrack.sinks.coco import CocoJsonSink
+from autotrack.sinks.davis import DavisPngSink
+from autotrack.sinks.mot import MotSink
+from autotrack.sinks.video import VideoSink
+
+__all__ = ["CallbackSink", "CocoJsonSink", "DavisPngSink", "FrameAnnotator", "MotSink", "Sink", "VideoSink"]

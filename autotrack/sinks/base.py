@@ -1,0 +1,36 @@
+"""The interface every sink shares: `write(result)` per frame, `close()` at the end, usable as a context manager."""
+
+from __future__ import annotations
+
+import supervision as sv
+
+from autotrack.types import FrameResult
+
+
+class Sink:
+    """Receives the FrameResult of every frame, in order, and turns it into an output.
+
+    Subclasses implement `write`, and `close` when they hold a file or a writer. `close` is safe to call twice.
+    """
+
+    def write(self, result: FrameResult) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish the output and release what the sink holds."""
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def visible(detections: sv.Detections) -> sv.Detections:
+    """The rows with a non-empty box: occluded objects stay in a FrameResult with a zero box but are not drawn or
+    written. Raises ValueError when the rows carry no tracker ids, which every sink needs."""
+    if len(detections) == 0:
+        return detections
+    if detections.tracker_id is None:
+        raise ValueError("sinks need detections with tracker_id set (one id per object)")
+    return detections[detections.box_area > 0]

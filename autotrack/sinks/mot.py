@@ -1,0 +1,44 @@
+"""MOTChallenge text sink: one `frame,id,x,y,w,h,conf,-1,-1,-1` line per visible object, 1-based frames."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from autotrack.sinks.base import Sink, visible
+from autotrack.types import FrameResult
+
+
+def format_mot_row(frame_number: int, track_id: int, xyxy: np.ndarray, score: float,
+                   tail: Sequence[float] = (-1, -1, -1)) -> str:
+    """One MOTChallenge line (with newline) from an xyxy box.
+
+    Results use the default tail (`x,y,z` world coordinates unknown); ground truth passes `(class, visibility)`.
+    """
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    values = [x1, y1, x2 - x1, y2 - y1, float(score), *tail]
+    return f"{frame_number},{track_id}," + ",".join(f"{v:g}" for v in values) + "\n"
+
+
+class MotSink(Sink):
+    """Appends each frame's visible objects to a MOTChallenge results file, flushed every frame so another process
+    can follow the file while a run goes on. Confidence is written as 1 when the detections carry none."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "w", encoding="utf-8")
+
+    def write(self, result: FrameResult) -> None:
+        detections = visible(result.detections)
+        for i in range(len(detections)):
+            score = detections.confidence[i] if detections.confidence is not None else 1.0
+            track_id = int(detections.tracker_id[i])
+            self._file.write(format_mot_row(result.frame_index + 1, track_id, detections.xyxy[i], score))
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()

@@ -1,0 +1,76 @@
+"""Annotated video file sink, and the video writer it opens (H.264 when OpenCV can encode it, else MPEG-4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from autotrack.sinks.annotate import FrameAnnotator
+from autotrack.sinks.base import Sink
+from autotrack.types import FrameResult
+
+# 'avc1' (H.264) plays in browsers but pip's OpenCV usually cannot encode it; 'mp4v' always works but browsers
+# do not play it.
+CODECS = ("avc1", "mp4v")
+
+
+def open_video_writer(path: str | Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
+    """Open an FFmpeg video writer for `size` = (width, height) frames, trying the codecs in `CODECS` in order.
+
+    Creates the parent folder. Raises RuntimeError when no codec opens (unwritable folder, unknown suffix).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log_level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # a failed 'avc1' try is expected, not news
+    try:
+        for codec in CODECS:
+            writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*codec), fps, size)
+            if writer.isOpened():
+                return writer
+    finally:
+        cv2.utils.logging.setLogLevel(log_level)
+    raise RuntimeError(
+        f"cannot open a video writer for {path} (tried codecs {', '.join(CODECS)}): "
+        "use a .mp4 (or .mkv/.avi) path in a writable folder"
+    )
+
+
+def check_frame(frame: np.ndarray) -> tuple[int, int]:
+    """Return (width, height) of a BGR uint8 frame; raise ValueError for anything a video writer would drop."""
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"expected a BGR uint8 frame of shape (H, W, 3), got {frame.dtype} {frame.shape}")
+    return frame.shape[1], frame.shape[0]
+
+
+class VideoSink(Sink):
+    """Writes every frame, annotated with masks, boxes, `#id class` labels and traces, to a video file.
+
+    The writer opens on the first frame (its size sets the video size); frames without objects are written too.
+    """
+
+    def __init__(self, path: str | Path, fps: float, trace_length: int = 30) -> None:
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.path = Path(path)
+        self.fps = fps
+        self.annotate = FrameAnnotator(trace_length=trace_length)
+        self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None
+
+    def write(self, result: FrameResult) -> None:
+        size = check_frame(result.frame)
+        if self._writer is None:
+            self._writer = open_video_writer(self.path, self.fps, size)
+            self._size = size
+        elif size != self._size:
+            raise ValueError(f"frame {result.frame_index} is {size[0]}x{size[1]}, the video is "
+                             f"{self._size[0]}x{self._size[1]}")
+        self._writer.write(self.annotate(result.frame, result.detections))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
