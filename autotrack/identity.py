@@ -1,0 +1,363 @@
+"""Track lifecycle and association: turns detections and SAM2 engine output into stable IDs.
+
+The identity manager works in two phases per frame, because prompts must reach the engine in the same `step` call
+that tracks the frame:
+
+```python
+prompts = identity.plan(detections, points)        # match, births, re-prompts
+states = engine.step(frame, prompts)
+detections, events = identity.observe(states, engine)  # occlusion, loss, overlap resolution, output rows
+```
+
+Rules (ideas from SAM2MOT and Det-SAM2; every threshold is a field of `IdentityConfig`):
+
+- **Match**: Hungarian assignment on `1 - IoU(detection box, track box)`. A visible track uses its last mask box, an
+  occluded one its Kalman-predicted box. Pairs below `match_iou`, or whose classes differ when both have one, never
+  match.
+- **Birth**: an unmatched detection with confidence >= `birth_confidence` whose box is at least `birth_untracked`
+  untracked (not covered by last frame's masks nor by a box born earlier on this frame) becomes a new object with a
+  new ID, prompted with its box. IDs count up from 1 and are never reused.
+- **Re-prompt**: a matched track is re-prompted with its detection box when it is occluded (re-entry: it resumes
+  its ID), when its affinity or occurrence has been low for `low_score_frames` frames, or when its box drifted from
+  the detection (IoU < `drift_iou`). A track with low scores and no matching detection is re-prompted from its
+  visible point tracks when the caller passes them.
+- **Occlusion**: occurrence below `occluded_occurrence` (or an empty mask) makes a track `occluded`: its output mask
+  is empty, its box is the Kalman prediction and its ID is kept. Back above: `tracked` again. Occluded for more
+  than `max_lost` frames in a row: lost, removed from the engine, ID retired.
+- **Overlap**: output masks never overlap. Visible objects are ranked by `affinity * occurrence`; one whose mask has
+  IoU > `overlap_iou` with a stronger one yields (it is occluded on this frame), otherwise it keeps only the pixels
+  no stronger object claimed.
+
+Every decision is returned as an `Event` (born, reprompted, occluded, resumed, lost) with a reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import supervision as sv
+from scipy.optimize import linear_sum_assignment
+
+from autotrack.motion import BoxKalmanFilter, mask_to_box
+from autotrack.types import Event, ObjectState, Prompt
+
+TRACKED = "tracked"
+OCCLUDED = "occluded"
+
+PointTracks = dict[int, tuple[np.ndarray, np.ndarray]]
+"""Per tracker ID: visible points (Nx2, pixels) and their labels (N, 1 = on the object, 0 = not)."""
+
+
+class Engine(Protocol):
+    """The part of the SAM2 engine the identity manager uses."""
+
+    def remove(self, obj_id: int) -> None: ...
+
+
+@dataclass
+class IdentityConfig:
+    """Thresholds of the identity manager; the defaults are the architecture guide's.
+
+    Attributes:
+        match_iou: a detection and a track match only at box IoU >= this.
+        birth_confidence: an unmatched detection needs confidence >= this to start a new object.
+        birth_untracked: ... and at least this fraction of its box not covered by existing masks.
+        drift_iou: a matched visible track whose box has IoU < this with its detection is re-prompted.
+        low_affinity: affinity below this makes a low-score frame.
+        low_occurrence: occurrence below this makes a low-score frame.
+        low_score_frames: this many low-score frames in a row trigger a re-prompt (from a detection or points).
+        occluded_occurrence: occurrence below this means the object is not visible (sigmoid of SAM2's logit 0).
+        max_lost: frames in a row an object may stay occluded before it is lost and its ID retired.
+        overlap_iou: two masks with IoU above this claim the same region; the weaker object yields.
+    """
+
+    match_iou: float = 0.3
+    birth_confidence: float = 0.5
+    birth_untracked: float = 0.5
+    drift_iou: float = 0.5
+    low_affinity: float = 0.5
+    low_occurrence: float = 0.7
+    low_score_frames: int = 3
+    occluded_occurrence: float = 0.5
+    max_lost: int = 30
+    overlap_iou: float = 0.8
+
+    def __post_init__(self) -> None:
+        fractions = ("match_iou", "birth_confidence", "birth_untracked", "drift_iou", "low_affinity",
+                     "low_occurrence", "occluded_occurrence", "overlap_iou")
+        for name in fractions:
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"identity.{name} must be between 0 and 1, got {value}")
+        if self.low_score_frames < 1:
+            raise ValueError(f"identity.low_score_frames must be at least 1, got {self.low_score_frames}")
+        if self.max_lost < 0:
+            raise ValueError(f"identity.max_lost must be 0 or more, got {self.max_lost}")
+
+
+@dataclass
+class _Track:
+    """What the identity manager remembers about one live object."""
+
+    tracker_id: int
+    box: np.ndarray  # last visible box (the birth detection's box until the engine shows a mask)
+    confidence: float
+    class_id: int  # -1 when unknown
+    class_name: str
+    kalman: BoxKalmanFilter = field(default_factory=BoxKalmanFilter)
+    predicted: np.ndarray | None = None  # Kalman box for the current frame
+    status: str = TRACKED
+    occluded_frames: int = 0  # consecutive frames occluded
+    low_score_frames: int = 0  # consecutive frames with low affinity or occurrence
+
+
+class IdentityManager:
+    """Gives every object a stable ID: call `plan` before and `observe` after each `engine.step`."""
+
+    def __init__(self, config: IdentityConfig | None = None) -> None:
+        self.config = config or IdentityConfig()
+        self._tracks: dict[int, _Track] = {}
+        self._next_id = 1
+        self._covered: np.ndarray | None = None  # union of last frame's output masks
+        self._events: list[Event] = []
+        self._planned = False
+
+    def plan(self, detections: sv.Detections | None = None, points: PointTracks | None = None) -> dict[int, Prompt]:
+        """Match this frame's detections to tracks and decide births and re-prompts.
+
+        Args:
+            detections: this frame's detections (`xyxy`, optional `confidence`, `class_id`, `data["class_name"]`);
+                None or empty on frames the detector did not run. A missing confidence counts as 1.
+            points: optional visible point tracks per tracker ID, used to re-prompt a track whose scores stay low
+                while no detection matches it.
+
+        Returns:
+            Prompts for `engine.step`: new IDs for births, existing IDs for re-prompts.
+        """
+        if self._planned:
+            raise RuntimeError("IdentityManager.plan() called twice; call plan, engine.step, observe once per frame")
+        self._planned = True
+        self._events = []
+        for track in self._tracks.values():
+            track.predicted = track.kalman.predict()
+
+        detections = detections if detections is not None else sv.Detections.empty()
+        n = len(detections)
+        confidence = detections.confidence if detections.confidence is not None else np.ones(n)
+        class_id = detections.class_id if detections.class_id is not None else np.full(n, -1)
+        class_name = detections.data.get("class_name", np.full(n, ""))
+
+        prompts: dict[int, Prompt] = {}
+        matched = set()
+        for tracker_id, det, iou in self._match(detections.xyxy, class_id):
+            matched.add(det)
+            track = self._tracks[tracker_id]
+            track.confidence = float(confidence[det])
+            if track.class_id < 0 and class_id[det] >= 0:  # adopt a class the track did not have yet
+                track.class_id, track.class_name = int(class_id[det]), str(class_name[det])
+            reason = self._reprompt_reason(track, iou)
+            if reason:
+                prompts[tracker_id] = Prompt(box=detections.xyxy[det])
+                self._reprompted(track, f"{reason}: re-prompted with its detection box")
+        prompts.update(self._point_prompts(points or {}, skip=prompts))
+
+        born_boxes: list[np.ndarray] = []
+        for det in np.argsort(-confidence, kind="stable"):
+            if det in matched or confidence[det] < self.config.birth_confidence:
+                continue
+            box = detections.xyxy[det]
+            untracked = _untracked_fraction(box, self._covered, born_boxes)
+            if untracked >= self.config.birth_untracked:
+                tracker_id = self._birth(box, float(confidence[det]), int(class_id[det]), str(class_name[det]))
+                born_boxes.append(box)
+                prompts[tracker_id] = Prompt(box=box)
+                self._events.append(Event("born", tracker_id, f"detection confidence {confidence[det]:.2f}, "
+                                                              f"{untracked:.0%} of its box untracked"))
+        return prompts
+
+    def observe(self, states: dict[int, ObjectState], engine: Engine) -> tuple[sv.Detections, list[Event]]:
+        """Read the engine's results for this frame: update statuses, retire lost objects, build the output.
+
+        Args:
+            states: `engine.step`'s result for this frame; it must hold every live tracker ID.
+            engine: the engine, to remove lost objects from.
+
+        Returns:
+            One row per live object (`tracker_id`, `mask`, `xyxy`, `confidence`, `class_id` (-1 unknown), and data
+            `affinity`, `occurrence`, `motion` (NaN when unknown), `status` (tracked | occluded), `class_name`).
+            Occluded objects keep their row, with an empty mask and their Kalman-predicted box; filter them with
+            `detections[detections.data["status"] == "tracked"]`. With no live object, `mask` is None. And the
+            frame's events, those of `plan` first.
+        """
+        if not self._planned:
+            raise RuntimeError("IdentityManager.observe() called without plan(); call plan, engine.step, observe")
+        self._planned = False
+        missing = sorted(set(self._tracks) - set(states))
+        if missing:
+            raise ValueError(f"the engine returned no state for tracker IDs {missing}")
+
+        masks, hidden_reasons = self._resolve_visibility(states)
+        for track in list(self._tracks.values()):
+            state = states[track.tracker_id]
+            low = state.affinity < self.config.low_affinity or state.occurrence < self.config.low_occurrence
+            track.low_score_frames = track.low_score_frames + 1 if low else 0
+            if track.tracker_id in masks:
+                self._visible(track, state)
+            else:
+                self._hidden(track, hidden_reasons[track.tracker_id], engine)
+
+        self._covered = np.any(list(masks.values()), axis=0) if masks else None
+        return self._output(states, masks), self._events
+
+    def _match(self, boxes: np.ndarray, class_id: np.ndarray) -> list[tuple[int, int, float]]:
+        """Hungarian assignment of detections to tracks; returns (tracker ID, detection index, IoU) per match."""
+        tracks = list(self._tracks.values())
+        if not tracks or len(boxes) == 0:
+            return []
+        track_boxes = np.stack([t.predicted if t.status == OCCLUDED else t.box for t in tracks])
+        iou = sv.box_iou_batch(track_boxes, boxes)
+        track_class = np.array([t.class_id for t in tracks])[:, None]
+        class_clash = (track_class >= 0) & (class_id[None, :] >= 0) & (track_class != class_id[None, :])
+        iou[(iou < self.config.match_iou) | class_clash] = 0.0  # forbidden pairs add nothing to the assignment
+        rows, cols = linear_sum_assignment(1.0 - iou)
+        return [(tracks[r].tracker_id, int(c), float(iou[r, c])) for r, c in zip(rows, cols) if iou[r, c] > 0]
+
+    def _reprompt_reason(self, track: _Track, iou: float) -> str:
+        """Why a matched track needs its detection as a new prompt; empty when it does not."""
+        if track.status == OCCLUDED:
+            return f"re-entry: detection matches its predicted box (IoU {iou:.2f})"
+        if track.low_score_frames >= self.config.low_score_frames:
+            return f"low scores for {track.low_score_frames} frames"
+        if iou < self.config.drift_iou:
+            return f"drift: box IoU {iou:.2f} with its detection < {self.config.drift_iou}"
+        return ""
+
+    def _point_prompts(self, points: PointTracks, skip: dict[int, Prompt]) -> dict[int, Prompt]:
+        """Re-prompt from visible point tracks the tracks whose scores stay low and that got no detection prompt."""
+        prompts = {}
+        for tracker_id, (xy, labels) in points.items():
+            track = self._tracks.get(tracker_id)
+            if track is None or tracker_id in skip or len(xy) == 0:
+                continue
+            if track.low_score_frames >= self.config.low_score_frames:
+                prompts[tracker_id] = Prompt(points=xy, labels=labels)
+                self._reprompted(track, f"low scores for {track.low_score_frames} frames and no matching detection: "
+                                        f"re-prompted from {len(xy)} point tracks")
+        return prompts
+
+    def _reprompted(self, track: _Track, reason: str) -> None:
+        track.low_score_frames = 0
+        self._events.append(Event("reprompted", track.tracker_id, reason))
+
+    def _birth(self, box: np.ndarray, confidence: float, class_id: int, class_name: str) -> int:
+        """Start a track with a new, never used ID; returns the ID."""
+        track = _Track(self._next_id, box.astype(np.float32), confidence, class_id, class_name)
+        track.kalman.initiate(box)
+        track.predicted = track.kalman.box
+        self._tracks[track.tracker_id] = track
+        self._next_id += 1
+        return track.tracker_id
+
+    def _resolve_visibility(self, states: dict[int, ObjectState]) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+        """Split live tracks into visible ones with non-overlapping masks and hidden ones with the reason why.
+
+        Visible candidates are taken strongest first (affinity * occurrence); one whose mask has IoU above
+        `overlap_iou` with a stronger kept mask yields; the others lose the pixels stronger objects already claimed.
+        """
+        masks: dict[int, np.ndarray] = {}
+        hidden: dict[int, str] = {}
+        candidates = []
+        for tracker_id in self._tracks:
+            state = states[tracker_id]
+            if state.occurrence < self.config.occluded_occurrence:
+                hidden[tracker_id] = f"occurrence {state.occurrence:.2f} < {self.config.occluded_occurrence}"
+            elif not state.mask.any():
+                hidden[tracker_id] = "empty mask"
+            else:
+                candidates.append(tracker_id)
+        if not candidates:
+            return masks, hidden
+
+        candidates.sort(key=lambda i: -states[i].affinity * states[i].occurrence)
+        raw = np.stack([states[i].mask for i in candidates])
+        iou = sv.mask_iou_batch(raw, raw)
+        claimed = np.zeros_like(raw[0])
+        for rank, tracker_id in enumerate(candidates):
+            stronger = [j for j in range(rank) if candidates[j] in masks and iou[rank, j] > self.config.overlap_iou]
+            if stronger:
+                j = stronger[0]
+                hidden[tracker_id] = (f"yields to {candidates[j]} "
+                                      f"(mask IoU {iou[rank, j]:.2f} > {self.config.overlap_iou})")
+                continue
+            mask = raw[rank] & ~claimed
+            if not mask.any():
+                hidden[tracker_id] = "mask covered by stronger objects"
+                continue
+            masks[tracker_id] = mask
+            claimed |= mask
+        return masks, hidden
+
+    def _visible(self, track: _Track, state: ObjectState) -> None:
+        track.box = np.asarray(state.box, dtype=np.float32)
+        track.kalman.update(track.box)
+        if track.status == OCCLUDED:
+            self._events.append(Event("resumed", track.tracker_id,
+                                      f"visible again after {track.occluded_frames} frames "
+                                      f"(occurrence {state.occurrence:.2f})"))
+        track.status = TRACKED
+        track.occluded_frames = 0
+
+    def _hidden(self, track: _Track, reason: str, engine: Engine) -> None:
+        """An object not visible on this frame: its Kalman filter coasts; too long hidden and it is lost."""
+        if track.status == TRACKED:
+            self._events.append(Event("occluded", track.tracker_id, reason))
+        track.status = OCCLUDED
+        track.occluded_frames += 1
+        if track.occluded_frames > self.config.max_lost:
+            engine.remove(track.tracker_id)
+            del self._tracks[track.tracker_id]
+            self._events.append(Event("lost", track.tracker_id,
+                                      f"occluded for {track.occluded_frames} frames > max_lost "
+                                      f"{self.config.max_lost}; ID retired"))
+
+    def _output(self, states: dict[int, ObjectState], masks: dict[int, np.ndarray]) -> sv.Detections:
+        """One row per live object, in tracker ID order."""
+        tracks = sorted(self._tracks.values(), key=lambda t: t.tracker_id)
+        rows = [states[t.tracker_id] for t in tracks]
+        mask = [masks.get(t.tracker_id, np.zeros_like(s.mask, dtype=bool)) for t, s in zip(tracks, rows)]
+        xyxy = [mask_to_box(masks[t.tracker_id]) if t.tracker_id in masks else t.predicted for t in tracks]
+        return sv.Detections(
+            xyxy=np.array(xyxy, dtype=np.float32).reshape(-1, 4),
+            mask=np.stack(mask) if mask else None,
+            confidence=np.array([t.confidence for t in tracks], dtype=np.float32),
+            class_id=np.array([t.class_id for t in tracks], dtype=int),
+            tracker_id=np.array([t.tracker_id for t in tracks], dtype=int),
+            data={
+                "affinity": np.array([s.affinity for s in rows], dtype=np.float32),
+                "occurrence": np.array([s.occurrence for s in rows], dtype=np.float32),
+                "motion": np.array([np.nan if s.motion is None else s.motion for s in rows], dtype=np.float32),
+                "status": np.array([t.status for t in tracks], dtype=str),
+                "class_name": np.array([t.class_name for t in tracks], dtype=str),
+            },
+        )
+
+
+def _pixel_bounds(box: np.ndarray) -> tuple[int, int, int, int]:
+    """Integer pixel bounds of an xyxy box, clipped at the frame origin, at least one pixel wide and high."""
+    x0, y0 = max(int(np.floor(box[0])), 0), max(int(np.floor(box[1])), 0)
+    return x0, y0, max(int(np.ceil(box[2])), x0 + 1), max(int(np.ceil(box[3])), y0 + 1)
+
+
+def _untracked_fraction(box: np.ndarray, covered: np.ndarray | None, born_boxes: list[np.ndarray]) -> float:
+    """Fraction of a box covered neither by last frame's masks nor by boxes born earlier on this frame."""
+    x0, y0, x1, y1 = _pixel_bounds(box)
+    region = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    if covered is not None:
+        patch = covered[y0:y1, x0:x1]
+        region[: patch.shape[0], : patch.shape[1]] = patch
+    for other in born_boxes:
+        ox0, oy0, ox1, oy1 = _pixel_bounds(other)
+        region[max(oy0 - y0, 0): max(oy1 - y0, 0), max(ox0 - x0, 0): max(ox1 - x0, 0)] = True
+    return float(1.0 - region.mean())
