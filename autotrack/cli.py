@@ -5,9 +5,13 @@ from __future__ import annotations
 import click
 
 from autotrack import __version__
+from autotrack.eval.cli import eval_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="autotrack")
 def main() -> None:
     """Find, segment and follow every object in a video or camera feed."""
+
+
+main.add_command(eval_group, "eval")

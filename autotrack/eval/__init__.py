@@ -1,1 +1,2 @@
-"""Evaluation: MOT and VOS metrics, and synthetic scenarios with exact ground truth."""
+"""Evaluation: benchmark metrics for multi-object tracking (MOT), video object segmentation (VOS) and
+single-object tracking (SOT), the `autotrack eval` command, and a synthetic scenario generator with ground truth."""

@@ -1,0 +1,100 @@
+"""`autotrack eval mot|vos|sot`: score tracker output against ground truth and print the benchmark table.
+
+The metric modules load inside each command (TrackEval takes a moment to import), so `autotrack --help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+Results = dict[str, dict[str, float]]
+
+_json_option = click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the results (one entry per sequence and COMBINED) to this JSON file.",
+)
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Score tracker output against ground truth with the standard benchmark metrics."""
+
+
+@eval_group.command("mot")
+@click.argument("gt_root", type=click.Path(path_type=Path))
+@click.argument("pred_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--benchmark",
+    help="MOTChallenge preprocessing rules: MOT15, MOT16, MOT17 or MOT20 (default: MOT17 if the ground truth "
+    "has class ids, else MOT15).",
+)
+@_json_option
+def mot_command(gt_root: Path, pred_dir: Path, benchmark: str | None, json_path: Path | None) -> None:
+    """HOTA, DetA, AssA, MOTA, IDF1 and IDSW (TrackEval).
+
+    GT_ROOT holds <seq>/gt/gt.txt (and <seq>/seqinfo.ini); PRED_DIR holds <seq>.txt in MOTChallenge format.
+    """
+    from autotrack.eval.mot import evaluate_mot
+
+    _report(lambda: evaluate_mot(gt_root, pred_dir, benchmark), json_path)
+
+
+@eval_group.command("vos")
+@click.argument("gt_root", type=click.Path(path_type=Path))
+@click.argument("pred_root", type=click.Path(path_type=Path))
+@_json_option
+def vos_command(gt_root: Path, pred_root: Path, json_path: Path | None) -> None:
+    """J&F, J and F (TrackEval's JAndF) on DAVIS layouts: <seq>/<frame>.png on both sides."""
+    from autotrack.eval.vos import evaluate_vos
+
+    _report(lambda: evaluate_vos(gt_root, pred_root), json_path)
+
+
+@eval_group.command("sot")
+@click.argument("gt", type=click.Path(path_type=Path))
+@click.argument("pred", type=click.Path(path_type=Path))
+@_json_option
+def sot_command(gt: Path, pred: Path, json_path: Path | None) -> None:
+    """Success AUC and precision at 20 px (OTB / LaSOT).
+
+    GT and PRED are two x,y,w,h box files, or two folders: GT/<seq>/groundtruth_rect.txt (or groundtruth.txt)
+    and PRED/<seq>.txt.
+    """
+    from autotrack.eval.sot import evaluate_sot
+
+    _report(lambda: evaluate_sot(gt, pred), json_path)
+
+
+def _report(evaluate: Callable[[], Results], json_path: Path | None) -> None:
+    """Run an evaluation, print its table and optionally save it; bad input becomes a one-line click error."""
+    try:
+        results = evaluate()
+    except (FileNotFoundError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(format_table(results))
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2) + "\n")
+        click.echo(f"wrote {json_path}")
+
+
+def format_table(results: Results) -> str:
+    """Plain-text table: one row per sequence (COMBINED last), one column per metric."""
+    columns = list(next(iter(results.values())))
+    name_width = max(len("sequence"), *(len(name) for name in results))
+    lines = ["sequence".ljust(name_width) + "".join(f"{col:>10}" for col in columns)]
+    for name, metrics in results.items():
+        lines.append(name.ljust(name_width) + "".join(_cell(metrics[col]) for col in columns))
+    return "\n".join(lines)
+
+
+def _cell(value: float) -> str:
+    """Counts (IDSW) as integers, scores with two decimals, right-aligned."""
+    return f"{value:>10}" if isinstance(value, int) else f"{value:>10.2f}"
