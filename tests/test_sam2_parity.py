@@ -18,7 +18,7 @@ import torch
 
 from autotrack import Prompt, SAM2Tracker
 from autotrack.sam2.build import build_model
-from tests.conftest import moving_square_clip
+from autotrack.eval.synthetic import make_scenario, render_frame, write_scenario
 
 IMGSZ = 512
 FRAMES = 30
@@ -66,7 +66,9 @@ def test_masks_match_ultralytics_video_predictor(clip, data_dir, tmp_path, weigh
     if clip == "bedroom":
         video, box = data_dir / "videos" / "bedroom.mp4", [290.0, 110.0, 480.0, 420.0]
     else:
-        video, box = moving_square_clip(tmp_path / "square.mp4"), [20.0, 80.0, 80.0, 140.0]
+        scenario = make_scenario("crossing", n_frames=FRAMES + 5, seed=1)
+        video = write_scenario(scenario, tmp_path).video
+        box = render_frame(scenario, 0)[1].boxes[0].tolist()
     reference = ultralytics_masks(video, box, weights_file)
     ours = our_masks(video, box, weights_file)
     assert len(reference) == len(ours) == FRAMES
