@@ -40,8 +40,8 @@ def write_mjpeg_avi(path: Path, frames: list[np.ndarray]) -> None:
     writer.release()
 
 
-def corrupt_avi_frame(path: Path, index: int) -> None:
-    """Overwrite the JPEG data of one frame of an MJPEG AVI with zeros (its chunk header stays intact)."""
+def corrupt_avi_frames(path: Path, *indices: int) -> None:
+    """Overwrite the JPEG data of some frames of an MJPEG AVI with zeros (their chunk headers stay intact)."""
     data = bytearray(path.read_bytes())
     chunks, at = [], data.find(b"00dc")
     while at >= 0:
@@ -49,8 +49,9 @@ def corrupt_avi_frame(path: Path, index: int) -> None:
         if data[at + 8 : at + 10] == b"\xff\xd8":  # a frame chunk (not the index entry with the same tag)
             chunks.append((at + 8, size))
         at = data.find(b"00dc", at + 4)
-    start, size = chunks[index]
-    data[start : start + size] = bytes(size)
+    for index in indices:
+        start, size = chunks[index]
+        data[start : start + size] = bytes(size)
     path.write_bytes(bytes(data))
 
 
@@ -79,7 +80,7 @@ def test_video_file_reads_every_frame_with_size_fps_and_times(data):
 def test_video_skips_and_counts_an_undecodable_frame_in_the_middle(tmp_path, caplog):
     path = tmp_path / "clip.avi"
     write_mjpeg_avi(path, gray_frames(12))
-    corrupt_avi_frame(path, 5)
+    corrupt_avi_frames(path, 5)
     with caplog.at_level(logging.WARNING), VideoSource(path) as source:
         frames = list(source)
     assert [f.index for f in frames] == [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]
@@ -87,6 +88,16 @@ def test_video_skips_and_counts_an_undecodable_frame_in_the_middle(tmp_path, cap
     assert all(abs(int(f.image.mean()) - 8 * f.index) <= 3 for f in frames)
     assert source.stats.dropped == 1
     assert "skipped undecodable frame(s) 5" in caplog.text
+
+
+def test_video_with_an_undecodable_tail_counts_the_missing_frames(tmp_path, caplog):
+    path = tmp_path / "clip.avi"
+    write_mjpeg_avi(path, gray_frames(12))
+    corrupt_avi_frames(path, 10, 11)
+    with caplog.at_level(logging.WARNING), VideoSource(path) as source:
+        assert [f.index for f in source] == list(range(10))
+    assert source.stats.dropped == 2
+    assert "frames 10 to 11 cannot be decoded" in caplog.text
 
 
 def test_missing_video_file():
@@ -177,7 +188,8 @@ def test_numpy_frames_from_a_list_a_generator_and_an_array():
 
 def test_bad_numpy_frames_name_the_frame():
     frames = gray_frames(3)
-    with pytest.raises(SourceError, match=r"frame 2: expected an HxWx3 BGR uint8 array, got shape \(48, 64, 3\) float32"):
+    expected = r"frame 2: expected an HxWx3 BGR uint8 array, got shape \(48, 64, 3\) float32"
+    with pytest.raises(SourceError, match=expected):
         list(open_source(frames[:2] + [frames[2].astype(np.float32)]))
     with pytest.raises(SourceError, match="frame 1: .* got str"):
         list(open_source([frames[0], "nope"]))
@@ -193,5 +205,7 @@ def test_open_source_rejects_what_it_cannot_read():
         open_source(1.5)
     with pytest.raises(SourceError, match="unknown policy 'newest'"):
         LiveSource("rtsp://127.0.0.1:1/x", policy="newest")
+    with pytest.raises(SourceError, match="ArraySource: got an unexpected keyword argument 'policy'"):
+        open_source(gray_frames(2), policy="all")
     with pytest.raises(SourceError, match="cannot open webcam 99"):
         open_source("99")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable
 
@@ -10,6 +11,25 @@ from autotrack.sources.base import Source, SourceError
 from autotrack.sources.images import ImageSource, list_images
 from autotrack.sources.live import URL_SCHEMES, LiveSource
 from autotrack.sources.video import VideoSource
+
+
+def _choose(spec) -> tuple[type[Source], object]:
+    """The source class for `spec`, and the first argument to build it with."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+        return LiveSource, int(spec)
+    if isinstance(spec, str) and spec.lower().startswith(URL_SCHEMES):
+        return LiveSource, spec
+    if isinstance(spec, (str, os.PathLike)):
+        path = str(spec)
+        if os.path.isdir(path) or any(char in path for char in "*?["):
+            return ImageSource, list_images(path)
+        return VideoSource, path
+    if isinstance(spec, Iterable):
+        return ArraySource, spec
+    raise SourceError(
+        f"cannot read frames from a {type(spec).__name__}: give a file, folder, glob, webcam index, URL or "
+        "iterable of frames"
+    )
 
 
 def open_source(spec, **options) -> Source:
@@ -23,20 +43,12 @@ def open_source(spec, **options) -> Source:
             `buffer_size`, `open_timeout`, `read_timeout`, `reconnect`, ... for `LiveSource`.
 
     Raises:
-        SourceError: the input does not exist, cannot be decoded or cannot be reached (one-line message).
+        SourceError: the input does not exist, cannot be decoded or cannot be reached, or an option does not
+            apply to it (one-line message).
     """
-    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
-        return LiveSource(int(spec), **options)
-    if isinstance(spec, str) and spec.lower().startswith(URL_SCHEMES):
-        return LiveSource(spec, **options)
-    if isinstance(spec, (str, os.PathLike)):
-        path = str(spec)
-        if os.path.isdir(path) or any(char in path for char in "*?["):
-            return ImageSource(list_images(path), **options)
-        return VideoSource(path, **options)
-    if isinstance(spec, Iterable):
-        return ArraySource(spec, **options)
-    raise SourceError(
-        f"cannot read frames from a {type(spec).__name__}: give a file, folder, glob, webcam index, URL or "
-        "iterable of frames"
-    )
+    source_class, argument = _choose(spec)
+    try:
+        inspect.signature(source_class).bind(argument, **options)
+    except TypeError as error:
+        raise SourceError(f"{source_class.__name__}: {error}") from None
+    return source_class(argument, **options)

@@ -167,11 +167,12 @@ class LiveSource(Source):
                 logger.warning("%s lost after frame %d; reconnecting", self.name, self._next_index - 1)
                 capture = self._reopen()
         except SourceError as error:
-            capture = None
             self._error = str(error)
+        except Exception as error:  # tell the consumer, rather than end the stream without a word
+            self._error = f"reading {self.name} failed: {error!r}"
         finally:
             if capture is not None:
-                capture.release()
+                capture.release()  # releasing twice is harmless
             with self._cond:
                 self._done = True
                 self._cond.notify_all()

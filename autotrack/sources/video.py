@@ -22,7 +22,7 @@ class VideoSource(Source):
     A frame that cannot be decoded in the middle of the file is skipped and counted in `stats.dropped`, with a
     warning that names its index; the frames after it keep their own numbers, so indices still match the file.
     The file is taken to have ended at the frame count its header declares or after `MAX_BAD_FRAMES`
-    undecodable frames in a row.
+    undecodable frames in a row; declared frames that were never decoded are counted as dropped too.
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -75,9 +75,9 @@ class VideoSource(Source):
             bad.append(self._next_index)
             self._next_index += 1
         if bad and self.total is not None and bad[0] < self.total:
+            self.stats.dropped += self.total - bad[0]
             logger.warning(
-                "%s: frames from %d on cannot be decoded (the header declares %d); file truncated or corrupt?",
-                self.path, bad[0], self.total,
+                "%s: frames %d to %d cannot be decoded; file truncated or corrupt?", self.path, bad[0], self.total - 1
             )
 
     def _skip(self, indices: list[int]) -> None:
