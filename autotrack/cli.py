@@ -6,6 +6,8 @@ import click
 
 from autotrack import __version__
 from autotrack.eval.cli import eval_group
+from autotrack.track_cli import pipelines_command, track_command
+from autotrack.weights_cli import weights_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,4 +16,7 @@ def main() -> None:
     """Find, segment and follow every object in a video or camera feed."""
 
 
+main.add_command(track_command)
+main.add_command(pipelines_command)
 main.add_command(eval_group, "eval")
+main.add_command(weights_command)

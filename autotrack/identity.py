@@ -177,6 +177,27 @@ class IdentityManager:
                                                               f"{untracked:.0%} of its box untracked"))
         return prompts
 
+    def add_user_prompt(self, tracker_id: int, prompt: Prompt, class_name: str = "") -> None:
+        """Follow an object the user prompted with their own ID (a known ID is re-prompted).
+
+        Call between `plan` and `engine.step`, and give the same prompt to the engine. Detector IDs continue after
+        the highest user ID, so IDs never clash.
+        """
+        if not self._planned:
+            raise RuntimeError("add_user_prompt() belongs between plan() and engine.step()")
+        box = prompt.box if prompt.box is not None else _prompt_box(prompt)
+        track = self._tracks.get(tracker_id)
+        if track is None:
+            track = _Track(tracker_id, box, 1.0, -1, class_name)
+            self._tracks[tracker_id] = track
+            self._next_id = max(self._next_id, tracker_id + 1)
+            self._events.append(Event("born", tracker_id, "user prompt"))
+        else:
+            track.box = box
+            self._reprompted(track, "user prompt")
+        track.kalman.initiate(box)
+        track.predicted = track.kalman.box
+
     def observe(self, states: dict[int, ObjectState], engine: Engine) -> tuple[sv.Detections, list[Event]]:
         """Read the engine's results for this frame: update statuses, retire lost objects, build the output.
 
@@ -361,3 +382,11 @@ def _untracked_fraction(box: np.ndarray, covered: np.ndarray | None, born_boxes:
         ox0, oy0, ox1, oy1 = _pixel_bounds(other)
         region[max(oy0 - y0, 0): max(oy1 - y0, 0), max(ox0 - x0, 0): max(ox1 - x0, 0)] = True
     return float(1.0 - region.mean())
+
+
+def _prompt_box(prompt: Prompt) -> np.ndarray:
+    """A box for a prompt without one: around its positive points, or its mask."""
+    if prompt.points is not None:
+        xy = prompt.points[prompt.labels == 1] if (prompt.labels == 1).any() else prompt.points
+        return np.concatenate([xy.min(axis=0), xy.max(axis=0) + 1]).astype(np.float32)
+    return mask_to_box(prompt.mask)

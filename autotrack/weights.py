@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-import torch
-
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "autotrack"
 ULTRALYTICS_RELEASE = "https://github.com/ultralytics/assets/releases/download/v8.4.0"
 META_RELEASES = {
@@ -102,10 +100,9 @@ def resolve_weights(name: str, weights: str | Path | None = None) -> Path:
         if not path.is_file():
             raise WeightsError(f"weights file not found: {path}")
         return path
-    for folder in search_dirs():
-        for file in (spec.ultralytics_file, spec.meta_file):
-            if (folder / file).is_file():
-                return folder / file
+    local = find_local(name)
+    if local is not None:
+        return local
     if os.environ.get("AUTOTRACK_OFFLINE") or not _reachable(spec.urls[0]):
         raise WeightsError(_missing_message(spec))
     from ultralytics.utils.downloads import attempt_download_asset
@@ -118,8 +115,10 @@ def resolve_weights(name: str, weights: str | Path | None = None) -> Path:
     return path
 
 
-def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def load_state_dict(path: Path) -> dict:
     """Read a checkpoint saved by ultralytics (a bare state_dict) or by Meta (`{"model": state_dict}`)."""
+    import torch  # heavy: only when a file is really loaded
+
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for corrupt files
@@ -127,3 +126,13 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
         checkpoint = checkpoint["model"]
     return checkpoint
+
+
+def find_local(name: str) -> Path | None:
+    """The model's file if it is already on this machine, else None (never downloads)."""
+    spec = get_spec(name)
+    for folder in search_dirs():
+        for file in (spec.ultralytics_file, spec.meta_file):
+            if (folder / file).is_file():
+                return folder / file
+    return None

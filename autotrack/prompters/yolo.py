@@ -1,0 +1,84 @@
+"""YoloPrompter: boxes from any ultralytics YOLO detect or segment model."""
+
+from __future__ import annotations
+
+import numpy as np
+import supervision as sv
+
+
+class PrompterError(RuntimeError):
+    """A prompter cannot be built or run; the message says why."""
+
+
+def _coco_names() -> dict[int, str]:
+    from ultralytics.utils import YAML
+    from ultralytics.utils.checks import check_yaml
+
+    return YAML.load(check_yaml("coco.yaml"))["names"]
+
+
+def resolve_classes(classes: list[str | int] | None, names: dict[int, str]) -> list[int] | None:
+    """Class names or ids -> ids the model knows; a clear error for an unknown one."""
+    if not classes:
+        return None
+    by_name = {name.lower(): index for index, name in names.items()}
+    ids = []
+    for item in classes:
+        key = str(item).strip().lower()
+        if key.isdigit() and int(key) in names:
+            ids.append(int(key))
+        elif key in by_name:
+            ids.append(by_name[key])
+        else:
+            known = ", ".join(names.values())
+            raise PrompterError(f"unknown class {item!r}; the detector knows: {known}")
+    return ids
+
+
+class YoloPrompter:
+    """Detect objects with YOLO every `every` frames.
+
+    Args:
+        weights: a YOLO file (`yolo11n.pt`, a path; ultralytics downloads known names on first use) or "random" for
+            the yolo11n architecture with random weights (detects nothing; for smoke runs and benchmarks).
+        classes: class names or ids to keep (None keeps all).
+        conf: minimum detection confidence.
+        imgsz: detector input size.
+        every: run on every n-th frame only (returns None on the others).
+        device: torch device for ultralytics ("auto" lets ultralytics choose).
+    """
+
+    def __init__(
+        self,
+        weights: str = "yolo11n.pt",
+        classes: list[str | int] | None = None,
+        conf: float = 0.25,
+        imgsz: int = 640,
+        every: int = 1,
+        device: str = "auto",
+    ) -> None:
+        from ultralytics import YOLO
+
+        if every < 1:
+            raise PrompterError(f"every must be >= 1, got {every}")
+        try:
+            self.model = YOLO("yolo11n.yaml" if weights == "random" else weights)
+        except Exception as error:  # ultralytics raises several types for missing or bad files
+            raise PrompterError(f"cannot load detector {weights!r}: {str(error).strip().splitlines()[0]}") from error
+        self.names = _coco_names() if weights == "random" else dict(self.model.names)
+        self.classes = resolve_classes(classes, self.names)
+        self.conf = conf
+        self.imgsz = imgsz
+        self.every = every
+        self.device = None if device == "auto" else device
+
+    def __call__(self, frame: np.ndarray, frame_index: int) -> sv.Detections | None:
+        if frame_index % self.every:
+            return None
+        result = self.model.predict(
+            frame, conf=self.conf, imgsz=self.imgsz, classes=self.classes, device=self.device, verbose=False
+        )[0]
+        detections = sv.Detections.from_ultralytics(result)
+        detections.mask = None  # SAM2 segments; the detector only proposes boxes
+        detections.data["class_name"] = np.array([self.names[int(c)] for c in detections.class_id], dtype=str)
+        return detections

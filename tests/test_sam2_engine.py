@@ -1,0 +1,89 @@
+"""SAM2Tracker on random weights: objects join, are re-prompted and leave on any frame; memory stays bounded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autotrack import Prompt, SAM2Tracker
+from autotrack.eval.synthetic import make_scenario, render_frame
+from autotrack.sam2.memory import MAX_CONDITIONING, MAX_OBJ_PTRS, NUM_MASKMEM
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return make_scenario("mixed", n_frames=40, size=(160, 120), seed=3)
+
+
+def test_objects_added_reprompted_and_removed_in_one_run(scenario):
+    tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=128, device="cpu")
+    first = render_frame(scenario, 0)[1]
+    box_a, box_b = first.boxes[0], first.boxes[1]
+    seen: dict[int, set[int]] = {}
+    for index in range(35):
+        frame = render_frame(scenario, index)[0]
+        prompts = {}
+        if index == 0:
+            prompts[1] = Prompt(box=box_a)
+        if index == 5:
+            prompts[3] = Prompt(mask=first.masks[1])
+        if index == 10:
+            prompts[2] = Prompt(points=[box_b[:2] + 5], labels=[1])
+        if index == 20:
+            prompts[1] = Prompt(box=box_a, points=[box_a[:2] + 3], labels=[1])  # re-prompt a known object
+        if index == 30:
+            tracker.remove(2)
+        states = tracker.step(frame, prompts)
+        seen[index] = set(states)
+        for obj_id, state in states.items():
+            assert state.mask.shape == frame.shape[:2]
+            assert state.mask.any(), f"object {obj_id} has an empty mask on frame {index}"
+            assert state.status == ("prompted" if obj_id in prompts else "tracked")
+            assert 0.0 <= state.affinity <= 1.0 and 0.0 <= state.occurrence <= 1.0
+    assert seen[0] == {1} and seen[9] == {1, 3} and seen[10] == {1, 2, 3}
+    assert seen[29] == {1, 2, 3} and seen[30] == {1, 3} and seen[34] == {1, 3}
+    assert tracker.object_ids == [1, 3]
+    assert len(tracker._objects[1].memory.conditioning) == 2  # the prompt on frame 0 and the one on frame 20
+
+
+def test_motion_score_appears_once_the_filter_is_stable(scenario):
+    tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=128, device="cpu", kalman=True)
+    motions = []
+    for index in range(20):
+        prompts = {1: Prompt(box=render_frame(scenario, 0)[1].boxes[0])} if index == 0 else None
+        motions.append(tracker.step(render_frame(scenario, index)[0], prompts)[1].motion)
+    assert all(m is None for m in motions[:14])
+    assert all(m is not None and 0.0 <= m <= 1.0 for m in motions[16:])
+
+
+@pytest.mark.parametrize("memory", ["motion-aware", "fifo"])
+def test_memory_stays_bounded_over_1000_frames(memory):
+    """3 objects for 1,000 frames at a small imgsz: the entries each object holds never pass the fixed bound."""
+    scenario = make_scenario("crossing", n_frames=60, size=(96, 64), seed=0)
+    frames = [render_frame(scenario, i)[0] for i in range(60)]
+    tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=64, device="cpu", memory=memory)
+    boxes = [[2, 2, 40, 30], [50, 20, 90, 60], [10, 30, 60, 62]]
+    bound = MAX_CONDITIONING + NUM_MASKMEM
+    n_frames = 1000 if memory == "motion-aware" else 100
+    for index in range(n_frames):
+        prompts = {i + 1: Prompt(box=b) for i, b in enumerate(boxes)} if index == 0 else None
+        # re-prompt every 100 frames, so conditioning entries would pile up if they were not bounded
+        if index and index % 100 == 0:
+            prompts = {1: Prompt(box=boxes[0])}
+        states = tracker.step(frames[index % 60], prompts)
+        assert len(states) == 3
+        for obj_id in tracker.object_ids:
+            assert tracker.memory_entries(obj_id) <= bound
+            assert len(tracker._objects[obj_id].memory.pointers) < MAX_OBJ_PTRS
+    assert tracker.memory_entries(1) >= NUM_MASKMEM  # the store did fill up: the bound was really exercised
+
+
+def test_bad_frames_and_settings_are_refused():
+    with pytest.raises(ValueError, match="multiple of 32"):
+        SAM2Tracker("sam2.1_t", weights="random", imgsz=100)
+    with pytest.raises(ValueError, match="memory policy"):
+        SAM2Tracker("sam2.1_t", weights="random", imgsz=64, memory="lru")
+    tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=64, device="cpu")
+    with pytest.raises(ValueError, match="HxWx3 uint8"):
+        tracker.step(np.zeros((10, 10), np.uint8), {1: Prompt(box=[1, 1, 5, 5])})
+    assert tracker.step(np.zeros((10, 10, 3), np.uint8)) == {}  # nothing to follow: no work, no error

@@ -1,0 +1,105 @@
+"""SAMURAI's rules with scripted candidates: motion-aware candidate choice and memory selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from autotrack.sam2.memory import FifoPolicy, MemoryEntry, MotionAwarePolicy, ObjectMemory
+from autotrack.sam2.scoring import STABLE_FRAMES, MotionScorer
+
+
+def box_at(frame: int) -> np.ndarray:
+    """An object moving right by 4 px per frame."""
+    return np.array([10 + 4 * frame, 50, 50 + 4 * frame, 110], dtype=np.float32)
+
+
+DISTRACTOR = np.array([300, 200, 340, 260], dtype=np.float32)
+
+
+def feed_true_track(scorer: MotionScorer, frames: int) -> None:
+    scorer.start(box_at(0))
+    for frame in range(1, frames):
+        chosen, _ = scorer.choose(np.stack([box_at(frame)]), np.array([0.8]))
+        assert chosen == 0
+
+
+def test_distractor_with_higher_predicted_iou_loses_once_stable():
+    scorer = MotionScorer(weight=0.25)
+    feed_true_track(scorer, STABLE_FRAMES + 5)
+    frame = STABLE_FRAMES + 5
+    chosen, motion = scorer.choose(np.stack([DISTRACTOR, box_at(frame)]), np.array([0.9, 0.8]))
+    assert chosen == 1
+    assert motion is not None and motion > 0.8
+
+
+def test_distractor_wins_before_the_filter_is_stable():
+    scorer = MotionScorer(weight=0.25)
+    feed_true_track(scorer, 5)
+    chosen, motion = scorer.choose(np.stack([DISTRACTOR, box_at(5)]), np.array([0.9, 0.8]))
+    assert chosen == 0
+    assert motion is None
+
+
+def test_low_confidence_frame_restarts_stability():
+    scorer = MotionScorer(weight=0.25)
+    feed_true_track(scorer, STABLE_FRAMES + 2)
+    assert scorer.choose(np.stack([box_at(STABLE_FRAMES + 2)]), np.array([0.8]))[1] is not None
+    scorer.choose(np.stack([box_at(STABLE_FRAMES + 3)]), np.array([0.2]))  # below the 0.3 gate
+    assert scorer.stable_count == 0
+    _, motion = scorer.choose(np.stack([box_at(STABLE_FRAMES + 4)]), np.array([0.8]))
+    assert motion is None  # back to counting
+
+
+def entry(frame: int, reliable: bool) -> MemoryEntry:
+    return MemoryEntry(
+        frame_index=frame,
+        features=torch.zeros(1, 64, 4, 4),
+        obj_ptr=torch.zeros(1, 256),
+        affinity=0.9 if reliable else 0.2,
+        object_score=5.0,
+        motion=0.8,
+    )
+
+
+def store(policy, reliable: list[bool]) -> ObjectMemory:
+    memory = ObjectMemory(policy)
+    memory.add(entry(0, True), conditioning=True)
+    for frame, ok in enumerate(reliable, start=1):
+        memory.add(entry(frame, ok), conditioning=False)
+    return memory
+
+
+def attended_frames(memory: ObjectMemory, frame: int) -> list[int]:
+    spatial, _ = memory.select(frame)
+    return [e.frame_index for t_pos, e in spatial if t_pos > 0]
+
+
+def test_unreliable_frames_skipped_by_motion_aware_and_kept_by_fifo():
+    # frames 1..10; frames 6..9 are unreliable (an occlusion), frame 10 is the previous frame and also unreliable
+    reliable = [True] * 5 + [False] * 5
+    motion_aware = store(MotionAwarePolicy(), reliable)
+    fifo = store(FifoPolicy(), reliable)
+    assert attended_frames(motion_aware, 11) == [1, 2, 3, 4, 5, 10]
+    assert attended_frames(fifo, 11) == [5, 6, 7, 8, 9, 10]
+
+
+def test_previous_frame_always_attended_and_t_pos_ends_at_previous_slot():
+    memory = store(MotionAwarePolicy(), [True] * 20 + [False])
+    spatial, _ = memory.select(22)
+    recent = [(t_pos, e.frame_index) for t_pos, e in spatial if t_pos > 0]
+    assert recent[-1] == (6, 21)  # the unreliable previous frame, in SAM2's "1 frame back" slot
+    assert [f for _, f in recent] == [16, 17, 18, 19, 20, 21]
+
+
+def test_a_long_bad_streak_keeps_the_last_good_memories():
+    memory = store(MotionAwarePolicy(), [True] * 10 + [False] * 500)
+    assert attended_frames(memory, 511) == [6, 7, 8, 9, 10, 510]
+    assert len(memory.recent) <= 7
+
+
+def test_pointers_cover_conditioning_and_last_15_frames():
+    memory = store(FifoPolicy(), [True] * 40)
+    _, pointers = memory.select(41)
+    distances = [d for d, _ in pointers]
+    assert distances == [41] + list(range(1, 16))
