@@ -181,8 +181,8 @@ class SAM2Tracker:
         obj = self._objects[obj_id]
         high_res = self._high_res(feats, sizes, 1)
         if prompt.mask is not None and prompt.box is None and prompt.points is None:
-            mask = self._mask_letterbox(image=prompt.mask.astype(np.float32))
-            mask = torch.from_numpy(np.ascontiguousarray(mask)).to(self.device)[None, None]
+            mask = self._mask_letterbox(image=prompt.mask.astype(np.float32)).reshape(self.imgsz, self.imgsz)
+            mask = torch.from_numpy(mask).to(self.device)[None, None]
             pix = feats[-1].permute(1, 2, 0).view(1, -1, *sizes[-1])
             with self._stage("decoder"):
                 low_res, _, ious, _, _, obj_ptr, score = self.model._use_mask_as_output(mask, pix, high_res)
