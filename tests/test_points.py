@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -212,6 +213,35 @@ def test_reseed_keeps_visible_points_inside_the_mask_and_tops_up():
     assert np.all(lookup(half, after.points))
     for point in survivors:  # surviving points are kept as they are
         assert np.min(np.linalg.norm(after.points - point, axis=1)) < 1e-6
+
+
+DAVIS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "davis2016"
+
+
+def test_lk_points_stay_on_real_objects_with_reseeding_from_their_masks():
+    """DAVIS-2016 (real video, ground-truth masks): points seeded and re-seeded from the true masks, 30 frames each."""
+    if not DAVIS.is_dir():
+        pytest.skip(f"real test data not found at {DAVIS}")
+    off_object = on_object = 0
+    for sequence in sorted(p.name for p in (DAVIS / "JPEGImages" / "480p").iterdir()):
+        images = sorted((DAVIS / "JPEGImages" / "480p" / sequence).glob("*.jpg"))[:30]
+        truths = sorted((DAVIS / "Annotations" / "480p" / sequence).glob("*.png"))[:30]
+        frames = [cv2.imread(str(path)) for path in images]
+        masks = [cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 127 for path in truths]
+        prompter = PointPrompter()
+        prompter.add_from_mask(1, masks[0], frames[0])
+        fewest = prompter.num_points
+        for frame, mask in zip(frames[1:], masks[1:]):
+            track = prompter.update(frame)[1]
+            near = cv2.dilate(mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0  # 3 px slack for the outline
+            on = lookup(near, track.points[track.visible & (track.labels == 1)])
+            on_object += on.sum()
+            off_object += (~on).sum()
+            fewest = min(fewest, track.num_visible_positives)
+            prompter.reseed_from_masks({1: mask}, frame)
+        if sequence in ("car-roundabout", "car-shadow", "dog", "drift-chicane", "paragliding-launch"):
+            assert fewest >= 4, f"{sequence}: only {fewest} visible points on some frame"  # (breakdance: 1)
+    assert off_object <= 0.01 * on_object  # measured: 2 of 1775
 
 
 # ---------------------------------------------------------------- query sampling
