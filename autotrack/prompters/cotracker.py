@@ -51,7 +51,7 @@ def cotracker_files(hub_dir: str | Path | None = None) -> tuple[Path, Path]:
 def _missing_message(code_dir: Path, weights: Path, reason: str) -> str:
     missing = []
     if not (code_dir / "hubconf.py").exists():
-        missing.append(f"code folder {code_dir} (unzip {CODE_URL} there)")
+        missing.append(f"code folder {code_dir} (the contents of {CODE_URL}, hubconf.py at its top)")
     if not weights.exists():
         missing.append(f"weights file {weights} (download {WEIGHTS_URL})")
     return f"CoTracker3 online is not available ({reason}): missing " + " and ".join(missing)
