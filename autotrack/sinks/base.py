@@ -27,10 +27,14 @@ class Sink:
 
 
 def visible(detections: sv.Detections) -> sv.Detections:
-    """The rows with a non-empty box: occluded objects stay in a FrameResult with a zero box but are not drawn or
-    written. Raises ValueError when the rows carry no tracker ids, which every sink needs."""
+    """The rows of objects seen on this frame. Occluded objects keep a row in a FrameResult (status "occluded", an
+    empty mask and their predicted box) so their IDs stay visible to the user, but they are not drawn or written.
+    Raises ValueError when the rows carry no tracker ids, which every sink needs."""
     if len(detections) == 0:
         return detections
     if detections.tracker_id is None:
         raise ValueError("sinks need detections with tracker_id set (one id per object)")
-    return detections[detections.box_area > 0]
+    keep = detections.box_area > 0
+    if "status" in detections.data:
+        keep &= detections.data["status"] == "tracked"
+    return detections[keep]
