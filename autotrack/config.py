@@ -1,8 +1,9 @@
 """One typed configuration tree for a pipeline: YAML in, `--set a.b=c` overrides, clear errors for bad keys.
 
-A pipeline file has up to four sections, each optional (defaults below):
+A pipeline file has up to five sections, each optional (defaults below):
     detector: {weights: yolo11n.pt, classes: [person], conf: 0.25, imgsz: 640, every: 1}   # or `detector: null`
     sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true}
+    points: {backend: lk, num_points: 16, num_negatives: 4, min_visible: null}   # default `points: null`: none
     identity: {max_lost: 30, ...}      # autotrack.identity.IdentityConfig
     device: auto
 """
@@ -19,6 +20,7 @@ from autotrack.identity import IdentityConfig
 
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "pipelines"
 DEFAULT_PIPELINE = "yolo-sam2"
+POINT_BACKENDS = ("lk", "cotracker")
 
 
 class ConfigError(ValueError):
@@ -44,15 +46,37 @@ class SamConfig:
 
 
 @dataclass
+class PointsConfig:
+    """The point tracker (`autotrack.prompters.points.PointPrompter`): points follow each object so SAM2 can be
+    re-prompted from them when its scores stay low and no detection helps."""
+
+    backend: str = "lk"  # lk (OpenCV Lucas-Kanade) or cotracker (CoTracker3 online, torch.hub)
+    num_points: int = 16  # positive points per object
+    num_negatives: int = 4  # negative points per object, on nearby other objects
+    min_visible: int | None = None  # re-seed from the mask below this many visible positives (num_points // 2)
+
+    def __post_init__(self) -> None:
+        if self.backend not in POINT_BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(POINT_BACKENDS)}, got {self.backend!r}")
+        if self.num_points < 1 or self.num_negatives < 0:
+            raise ValueError(f"num_points must be >= 1 and num_negatives >= 0, got {self.num_points}, "
+                             f"{self.num_negatives}")
+        if self.min_visible is not None and type(self.min_visible) is not int:
+            raise ValueError(f"min_visible must be an integer or null, got {self.min_visible!r}")
+
+
+@dataclass
 class PipelineConfig:
     name: str = "custom"
     detector: DetectorConfig | None = field(default_factory=DetectorConfig)
     sam: SamConfig = field(default_factory=SamConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    points: PointsConfig | None = None
     device: str = "auto"
 
 
-_SECTIONS = {"detector": DetectorConfig, "sam": SamConfig, "identity": IdentityConfig}
+_SECTIONS = {"detector": DetectorConfig, "sam": SamConfig, "identity": IdentityConfig, "points": PointsConfig}
+_OPTIONAL = ("detector", "points")  # sections that may be `null`: no detector, no point tracker
 
 
 def builtin_pipelines() -> dict[str, Path]:
@@ -94,7 +118,7 @@ def from_dict(data: dict, where: str = "config") -> PipelineConfig:
     for name, section in _SECTIONS.items():
         if name not in values:
             continue
-        if values[name] is None and name == "detector":
+        if values[name] is None and name in _OPTIONAL:
             continue
         if not isinstance(values[name], dict):
             raise ConfigError(f"{where}: section {name!r} must be a mapping")

@@ -1,4 +1,4 @@
-"""Pipeline: source -> prompter -> identity manager -> SAM2 tracker -> sinks, one frame at a time.
+"""Pipeline: source -> prompter (and point tracker) -> identity manager -> SAM2 tracker -> sinks, frame by frame.
 
     pipeline = Pipeline("video.mp4", YoloPrompter(), SAM2Tracker(), sinks=[MotSink("out.txt")])
     for result in pipeline.stream():      # FrameResult per frame
@@ -20,11 +20,12 @@ import numpy as np
 import supervision as sv
 
 from autotrack.config import PipelineConfig, load_config
-from autotrack.identity import IdentityManager
+from autotrack.identity import IdentityManager, PointTracks
 from autotrack.prompters.manual import ManualPrompts
+from autotrack.prompters.points import PointPrompter
 from autotrack.sinks import Sink
 from autotrack.sources import Source, open_source
-from autotrack.types import FrameResult, ObjectState, Prompt
+from autotrack.types import Event, FrameResult, ObjectState, Prompt
 
 Prompter = Callable[[np.ndarray, int], "sv.Detections | None"]
 
@@ -64,6 +65,9 @@ class Pipeline:
         identity: the identity manager (a default one when None).
         prompts: user prompts with their own IDs (`ManualPrompts`), or None.
         max_frames: stop after this many frames.
+        points: a `PointPrompter` that keeps points on every object (seeded from its first mask, or the user's
+            clicks; re-seeded from its mask when few are left), so the identity manager can re-prompt a track
+            from its points when its scores stay low and no detection matches it; or None.
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class Pipeline:
         identity: IdentityManager | None = None,
         prompts: ManualPrompts | None = None,
         max_frames: int | None = None,
+        points: PointPrompter | None = None,
     ) -> None:
         self.source = source if isinstance(source, Source) else open_source(source)
         self.prompter = prompter
@@ -83,8 +88,10 @@ class Pipeline:
         self.identity = identity or IdentityManager()
         self.prompts = prompts or ManualPrompts([])
         self.max_frames = max_frames
+        self.points = points
         self.summary = RunSummary()
         self._ids: set[int] = set()
+        self._occluded: set[int] = set()  # objects occluded on the last frame: their points prompt nothing
 
     def stream(self) -> Iterator[FrameResult]:
         """Process frames as they come and yield each frame's result; sinks and source close at the end."""
@@ -117,12 +124,16 @@ class Pipeline:
 
     def _process(self, index: int, timestamp: float, image: np.ndarray) -> FrameResult:
         detections = self.prompter(image, index) if self.prompter is not None else None
-        prompts = self.identity.plan(detections)
-        for user in self.prompts.at(index):
+        prompts = self.identity.plan(detections, self._point_tracks(image))
+        users = self.prompts.at(index)
+        for user in users:
             self.identity.add_user_prompt(user.object_id, user.prompt, user.class_name)
             prompts[user.object_id] = user.prompt
         states = self.tracker.step(image, prompts)
         tracked, events = self.identity.observe(states, self.tracker)
+        if self.points is not None:
+            fresh = {event.tracker_id for event in events if event.kind == "born"} | {u.object_id for u in users}
+            self._follow_points(image, {obj_id: prompts[obj_id] for obj_id in fresh}, tracked, events)
         self.summary.events.update(event.kind for event in events)
         if tracked.tracker_id is not None:
             self._ids.update(int(i) for i in tracked.tracker_id)
@@ -131,6 +142,65 @@ class Pipeline:
         for sink in self.sinks:
             sink.write(result)
         return result
+
+    def _point_tracks(self, image: np.ndarray) -> PointTracks | None:
+        """Move every object's points onto this frame; the visible points of each object SAM2 still sees, as its
+        next prompt would be.
+
+        Objects SAM2 sees as occluded are left to its memory (or a detection): points that outlive an occlusion
+        have often slid onto the occluder, and a prompt from them would hand the ID to it. They are re-seeded once
+        the object is back.
+        """
+        if self.points is None:
+            return None
+        tracks = self.points.update(image)
+        prompts = {obj_id: track.to_prompt() for obj_id, track in tracks.items() if obj_id not in self._occluded}
+        return {obj_id: (p.points, p.labels) for obj_id, p in prompts.items() if p is not None}
+
+    def _follow_points(
+        self, image: np.ndarray, fresh: dict[int, Prompt], tracked: sv.Detections, events: list[Event]
+    ) -> None:
+        """After the tracker step: drop the points of lost objects, seed new or user-prompted objects (`fresh`,
+        with their prompts), and re-seed objects with too few points left from masks whose scores are good."""
+        for event in events:
+            if event.kind == "lost":
+                self.points.remove(event.tracker_id)
+        status = dict(zip(tracked.tracker_id, tracked.data["status"])) if tracked.tracker_id is not None else {}
+        self._occluded = {int(obj_id) for obj_id, s in status.items() if s == "occluded"}
+        masks = _visible_masks(tracked)
+        for obj_id, prompt in sorted(fresh.items()):
+            self._seed_points(obj_id, prompt, image, masks)
+        config = self.identity.config
+        good = _visible_masks(tracked, config.low_affinity, config.low_occurrence)
+        self.points.reseed_from_masks(good, image)  # a low-score mask may have drifted: keep the points then
+
+    def _seed_points(self, obj_id: int, prompt: Prompt, image: np.ndarray, masks: dict[int, np.ndarray]) -> None:
+        """An object's first points: the user's clicks as they are, else sampled in its first mask or its box, with
+        negatives on nearby other objects. Re-seeding tops up a few clicks from the mask once it is good."""
+        others = [mask for other, mask in masks.items() if other != obj_id]
+        mask = masks.get(obj_id, prompt.mask)
+        try:
+            if prompt.points is not None and (prompt.labels == 1).any():
+                self.points.add(obj_id, prompt.points, prompt.labels, image)
+            elif mask is not None and mask.any():
+                self.points.add_from_mask(obj_id, mask, image, others)
+            elif prompt.box is not None:
+                self.points.add_from_box(obj_id, prompt.box, image, others)
+        except ValueError:  # no room for points (a box under other objects): SAM2 alone follows this object
+            self.points.remove(obj_id)
+
+
+def _visible_masks(
+    detections: sv.Detections, min_affinity: float = 0.0, min_occurrence: float = 0.0
+) -> dict[int, np.ndarray]:
+    """{tracker ID: mask} of the objects visible on this frame (the identity manager's non-overlapping masks),
+    keeping those with at least these scores."""
+    if detections.tracker_id is None or detections.mask is None:
+        return {}
+    data = detections.data
+    rows = zip(detections.tracker_id, detections.mask, data["status"], data["affinity"], data["occurrence"])
+    return {int(i): mask for i, mask, status, affinity, occurrence in rows
+            if status == "tracked" and mask.any() and affinity >= min_affinity and occurrence >= min_occurrence}
 
 
 def build_prompter(config: PipelineConfig) -> Prompter | None:
@@ -149,6 +219,15 @@ def build_tracker(config: PipelineConfig) -> Tracker:
 
     s = config.sam
     return SAM2Tracker(s.model, s.weights, s.imgsz, config.device, s.memory, s.kalman)
+
+
+def build_points(config: PipelineConfig) -> PointPrompter | None:
+    """The configured point tracker, or None for a pipeline without one."""
+    if config.points is None:
+        return None
+    p = config.points
+    options = {"device": None if config.device == "auto" else config.device} if p.backend == "cotracker" else {}
+    return PointPrompter(p.backend, p.num_points, p.num_negatives, p.min_visible, **options)
 
 
 def load_pipeline(
@@ -171,6 +250,7 @@ def load_pipeline(
             IdentityManager(config.identity),
             prompts,
             max_frames,
+            build_points(config),
         )
     except BaseException:
         src.close()
