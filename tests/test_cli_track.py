@@ -1,0 +1,74 @@
+"""`autotrack track` as a new user runs it: the documented command works; bad input is one line and exit code 1."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+from click.testing import CliRunner
+
+from autotrack.cli import main
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_documented_command_on_a_real_video(data_dir, tmp_path):
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps({"objects": [
+        {"id": 1, "frame": 0, "box": [290, 110, 480, 420]},
+        {"id": 2, "frame": 2, "points": [[700, 300]], "labels": [1], "class": "child"},
+    ]}))
+    out, mot = tmp_path / "o.mp4", tmp_path / "o.txt"
+    result = run("track", str(data_dir / "videos" / "bedroom.mp4"), "--sam-weights", "random", "--imgsz", "64",
+                 "--prompts", str(prompts), "--output", str(out), "--mot", str(mot), "--max-frames", "5")
+    assert result.exit_code == 0, result.output
+    assert "frames  5" in result.output and "born  2" in result.output
+    assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+    ids = {int(line.split(",")[1]) for line in mot.read_text().splitlines()}
+    assert ids <= {1, 2} and 1 in ids
+
+
+def bad_prompts(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"objects": [{"id": 1, "frame": 0, "box": [10, 10, 5]}]}')
+    return path
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing file", "no such video file"),
+        ("folder without images", "no images"),
+        ("malformed prompts", "objects[0]"),
+        ("unknown pipeline", "unknown pipeline"),
+        ("unknown class", "unknown class 'unicorn'"),
+        ("bad override", "unknown key"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(case, expected, tmp_path, data_dir):
+    video = str(data_dir / "videos" / "bedroom.mp4")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    args = {
+        "missing file": ["track", str(tmp_path / "nope.mp4"), "--sam-weights", "random"],
+        "folder without images": ["track", str(empty), "--sam-weights", "random"],
+        "malformed prompts": ["track", video, "--sam-weights", "random", "--prompts", str(bad_prompts(tmp_path))],
+        "unknown pipeline": ["track", video, "-p", "does-not-exist"],
+        "unknown class": ["track", video, "--detector", "random", "--classes", "person,unicorn",
+                          "--sam-weights", "random", "--imgsz", "64"],
+        "bad override": ["track", video, "--sam-weights", "random", "--set", "sam.imgsze=64"],
+    }[case]
+    result = run(*args)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
+    assert expected in lines[0]
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    for command in ("track", "eval", "pipelines", "weights"):
+        assert command in result.output
