@@ -48,6 +48,7 @@ class RunSummary:
     events: Counter = field(default_factory=Counter)  # born, reprompted, occluded, resumed, lost
     dropped: int = 0  # frames a live source dropped, or a file could not decode
     reconnects: int = 0
+    input_fps: float | None = None  # rate at which frames arrive from the source (latest measure), None if unknown
 
     @property
     def fps(self) -> float:
@@ -63,7 +64,8 @@ class Pipeline:
         tracker: the engine (`SAM2Tracker`).
         sinks: outputs, each with `write(result)` and `close()`; closed when the stream ends, however it ends.
         identity: the identity manager (a default one when None).
-        prompts: user prompts with their own IDs (`ManualPrompts`), or None.
+        prompts: user prompts with their own IDs (`ManualPrompts`); a prompt for frame f applies on the first
+            frame processed with index >= f, so a live source that dropped frame f does not lose it.
         max_frames: stop after this many frames.
         points: a `PointPrompter` that keeps points on every object (seeded from its first mask, or the user's
             clicks; re-seeded from its mask when few are left), so the identity manager can re-prompt a track
@@ -92,6 +94,7 @@ class Pipeline:
         self.summary = RunSummary()
         self._ids: set[int] = set()
         self._occluded: set[int] = set()  # objects occluded on the last frame: their points prompt nothing
+        self._next_prompt_frame = 0  # user prompts for frames before this one were given
 
     def stream(self) -> Iterator[FrameResult]:
         """Process frames as they come and yield each frame's result; sinks and source close at the end."""
@@ -103,6 +106,7 @@ class Pipeline:
                 result = self._process(frame.index, frame.timestamp, frame.image)
                 self.summary.frames += 1
                 self.summary.seconds = time.perf_counter() - start
+                self._copy_source_stats()
                 yield result
         finally:
             self.close()
@@ -116,19 +120,27 @@ class Pipeline:
 
     def close(self) -> None:
         """Close every sink and the source (safe to call twice); outputs are complete and valid afterwards."""
-        for sink in self.sinks:
-            sink.close()
+        try:
+            for sink in self.sinks:
+                sink.close()
+        finally:
+            self._copy_source_stats()
+            self.source.close()
+
+    def _copy_source_stats(self) -> None:
+        """Keep the summary's live counters (drops, reconnects, input rate) up to date while the run goes on."""
         stats = self.source.stats
         self.summary.dropped, self.summary.reconnects = stats.dropped, stats.reconnects
-        self.source.close()
+        self.summary.input_fps = stats.input_fps
 
     def _process(self, index: int, timestamp: float, image: np.ndarray) -> FrameResult:
         detections = self.prompter(image, index) if self.prompter is not None else None
         prompts = self.identity.plan(detections, self._point_tracks(image))
-        users = self.prompts.at(index)
+        users = self.prompts.between(self._next_prompt_frame, index + 1)
         for user in users:
             self.identity.add_user_prompt(user.object_id, user.prompt, user.class_name)
             prompts[user.object_id] = user.prompt
+        self._next_prompt_frame = index + 1
         states = self.tracker.step(image, prompts)
         tracked, events = self.identity.observe(states, self.tracker)
         if self.points is not None:
@@ -237,21 +249,20 @@ def load_pipeline(
     prompts: ManualPrompts | None = None,
     overrides: list[str] = (),
     max_frames: int | None = None,
+    source_options: dict | None = None,
 ) -> Pipeline:
-    """Build a Pipeline from a ready pipeline name (`yolo-sam2`, ...), a YAML path, or a PipelineConfig."""
-    config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, list(overrides))
-    src = source if isinstance(source, Source) else open_source(source)
+    """Build a Pipeline from a ready pipeline name (`yolo-sam2`, ...), a YAML path, or a PipelineConfig.
+
+    A source given by name is opened last, with `source_options` (see `open_source`), once the models are loaded:
+    a live source starts reading when it opens, and would otherwise drop or queue frames while they load.
+    """
     try:
-        return Pipeline(
-            src,
-            build_prompter(config),
-            build_tracker(config),
-            sinks,
-            IdentityManager(config.identity),
-            prompts,
-            max_frames,
-            build_points(config),
-        )
+        config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, list(overrides))
+        prompter, tracker, identity = build_prompter(config), build_tracker(config), IdentityManager(config.identity)
+        points = build_points(config)
     except BaseException:
-        src.close()
+        if isinstance(source, Source):
+            source.close()  # the pipeline would have owned it
         raise
+    src = source if isinstance(source, Source) else open_source(source, **(source_options or {}))
+    return Pipeline(src, prompter, tracker, sinks, identity, prompts, max_frames, points)

@@ -1,7 +1,16 @@
-"""`autotrack track SOURCE`: run a pipeline on a video, folder, glob, camera or stream and write the outputs."""
+"""`autotrack track SOURCE`: run a pipeline on a video, folder, glob, camera or stream and write the outputs.
+
+Stopping: Ctrl-C or SIGTERM ends the run after closing every output (the files are complete and valid), prints the
+summary and exits with the shell's codes for those signals, 130 and 143, so scripts and supervisors can tell a stop
+from a finished run (0) or a failure (1: bad input, or a stream lost for good after its reconnect attempts).
+A second SIGTERM kills at once.
+"""
 
 from __future__ import annotations
 
+import signal
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -21,6 +30,42 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return (*USER_ERRORS, SourceError, WeightsError, PrompterError, RuntimeError)
 
 
+EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT
+EXIT_TERMINATED = 143  # SIGTERM: 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: raised in the main thread so the run unwinds as on Ctrl-C, closing every output."""
+
+
+@contextmanager
+def stop_on_sigterm():
+    """Turn SIGTERM into `Terminated` while the block runs (a second SIGTERM gets the default: immediate exit)."""
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def live_options(live: bool | None, reconnect: str | None) -> dict:
+    """`--live/--all-frames` and `--reconnect` as LiveSource options (only those given)."""
+    options = {}
+    if live is not None:
+        options["policy"] = "latest" if live else "all"
+    if reconnect is not None:
+        if reconnect != "forever" and not reconnect.isdigit():
+            raise click.BadParameter(f"expected a number of attempts or 'forever', got {reconnect!r}",
+                                     param_hint="--reconnect")
+        options["reconnect"] = None if reconnect == "forever" else int(reconnect)
+    return options
+
+
 def config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets) -> list[str]:
     """CLI options as `--set` overrides, applied after the pipeline file and before explicit --set."""
     pairs = [
@@ -34,10 +79,10 @@ def config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets) -
     return [f"{key}={value}" for key, value in pairs if value is not None] + list(sets)
 
 
-def make_sinks(output, mot, json_path, masks_dir, fps: float | None) -> list:
-    from autotrack.sinks import CocoJsonSink, DavisPngSink, MotSink, VideoSink
+def make_sinks(output, mot, json_path, masks_dir, fps: float | None, show: bool = False) -> list:
+    from autotrack.sinks import CocoJsonSink, DavisPngSink, MotSink, VideoSink, WindowSink
 
-    sinks = []
+    sinks = [WindowSink()] if show else []
     if output:
         sinks.append(VideoSink(output, fps or 30.0))
     if mot:
@@ -64,31 +109,67 @@ def make_sinks(output, mot, json_path, masks_dir, fps: float | None) -> list:
 @click.option("--mot", type=click.Path(), help="MOTChallenge txt output.")
 @click.option("--json", "json_path", type=click.Path(), help="COCO-style JSON with RLE masks.")
 @click.option("--masks-dir", type=click.Path(), help="Folder for DAVIS-layout PNG masks.")
+@click.option("--show", is_flag=True, help="Show the annotated frames in a window while the run goes on.")
 @click.option("--max-frames", type=int, help="Stop after this many frames.")
+@click.option("--live/--all-frames", "live", default=None,
+              help="Webcams and streams: follow the newest frame and drop the ones the tracker has no time for "
+                   "(--live, the default), or process every frame, buffering a few (--all-frames).")
+@click.option("--reconnect", metavar="N|forever",
+              help="Webcams and streams: reconnect attempts after the input is lost (default 5).")
 @click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
 @click.option("--set", "sets", multiple=True, help="Override a config key, e.g. --set identity.max_lost=60.")
 def track_command(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes, points,
-                  output, mot, json_path, masks_dir, max_frames, device, sets) -> None:
-    """Find, segment and follow objects in SOURCE (video file, image folder or glob, webcam index, RTSP URL)."""
+                  output, mot, json_path, masks_dir, show, max_frames, live, reconnect, device, sets) -> None:
+    """Find, segment and follow objects in SOURCE (video file, image folder or glob, webcam index, RTSP URL).
+
+    Ctrl-C or SIGTERM stops a run with every output complete and valid (exit code 130 or 143).
+    """
     errors = user_errors()
-    try:
-        summary = _track(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes, points,
-                         output, mot, json_path, masks_dir, max_frames, device, sets)
-    except KeyboardInterrupt:
-        raise click.ClickException("interrupted; outputs so far are complete and valid") from None
-    except errors as error:
-        raise click.ClickException(str(error).strip().splitlines()[0] if str(error).strip() else repr(error)) from None
-    _print_summary(summary)
+    with stop_on_sigterm():
+        try:
+            runner = _build(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes,
+                            points, output, mot, json_path, masks_dir, show, max_frames, live, reconnect, device,
+                            sets)
+        except Terminated:
+            sys.exit(EXIT_TERMINATED)
+        except KeyboardInterrupt:
+            sys.exit(EXIT_INTERRUPTED)
+        except errors as error:
+            raise click.ClickException(one_line(error)) from None
+        try:
+            _run(runner)
+            code, message = 0, None
+        except Terminated:
+            code, message = EXIT_TERMINATED, "stopped by SIGTERM; the outputs are closed and complete"
+        except KeyboardInterrupt:
+            code, message = EXIT_INTERRUPTED, "stopped by Ctrl-C; the outputs are closed and complete"
+        except errors as error:
+            code, message = 1, f"Error: {one_line(error)}"
+    _print_summary(runner.summary)
+    if message:
+        click.echo(message, err=True)
+        sys.exit(code)
 
 
-def _track(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes, points,
-           output, mot, json_path, masks_dir, max_frames, device, sets):
-    from tqdm import tqdm
+def one_line(error: BaseException) -> str:
+    """The first line of an error's message (its repr when it has none)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
 
+
+def _build(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes, points,
+           output, mot, json_path, masks_dir, show, max_frames, live, reconnect, device, sets):
+    """Open the source and the sinks and build the pipeline, failing early on bad options."""
     from autotrack.pipeline import load_pipeline
     from autotrack.prompters.manual import ManualPrompts
-    from autotrack.sources import open_source
+    from autotrack.sinks.window import check_display
+    from autotrack.sources import is_live
 
+    source_options = live_options(live, reconnect)
+    if source_options and not is_live(source):
+        raise click.UsageError("--live, --all-frames and --reconnect apply to webcams and streams only")
+    if show:
+        check_display()
     user_given = prompts_file or boxes or points
     if pipeline is None:
         pipeline = "manual-sam2" if user_given and detector is None else "yolo-sam2"
@@ -102,29 +183,49 @@ def _track(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts
     for path in (output, mot, json_path):
         if path and not Path(path).parent.exists():
             raise FileNotFoundError(f"output folder does not exist: {Path(path).parent}")
-    src = open_source(source)
+    runner = load_pipeline(pipeline, source, [], prompts, overrides, max_frames, source_options)  # source last
     try:
-        sinks = make_sinks(output, mot, json_path, masks_dir, src.fps)
+        runner.sinks = make_sinks(output, mot, json_path, masks_dir, runner.source.fps, show)
     except BaseException:
-        src.close()
+        runner.close()
         raise
-    runner = load_pipeline(pipeline, src, sinks, prompts, overrides, max_frames)
-    total = min(filter(None, (src.total, max_frames)), default=None)
+    return runner
+
+
+def _run(runner) -> None:
+    """Run the pipeline with a progress bar (when stderr is a terminal)."""
+    from tqdm import tqdm
+
+    from autotrack.sources import LiveSource
+
+    live = isinstance(runner.source, LiveSource)
+    total = min(filter(None, (runner.source.total, runner.max_frames)), default=None)
     with tqdm(total=total, unit="frame", dynamic_ncols=True, disable=None) as bar:
 
         def on_frame(result) -> None:
-            live = 0 if result.detections.tracker_id is None else int(
+            tracked = 0 if result.detections.tracker_id is None else int(
                 (result.detections.data["status"] == "tracked").sum())
-            bar.set_postfix(fps=f"{runner.summary.fps:.1f}", objects=live, refresh=False)
+            bar.set_postfix(progress_fields(runner.summary, tracked, live), refresh=False)
             bar.update(1)
 
-        return runner.run(on_frame)
+        runner.run(on_frame)
+
+
+def progress_fields(summary, objects: int, live: bool) -> dict[str, str]:
+    """What the progress bar shows besides the count: processed fps and tracked objects, and for live sources the
+    input fps, dropped frames and reconnects."""
+    fields = {"fps": f"{summary.fps:.1f}", "objects": str(objects)}
+    if live:
+        input_fps = "-" if summary.input_fps is None else f"{summary.input_fps:.1f}"
+        fields.update(input_fps=input_fps, dropped=str(summary.dropped), reconnects=str(summary.reconnects))
+    return fields
 
 
 def _print_summary(summary) -> None:
     rows = [
         ("frames", summary.frames),
-        ("fps", f"{summary.fps:.2f}"),
+        ("processed fps", f"{summary.fps:.2f}"),
+        ("input fps", "-" if summary.input_fps is None else f"{summary.input_fps:.2f}"),
         ("objects", summary.objects),
         *((kind, summary.events.get(kind, 0)) for kind in ("born", "reprompted", "occluded", "resumed", "lost")),
         ("dropped frames", summary.dropped),

@@ -41,6 +41,10 @@ class ManualPrompts:
     def at(self, frame_index: int) -> list[UserPrompt]:
         return self._by_frame.get(frame_index, [])
 
+    def between(self, start: int, stop: int) -> list[UserPrompt]:
+        """The prompts for frames start..stop-1, in frame order (for a stream that skipped frames)."""
+        return [p for frame in sorted(self._by_frame) if start <= frame < stop for p in self._by_frame[frame]]
+
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_frame.values())
 

@@ -1,4 +1,5 @@
-"""Outputs for FrameResults: annotated video, MOTChallenge txt, COCO-RLE JSON, DAVIS PNGs and a user callback.
+"""Outputs for FrameResults: annotated video, MOTChallenge txt, COCO-RLE JSON, DAVIS PNGs, a live window and a user
+callback.
 
 Every sink has `write(result)` and `close()` and works as a context manager.
 """
@@ -10,5 +11,16 @@ from autotrack.sinks.coco import CocoJsonSink
 from autotrack.sinks.davis import DavisPngSink
 from autotrack.sinks.mot import MotSink
 from autotrack.sinks.video import VideoSink
+from autotrack.sinks.window import DisplayError, WindowSink
 
-__all__ = ["CallbackSink", "CocoJsonSink", "DavisPngSink", "FrameAnnotator", "MotSink", "Sink", "VideoSink"]
+__all__ = [
+    "CallbackSink",
+    "CocoJsonSink",
+    "DavisPngSink",
+    "DisplayError",
+    "FrameAnnotator",
+    "MotSink",
+    "Sink",
+    "VideoSink",
+    "WindowSink",
+]

@@ -6,7 +6,7 @@ message, and is a context manager. `open_source(spec)` picks the right one.
 
 from autotrack.sources.arrays import ArraySource
 from autotrack.sources.base import Frame, Source, SourceError, SourceStats
-from autotrack.sources.factory import open_source
+from autotrack.sources.factory import is_live, open_source
 from autotrack.sources.images import ImageSource, list_images
 from autotrack.sources.live import LiveSource
 from autotrack.sources.video import VideoSource
@@ -20,6 +20,7 @@ __all__ = [
     "SourceError",
     "SourceStats",
     "VideoSource",
+    "is_live",
     "list_images",
     "open_source",
 ]

@@ -13,12 +13,17 @@ from autotrack.sources.live import URL_SCHEMES, LiveSource
 from autotrack.sources.video import VideoSource
 
 
+def is_live(spec) -> bool:
+    """Whether `open_source(spec)` opens a live input (a webcam index or a stream URL) rather than a recording."""
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        return True
+    return isinstance(spec, str) and (spec.isdigit() or spec.lower().startswith(URL_SCHEMES))
+
+
 def _choose(spec) -> tuple[type[Source], object]:
     """The source class for `spec`, and the first argument to build it with."""
-    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
-        return LiveSource, int(spec)
-    if isinstance(spec, str) and spec.lower().startswith(URL_SCHEMES):
-        return LiveSource, spec
+    if is_live(spec):
+        return LiveSource, int(spec) if str(spec).isdigit() else spec
     if isinstance(spec, (str, os.PathLike)):
         path = str(spec)
         if os.path.isdir(path) or any(char in path for char in "*?["):
