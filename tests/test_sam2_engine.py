@@ -56,6 +56,7 @@ def test_motion_score_appears_once_the_filter_is_stable(scenario):
     assert all(m is not None and 0.0 <= m <= 1.0 for m in motions[16:])
 
 
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("memory", ["motion-aware", "fifo"])
 def test_memory_stays_bounded_over_1000_frames(memory):
     """3 objects for 1,000 frames at a small imgsz: the entries each object holds never pass the fixed bound."""
