@@ -163,7 +163,7 @@ def _build(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts
     from autotrack.pipeline import load_pipeline
     from autotrack.prompters.manual import ManualPrompts
     from autotrack.sinks.window import check_display
-    from autotrack.sources import is_live
+    from autotrack.sources import is_live, open_source
 
     source_options = live_options(live, reconnect)
     if source_options and not is_live(source):
@@ -183,7 +183,10 @@ def _build(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts
     for path in (output, mot, json_path):
         if path and not Path(path).parent.exists():
             raise FileNotFoundError(f"output folder does not exist: {Path(path).parent}")
-    runner = load_pipeline(pipeline, source, [], prompts, overrides, max_frames, source_options)  # source last
+    if not is_live(source):
+        source = open_source(source)  # a missing or unreadable file fails before any model loads
+    # a live source opens last, once the models are loaded, so it neither drops nor queues frames meanwhile
+    runner = load_pipeline(pipeline, source, [], prompts, overrides, max_frames, source_options)
     try:
         runner.sinks = make_sinks(output, mot, json_path, masks_dir, runner.source.fps, show)
     except BaseException:
