@@ -21,6 +21,12 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return (*USER_ERRORS, SourceError, WeightsError, PrompterError, RuntimeError)
 
 
+def one_line(error: BaseException) -> str:
+    """An error as the one line a user sees: its message's first line, or its repr when it has no message."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
+
+
 def config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets) -> list[str]:
     """CLI options as `--set` overrides, applied after the pipeline file and before explicit --set."""
     pairs = [
@@ -49,24 +55,51 @@ def make_sinks(output, mot, json_path, masks_dir, fps: float | None) -> list:
     return sinks
 
 
+def pipeline_options(command):
+    """The options that choose and tune the pipeline and its prompts, shared by `track` and `batch`."""
+    options = [
+        click.option("-p", "--pipeline", help="Ready pipeline name (see `autotrack pipelines`) or a YAML file."),
+        click.option("--detector", help="YOLO weights (yolo11n.pt, a path) or 'random'."),
+        click.option("--classes", help="Comma-separated class names or ids to follow, e.g. person,car."),
+        click.option("--sam", help="SAM2 model: sam2_t/s/b/l or sam2.1_t/s/b/l."),
+        click.option("--sam-weights", help="SAM2 weights file, or 'random'."),
+        click.option("--imgsz", type=int, help="SAM2 input size (a multiple of 32)."),
+        click.option("--prompts", "prompts_file", type=click.Path(), help="JSON file of boxes/points with object IDs."),
+        click.option("--box", "boxes", multiple=True, help="A box x1,y1,x2,y2 on the first frame (repeatable)."),
+        click.option("--points", "points", multiple=True, help="Clicks 'x,y;x,y' (x,y,0 = negative) for one object."),
+        click.option("--max-frames", type=int, help="Stop after this many frames."),
+        click.option("--device", help="auto, cpu, cuda, cuda:1, mps."),
+        click.option("--set", "sets", multiple=True, help="Override a config key, e.g. --set identity.max_lost=60."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points):
+    """The pipeline to run and the user prompts (or None): by default manual-sam2 when prompts are given and no
+    detector, else yolo-sam2. Fails on a bad pipeline name before anything is opened."""
+    from autotrack.prompters.manual import ManualPrompts
+
+    user_given = prompts_file or boxes or points
+    if pipeline is None:
+        pipeline = "manual-sam2" if user_given and detector is None else "yolo-sam2"
+    find_pipeline(pipeline)
+    prompts = None
+    if prompts_file:
+        prompts = ManualPrompts.from_json(prompts_file)
+    elif boxes or points:
+        prompts = ManualPrompts.from_options(boxes, points)
+    return pipeline, prompts
+
+
 @click.command("track")
 @click.argument("source")
-@click.option("-p", "--pipeline", help="Ready pipeline name (see `autotrack pipelines`) or a YAML file.")
-@click.option("--detector", help="YOLO weights (yolo11n.pt, a path) or 'random'.")
-@click.option("--classes", help="Comma-separated class names or ids to follow, e.g. person,car.")
-@click.option("--sam", help="SAM2 model: sam2_t/s/b/l or sam2.1_t/s/b/l.")
-@click.option("--sam-weights", help="SAM2 weights file, or 'random'.")
-@click.option("--imgsz", type=int, help="SAM2 input size (a multiple of 32).")
-@click.option("--prompts", "prompts_file", type=click.Path(), help="JSON file of boxes/points with object IDs.")
-@click.option("--box", "boxes", multiple=True, help="A box x1,y1,x2,y2 on the first frame (repeatable).")
-@click.option("--points", "points", multiple=True, help="Clicks 'x,y;x,y' (x,y,0 = negative) for one object.")
+@pipeline_options
 @click.option("--output", type=click.Path(), help="Annotated video (.mp4).")
 @click.option("--mot", type=click.Path(), help="MOTChallenge txt output.")
 @click.option("--json", "json_path", type=click.Path(), help="COCO-style JSON with RLE masks.")
 @click.option("--masks-dir", type=click.Path(), help="Folder for DAVIS-layout PNG masks.")
-@click.option("--max-frames", type=int, help="Stop after this many frames.")
-@click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
-@click.option("--set", "sets", multiple=True, help="Override a config key, e.g. --set identity.max_lost=60.")
 def track_command(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes, points,
                   output, mot, json_path, masks_dir, max_frames, device, sets) -> None:
     """Find, segment and follow objects in SOURCE (video file, image folder or glob, webcam index, RTSP URL)."""
@@ -77,7 +110,7 @@ def track_command(source, pipeline, detector, classes, sam, sam_weights, imgsz, 
     except KeyboardInterrupt:
         raise click.ClickException("interrupted; outputs so far are complete and valid") from None
     except errors as error:
-        raise click.ClickException(str(error).strip().splitlines()[0] if str(error).strip() else repr(error)) from None
+        raise click.ClickException(one_line(error)) from None
     _print_summary(summary)
 
 
@@ -86,18 +119,9 @@ def _track(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts
     from tqdm import tqdm
 
     from autotrack.pipeline import load_pipeline
-    from autotrack.prompters.manual import ManualPrompts
     from autotrack.sources import open_source
 
-    user_given = prompts_file or boxes or points
-    if pipeline is None:
-        pipeline = "manual-sam2" if user_given and detector is None else "yolo-sam2"
-    find_pipeline(pipeline)  # fail on a bad name before opening anything
-    prompts = None
-    if prompts_file:
-        prompts = ManualPrompts.from_json(prompts_file)
-    elif boxes or points:
-        prompts = ManualPrompts.from_options(boxes, points)
+    pipeline, prompts = pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points)
     overrides = config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets)
     for path in (output, mot, json_path):
         if path and not Path(path).parent.exists():
