@@ -94,30 +94,57 @@ def make_sinks(output, mot, json_path, masks_dir, fps: float | None, show: bool 
     return sinks
 
 
+def pipeline_options(command):
+    """The options that choose and tune the pipeline and its prompts, shared by `track` and `batch`."""
+    options = [
+        click.option("-p", "--pipeline", help="Ready pipeline name (see `autotrack pipelines`) or a YAML file."),
+        click.option("--detector", help="YOLO weights (yolo11n.pt, a path) or 'random'."),
+        click.option("--classes", help="Comma-separated class names or ids to follow, e.g. person,car."),
+        click.option("--sam", help="SAM2 model: sam2_t/s/b/l or sam2.1_t/s/b/l."),
+        click.option("--sam-weights", help="SAM2 weights file, or 'random'."),
+        click.option("--imgsz", type=int, help="SAM2 input size (a multiple of 32)."),
+        click.option("--prompts", "prompts_file", type=click.Path(), help="JSON file of boxes/points with object IDs."),
+        click.option("--box", "boxes", multiple=True, help="A box x1,y1,x2,y2 on the first frame (repeatable)."),
+        click.option("--points", "points", multiple=True, help="Clicks 'x,y;x,y' (x,y,0 = negative) for one object."),
+        click.option("--max-frames", type=int, help="Stop after this many frames."),
+        click.option("--device", help="auto, cpu, cuda, cuda:1, mps."),
+        click.option("--set", "sets", multiple=True, help="Override a config key, e.g. --set identity.max_lost=60."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points):
+    """The pipeline to run and the user prompts (or None): by default manual-sam2 when prompts are given and no
+    detector, else yolo-sam2. Fails on a bad pipeline name before anything is opened."""
+    from autotrack.prompters.manual import ManualPrompts
+
+    user_given = prompts_file or boxes or points
+    if pipeline is None:
+        pipeline = "manual-sam2" if user_given and detector is None else "yolo-sam2"
+    find_pipeline(pipeline)
+    prompts = None
+    if prompts_file:
+        prompts = ManualPrompts.from_json(prompts_file)
+    elif boxes or points:
+        prompts = ManualPrompts.from_options(boxes, points)
+    return pipeline, prompts
+
+
 @click.command("track")
 @click.argument("source")
-@click.option("-p", "--pipeline", help="Ready pipeline name (see `autotrack pipelines`) or a YAML file.")
-@click.option("--detector", help="YOLO weights (yolo11n.pt, a path) or 'random'.")
-@click.option("--classes", help="Comma-separated class names or ids to follow, e.g. person,car.")
-@click.option("--sam", help="SAM2 model: sam2_t/s/b/l or sam2.1_t/s/b/l.")
-@click.option("--sam-weights", help="SAM2 weights file, or 'random'.")
-@click.option("--imgsz", type=int, help="SAM2 input size (a multiple of 32).")
-@click.option("--prompts", "prompts_file", type=click.Path(), help="JSON file of boxes/points with object IDs.")
-@click.option("--box", "boxes", multiple=True, help="A box x1,y1,x2,y2 on the first frame (repeatable).")
-@click.option("--points", "points", multiple=True, help="Clicks 'x,y;x,y' (x,y,0 = negative) for one object.")
+@pipeline_options
 @click.option("--output", type=click.Path(), help="Annotated video (.mp4).")
 @click.option("--mot", type=click.Path(), help="MOTChallenge txt output.")
 @click.option("--json", "json_path", type=click.Path(), help="COCO-style JSON with RLE masks.")
 @click.option("--masks-dir", type=click.Path(), help="Folder for DAVIS-layout PNG masks.")
 @click.option("--show", is_flag=True, help="Show the annotated frames in a window while the run goes on.")
-@click.option("--max-frames", type=int, help="Stop after this many frames.")
 @click.option("--live/--all-frames", "live", default=None,
               help="Webcams and streams: follow the newest frame and drop the ones the tracker has no time for "
                    "(--live, the default), or process every frame, buffering a few (--all-frames).")
 @click.option("--reconnect", metavar="N|forever",
               help="Webcams and streams: reconnect attempts after the input is lost (default 5).")
-@click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
-@click.option("--set", "sets", multiple=True, help="Override a config key, e.g. --set identity.max_lost=60.")
 def track_command(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes, points,
                   output, mot, json_path, masks_dir, show, max_frames, live, reconnect, device, sets) -> None:
     """Find, segment and follow objects in SOURCE (video file, image folder or glob, webcam index, RTSP URL).
@@ -161,7 +188,6 @@ def _build(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts
            output, mot, json_path, masks_dir, show, max_frames, live, reconnect, device, sets):
     """Open the source and the sinks and build the pipeline, failing early on bad options."""
     from autotrack.pipeline import load_pipeline
-    from autotrack.prompters.manual import ManualPrompts
     from autotrack.sinks.window import check_display
     from autotrack.sources import is_live, open_source
 
@@ -170,15 +196,7 @@ def _build(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts
         raise click.UsageError("--live, --all-frames and --reconnect apply to webcams and streams only")
     if show:
         check_display()
-    user_given = prompts_file or boxes or points
-    if pipeline is None:
-        pipeline = "manual-sam2" if user_given and detector is None else "yolo-sam2"
-    find_pipeline(pipeline)  # fail on a bad name before opening anything
-    prompts = None
-    if prompts_file:
-        prompts = ManualPrompts.from_json(prompts_file)
-    elif boxes or points:
-        prompts = ManualPrompts.from_options(boxes, points)
+    pipeline, prompts = pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points)
     overrides = config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets)
     for path in (output, mot, json_path):
         if path and not Path(path).parent.exists():
