@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from autotrack import __version__
+from autotrack.bench_cli import bench_command
 from autotrack.eval.cli import eval_group
 from autotrack.track_cli import pipelines_command, track_command
 from autotrack.weights_cli import weights_command
@@ -20,3 +21,4 @@ main.add_command(track_command)
 main.add_command(pipelines_command)
 main.add_command(eval_group, "eval")
 main.add_command(weights_command)
+main.add_command(bench_command)
