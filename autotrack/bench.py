@@ -38,6 +38,7 @@ from autotrack.sam2.engine import STAGES, SAM2Tracker
 from autotrack.sinks import MotSink, Sink
 from autotrack.sinks.video import open_video_writer
 from autotrack.sources import Source, open_source
+from autotrack.sources.video import VideoSource
 from autotrack.types import FrameResult, ObjectState, Prompt
 
 MB = 1024 * 1024
@@ -62,14 +63,15 @@ class RunResult:
     name: str
     warmup: int
     seconds: list[float] = field(default_factory=list)
-    stages: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    stages: dict[str, list[float]] = field(default_factory=dict)
     rss: list[int] = field(default_factory=list)  # bytes, after each frame
     memory_entries: dict[int, int] = field(default_factory=dict)  # per object at the end (autotrack runs)
 
     def add(self, seconds: float, stages: dict[str, float], rss: int) -> None:
+        """Record one frame; a stage missing on a frame counts 0 there, so every series has one value per frame."""
         self.seconds.append(seconds)
-        for name, value in stages.items():
-            self.stages[name].append(value)
+        for name in dict.fromkeys([*self.stages, *stages]):
+            self.stages.setdefault(name, [0.0] * (len(self.seconds) - 1)).append(stages.get(name, 0.0))
         self.rss.append(rss)
 
     def summary(self) -> dict:
@@ -84,7 +86,7 @@ class RunResult:
             "ms_per_frame": 1000 * float(timed.mean()) if len(timed) else 0.0,
             "stages_ms": stages_ms,
             "peak_rss_mb": max(self.rss, default=0) / MB,
-            "rss_growth_mb": (self.rss[-1] - self.rss[min(self.warmup, len(self.rss) - 1)]) / MB if self.rss else 0.0,
+            "rss_growth_mb": (self.rss[-1] - self.rss[max(self.warmup - 1, 0)]) / MB if self.rss else 0.0,
             "memory_entries": dict(self.memory_entries),
         }
 
@@ -117,8 +119,8 @@ def make_clip(source: str | Path | None, frames: int, objects: int, work_dir: st
             raise ValueError(f"the synthetic clip has {len(boxes)} objects on its first frame, not {objects}")
         return Clip(video, boxes[:objects], frames)
     with open_source(str(source)) as src:
-        if src.total is None or src.size is None:
-            raise ValueError(f"{source}: give a video file (its length and size must be known)")
+        if not isinstance(src, VideoSource):
+            raise ValueError(f"{source}: give a video file (ultralytics' video predictor reads only those)")
         return Clip(Path(source), spread_boxes(src.size, objects), min(frames, src.total))
 
 

@@ -1,4 +1,4 @@
-"""`autotrack bench [SOURCE]`: speed and memory of a pipeline, beside ultralytics' SAM2VideoPredictor and fifo memory."""
+"""`autotrack bench [SOURCE]`: speed and memory of a pipeline, beside SAM2VideoPredictor and fifo memory."""
 
 from __future__ import annotations
 

@@ -7,10 +7,24 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from autotrack.bench import PIPELINE_STAGES
+from autotrack.bench import MB, PIPELINE_STAGES, RunResult
 from autotrack.cli import main
 
 FRAMES = 5
+
+
+def test_run_result_summary_leaves_out_warmup_and_aligns_stages():
+    run = RunResult("r", warmup=1)
+    run.add(1.0, {"decode": 0.5}, 100 * MB)  # warm-up frame
+    run.add(0.2, {"decode": 0.1, "prompter": 0.1}, 110 * MB)
+    run.add(0.4, {"decode": 0.1}, 130 * MB)  # the prompter did not run on this frame
+    summary = run.summary()
+    assert summary["frames"] == 2
+    assert summary["fps"] == pytest.approx(1 / 0.3)
+    assert summary["fps_without_decode"] == pytest.approx(1 / 0.2)
+    assert summary["stages_ms"] == pytest.approx({"decode": 100.0, "prompter": 50.0})
+    assert run.stages["prompter"] == [0.0, 0.1, 0.0]
+    assert summary["peak_rss_mb"] == 130 and summary["rss_growth_mb"] == 30
 
 
 def test_bench_writes_json_and_plot(tmp_path):
