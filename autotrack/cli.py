@@ -6,6 +6,7 @@ import click
 
 from autotrack import __version__
 from autotrack.batch_cli import batch_command
+from autotrack.bench_cli import bench_command
 from autotrack.eval.cli import eval_group
 from autotrack.track_cli import pipelines_command, track_command
 from autotrack.weights_cli import weights_command
@@ -22,3 +23,4 @@ main.add_command(batch_command)
 main.add_command(pipelines_command)
 main.add_command(eval_group, "eval")
 main.add_command(weights_command)
+main.add_command(bench_command)

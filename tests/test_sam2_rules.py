@@ -103,3 +103,12 @@ def test_pointers_cover_conditioning_and_last_15_frames():
     _, pointers = memory.select(41)
     distances = [d for d, _ in pointers]
     assert distances == [41] + list(range(1, 16))
+
+
+def test_motion_aware_store_holds_only_what_it_can_attend_to():
+    # after any history, every stored recent entry is attended on the next frame: nothing is kept for nothing
+    for reliable in ([True] * 30, [True] * 10 + [False] * 20, [True, False] * 15):
+        memory = store(MotionAwarePolicy(), reliable)
+        next_frame = len(reliable) + 1
+        assert sorted(attended_frames(memory, next_frame)) == sorted(e.frame_index for e in memory.recent)
+        assert len(memory.recent) == 6

@@ -1,4 +1,5 @@
-"""`autotrack eval mot|vos|sot`: score tracker output against ground truth and print the benchmark table.
+"""`autotrack eval mot|vos|sot`: score tracker output against ground truth and print the benchmark table;
+`autotrack eval run`: run a pipeline over a dataset first.
 
 The metric modules load inside each command (TrackEval takes a moment to import), so `autotrack --help`
 stays fast.
@@ -72,12 +73,50 @@ def sot_command(gt: Path, pred: Path, json_path: Path | None) -> None:
     _report(lambda: evaluate_sot(gt, pred), json_path)
 
 
-def _report(evaluate: Callable[[], Results], json_path: Path | None) -> None:
-    """Run an evaluation, print its table and optionally save it; bad input becomes a one-line click error."""
+@eval_group.command("run")
+@click.argument("dataset_dir", type=click.Path(path_type=Path))
+@click.option("-p", "--pipeline", default="manual-sam2", show_default=True,
+              help="Ready pipeline name or YAML file. For mot, a pipeline without a detector reads det/det.txt.")
+@click.option("--layout", type=click.Choice(["davis", "mot", "otb"]), help="Dataset layout (default: detected).")
+@click.option("--sequences", help="Comma-separated sequence names (default: all).")
+@click.option("--max-frames", type=int, help="Run and score only the first N frames of each sequence.")
+@click.option("--sam-weights", help="SAM2 weights file, or 'random'.")
+@click.option("--imgsz", type=int, help="SAM2 input size (a multiple of 32).")
+@click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--set", "sets", multiple=True, help="Override a config key, e.g. --set identity.max_lost=60.")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep ground truth and predictions here (gt/, pred/); default: a temporary folder.")
+@_json_option
+def run_command(dataset_dir: Path, pipeline: str, layout: str | None, sequences: str | None,
+                max_frames: int | None, sam_weights: str | None, imgsz: int | None, device: str | None,
+                sets: tuple[str, ...], work_dir: Path | None, json_path: Path | None) -> None:
+    """Run a pipeline over a dataset and score it: DAVIS (J&F), MOTChallenge (HOTA) or OTB (AUC).
+
+    VOS and SOT objects are prompted from the first frame's ground truth; MOT objects come from the pipeline's
+    detector or the sequence's det/det.txt.
+    """
+    import tempfile
+
+    from autotrack.eval.run import run_dataset
+    from autotrack.track_cli import config_overrides, user_errors
+
+    overrides = config_overrides(None, None, None, sam_weights, imgsz, device, sets)
+    names = [name.strip() for name in sequences.split(",")] if sequences else None
+    if work_dir is not None and work_dir.exists() and any(work_dir.iterdir()):
+        raise click.ClickException(f"work folder {work_dir} is not empty")
+    with tempfile.TemporaryDirectory(prefix="autotrack-eval-") as tmp:
+        folder = work_dir or Path(tmp)
+        _report(lambda: run_dataset(dataset_dir, folder, pipeline, overrides, layout, names, max_frames),
+                json_path, user_errors())
+
+
+def _report(evaluate: Callable[[], Results], json_path: Path | None,
+            errors: tuple[type[BaseException], ...] = (FileNotFoundError, ValueError)) -> None:
+    """Run an evaluation, print its table and optionally save it; bad input (`errors`) becomes a one-line error."""
     try:
         results = evaluate()
-    except (FileNotFoundError, ValueError) as err:
-        raise click.ClickException(str(err)) from None
+    except errors as err:
+        raise click.ClickException(str(err).strip().splitlines()[0] if str(err).strip() else repr(err)) from None
     click.echo(format_table(results))
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

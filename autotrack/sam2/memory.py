@@ -68,9 +68,10 @@ class MotionAwarePolicy:
         self.num_recent = num_maskmem - 1
 
     def keep(self, entries: list[MemoryEntry]) -> list[MemoryEntry]:
-        """The latest entry plus the `num_recent` most recent reliable ones."""
+        """The latest entry plus the `num_recent - 1` most recent reliable ones: all that `select` can attend to on
+        the next frame, and after it (an older reliable entry would never be selected again)."""
         latest = entries[-1]
-        reliable = [e for e in entries[:-1] if e.reliable][-self.num_recent :]
+        reliable = [e for e in entries[:-1] if e.reliable][-(self.num_recent - 1) :]
         return reliable + [latest]
 
     def select(self, entries: list[MemoryEntry], frame_index: int) -> list[tuple[int, MemoryEntry]]:

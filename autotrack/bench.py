@@ -1,0 +1,381 @@
+"""Speed and memory of autotrack on one clip, side by side with ultralytics' SAM2VideoPredictor.
+
+Every run reads the same video file (a given one, or a synthetic clip written first), prompts the same boxes on
+frame 0 and records, for every frame, its time split by stage and the process's resident memory (RSS). The first
+`warmup` frames (the prompted frame among them) are left out of the speed figures. Three kinds of run:
+
+- `run_pipeline`: the whole pipeline; a frame's time splits into decode, prompter, the engine's stages (image
+  encoder, memory attention, decoder, memory encoder, `engine_other` = the engine's own code), identity and sinks.
+- `run_engine`: `SAM2Tracker` alone (decode, then the engine's stages).
+- `run_ultralytics`: ultralytics' `SAM2VideoPredictor` with the same weights file (its preprocess, inference and
+  postprocess; `decode` is the rest of the frame's time: reading the frame and the predictor's loop).
+
+    clip = make_clip(None, frames=60, objects=3, work_dir="bench-work")
+    results = [run_engine(clip, tracker), run_ultralytics(clip, weights_file, imgsz=512)]
+    print(format_report(results))
+
+`autotrack bench` (autotrack/bench_cli.py) and `benchmarks/bench_engine.py` drive these functions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import psutil
+import torch
+
+from autotrack.eval.synthetic import make_scenario, render_frame
+from autotrack.identity import IdentityManager
+from autotrack.pipeline import Pipeline, build_prompter, build_tracker
+from autotrack.prompters.manual import ManualPrompts, UserPrompt
+from autotrack.sam2.engine import STAGES, SAM2Tracker
+from autotrack.sinks import MotSink, Sink
+from autotrack.sinks.video import open_video_writer
+from autotrack.sources import Source, open_source
+from autotrack.sources.video import VideoSource
+from autotrack.types import FrameResult, ObjectState, Prompt
+
+MB = 1024 * 1024
+ENGINE_STAGES = (*STAGES, "engine_other")
+PIPELINE_STAGES = ("decode", "prompter", *ENGINE_STAGES, "identity", "sinks")
+SYNTHETIC_SIZE = (960, 540)  # (width, height), the size of the SAM2 demo videos
+
+
+@dataclass
+class Clip:
+    """A video file every run reads, and the boxes (xyxy, frame pixels) prompted on its first frame."""
+
+    video: Path
+    boxes: np.ndarray
+    frames: int  # frames each run processes
+
+
+@dataclass
+class RunResult:
+    """Per-frame measurements of one run (warm-up frames included); `summary()` turns them into figures."""
+
+    name: str
+    warmup: int
+    seconds: list[float] = field(default_factory=list)
+    stages: dict[str, list[float]] = field(default_factory=dict)
+    rss: list[int] = field(default_factory=list)  # bytes, after each frame
+    memory_entries: dict[int, int] = field(default_factory=dict)  # per object at the end (autotrack runs)
+
+    def add(self, seconds: float, stages: dict[str, float], rss: int) -> None:
+        """Record one frame; a stage missing on a frame counts 0 there, so every series has one value per frame."""
+        self.seconds.append(seconds)
+        for name in dict.fromkeys([*self.stages, *stages]):
+            self.stages.setdefault(name, [0.0] * (len(self.seconds) - 1)).append(stages.get(name, 0.0))
+        self.rss.append(rss)
+
+    def summary(self) -> dict:
+        """fps (whole frame and without decode), mean ms per stage, peak RSS and its growth after the warm-up."""
+        timed = np.array(self.seconds[self.warmup :])
+        stages_ms = {name: 1000 * float(np.mean(values[self.warmup :])) for name, values in self.stages.items()}
+        decode = np.array(self.stages.get("decode", [0.0] * len(self.seconds))[self.warmup :])
+        return {
+            "frames": len(timed),
+            "fps": float(1 / timed.mean()) if len(timed) else 0.0,
+            "fps_without_decode": float(1 / (timed - decode).mean()) if len(timed) else 0.0,
+            "ms_per_frame": 1000 * float(timed.mean()) if len(timed) else 0.0,
+            "stages_ms": stages_ms,
+            "peak_rss_mb": max(self.rss, default=0) / MB,
+            "rss_growth_mb": (self.rss[-1] - self.rss[max(self.warmup - 1, 0)]) / MB if self.rss else 0.0,
+            "memory_entries": dict(self.memory_entries),
+        }
+
+
+# --------------------------------------------------------------------------------------------------------- clips
+def make_clip(source: str | Path | None, frames: int, objects: int, work_dir: str | Path,
+              size: tuple[int, int] = SYNTHETIC_SIZE) -> Clip:
+    """The clip to run: a video file, or (source None) the synthetic "mixed" scenario written to an mp4.
+
+    The synthetic clip is prompted with its objects' true boxes; a video with `objects` boxes spread side by side
+    across the middle of the frame. A video shorter than `frames` is run to its end.
+    """
+    if frames < 2:
+        raise ValueError(f"a benchmark needs at least 2 frames, got {frames}")
+    if objects < 1:
+        raise ValueError(f"a benchmark needs at least 1 object, got {objects}")
+    if source is None:
+        scenario = make_scenario("mixed", n_frames=frames, size=size, seed=0)
+        video = Path(work_dir) / "synthetic.mp4"
+        writer = open_video_writer(video, scenario.fps, size)
+        try:
+            for index in range(frames):
+                frame, truth = render_frame(scenario, index)
+                writer.write(frame)
+                if index == 0:
+                    boxes = truth.boxes
+        finally:
+            writer.release()
+        if objects > len(boxes):
+            raise ValueError(f"the synthetic clip has {len(boxes)} objects on its first frame, not {objects}")
+        return Clip(video, boxes[:objects], frames)
+    with open_source(str(source)) as src:
+        if not isinstance(src, VideoSource):
+            raise ValueError(f"{source}: give a video file (ultralytics' video predictor reads only those)")
+        return Clip(Path(source), spread_boxes(src.size, objects), min(frames, src.total))
+
+
+def spread_boxes(size: tuple[int, int], n: int) -> np.ndarray:
+    """n boxes side by side across the middle of a (width, height) frame: stand-in prompts for an unlabelled video."""
+    width, height = size
+    step = width / n
+    return np.array([[i * step + 0.1 * step, 0.3 * height, (i + 1) * step - 0.1 * step, 0.7 * height]
+                     for i in range(n)], dtype=np.float32)
+
+
+def clip_prompts(clip: Clip) -> dict[int, Prompt]:
+    """The clip's boxes as prompts with object ids 1, 2, ..."""
+    return {k + 1: Prompt(box=box) for k, box in enumerate(clip.boxes)}
+
+
+# ------------------------------------------------------------------------------------------------ stage timing
+class FrameClock:
+    """Seconds spent per stage on the current frame; `take()` hands them over and starts the next frame."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def time(self, stage: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.current[stage] += time.perf_counter() - start
+
+    def take(self) -> dict[str, float]:
+        stages, self.current = dict(self.current), defaultdict(float)
+        return stages
+
+
+class TimedSource(Source):
+    """A source whose frame reads count as "decode"."""
+
+    def __init__(self, source: Source, clock: FrameClock) -> None:
+        super().__init__()
+        self.source, self.clock = source, clock
+        self.fps, self.size, self.total, self.stats = source.fps, source.size, source.total, source.stats
+
+    def __iter__(self) -> Iterator:
+        frames = iter(self.source)
+        while True:
+            with self.clock.time("decode"):
+                frame = next(frames, None)
+            if frame is None:
+                return
+            yield frame
+
+    def close(self) -> None:
+        self.source.close()
+
+
+class TimedTracker:
+    """A SAM2Tracker (built with profile=True) whose `step` time is split into its stages and `engine_other`."""
+
+    def __init__(self, tracker: SAM2Tracker, clock: FrameClock) -> None:
+        if not tracker.profile:
+            raise ValueError("TimedTracker needs a SAM2Tracker built with profile=True")
+        self.tracker, self.clock = tracker, clock
+
+    def step(self, frame: np.ndarray, prompts: dict[int, Prompt] | None = None) -> dict[int, ObjectState]:
+        before = dict(self.tracker.timings)
+        start = time.perf_counter()
+        states = self.tracker.step(frame, prompts)
+        total = time.perf_counter() - start
+        for stage in STAGES:
+            spent = self.tracker.timings.get(stage, 0.0) - before.get(stage, 0.0)
+            self.clock.current[stage] += spent
+            total -= spent
+        self.clock.current["engine_other"] += total
+        return states
+
+    def remove(self, obj_id: int) -> None:
+        self.tracker.remove(obj_id)
+
+
+class TimedSink(Sink):
+    """A sink whose writes count as "sinks"."""
+
+    def __init__(self, sink: Sink, clock: FrameClock) -> None:
+        self.sink, self.clock = sink, clock
+
+    def write(self, result: FrameResult) -> None:
+        with self.clock.time("sinks"):
+            self.sink.write(result)
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+def measure(name: str, frames: Iterator, clock: FrameClock, warmup: int, rest: str | None = None) -> RunResult:
+    """Run `frames` (an iterator that does one frame's work per item) and record each frame.
+
+    `rest` names the stage that gets the frame time no other stage claimed (e.g. "identity" in a pipeline run).
+    ultralytics sets torch's CPU thread count (to cpu_count - 1) when it sets a predictor up, inside the first
+    frame; every frame is run with the thread count the caller had, so all runs compare on equal terms.
+    """
+    result = RunResult(name, warmup)
+    process = psutil.Process()
+    threads = torch.get_num_threads()
+    start = time.perf_counter()
+    for _ in frames:
+        seconds = time.perf_counter() - start
+        stages = clock.take()
+        if rest is not None:
+            stages[rest] = stages.get(rest, 0.0) + seconds - sum(stages.values())
+        result.add(seconds, stages, process.memory_info().rss)
+        torch.set_num_threads(threads)
+        start = time.perf_counter()
+    return result
+
+
+# ------------------------------------------------------------------------------------------------------- runs
+def run_engine(clip: Clip, tracker: SAM2Tracker, warmup: int = 3, name: str = "autotrack engine") -> RunResult:
+    """SAM2Tracker alone on the clip: decode, then `step` (split into its stages)."""
+    clock = FrameClock()
+    timed = TimedTracker(tracker, clock)
+    source = TimedSource(open_source(str(clip.video)), clock)
+
+    def frames() -> Iterator[None]:
+        with source:
+            for frame in source:
+                if frame.index >= clip.frames:
+                    return
+                timed.step(frame.image, clip_prompts(clip) if frame.index == 0 else None)
+                yield
+
+    result = measure(name, frames(), clock, warmup)
+    result.memory_entries = {i: tracker.memory_entries(i) for i in tracker.object_ids}
+    return result
+
+
+def run_pipeline(clip: Clip, config, warmup: int = 3, name: str | None = None,
+                 work_dir: str | Path | None = None) -> RunResult:
+    """A whole pipeline (a `PipelineConfig`) on the clip, with the clip's boxes as user prompts on frame 0.
+
+    Results go to a MOTChallenge file in `work_dir` (the "sinks" stage), or nowhere when it is None.
+    """
+    clock = FrameClock()
+    engine = build_tracker(config)
+    engine.profile = True
+    prompter = build_prompter(config)
+
+    def timed_prompter(frame: np.ndarray, index: int):
+        with clock.time("prompter"):
+            return prompter(frame, index)
+
+    sinks = [TimedSink(MotSink(Path(work_dir) / f"{config.sam.memory}.txt"), clock)] if work_dir else []
+    prompts = ManualPrompts([UserPrompt(i, 0, prompt) for i, prompt in clip_prompts(clip).items()])
+    pipeline = Pipeline(
+        TimedSource(open_source(str(clip.video)), clock),
+        timed_prompter if prompter is not None else None,
+        TimedTracker(engine, clock),
+        sinks,
+        IdentityManager(config.identity),
+        prompts,
+        clip.frames,
+    )
+    result = measure(name or f"autotrack {config.sam.memory}", pipeline.stream(), clock, warmup, rest="identity")
+    result.memory_entries = {i: engine.memory_entries(i) for i in engine.object_ids}
+    return result
+
+
+def run_ultralytics(clip: Clip, weights_file: str | Path, imgsz: int, device: str = "auto", warmup: int = 3,
+                    name: str = "ultralytics SAM2VideoPredictor") -> RunResult:
+    """ultralytics' SAM2VideoPredictor on the clip with the same boxes; `weights_file` must be named like
+    `sam2.1_t.pt` (ultralytics picks the architecture from the file name)."""
+    from ultralytics.models.sam import SAM2VideoPredictor
+
+    from autotrack.sam2.engine import resolve_device
+
+    torch_device = resolve_device(device)
+    overrides = dict(conf=0.0, task="segment", mode="predict", imgsz=imgsz, model=str(weights_file), save=False,
+                     verbose=False, device="cpu" if torch_device.type == "cpu" else str(torch_device))
+    predictor = SAM2VideoPredictor(overrides=overrides)
+    clock = FrameClock()
+
+    def frames() -> Iterator[None]:
+        stream = predictor(source=str(clip.video), bboxes=clip.boxes.tolist(), stream=True)
+        for index, result in enumerate(stream):
+            for stage, ms in result.speed.items():
+                clock.current[stage] += ms / 1000
+            yield
+            if index + 1 >= clip.frames:
+                return
+
+    return measure(name, frames(), clock, warmup, rest="decode")
+
+
+# ------------------------------------------------------------------------------------------------- reporting
+def format_report(results: list[RunResult]) -> str:
+    """One line of figures per run, then each run's split of its frame time by stage."""
+    lines = [f"{'run':32s}{'frames':>7s}{'fps':>8s}{'fps*':>8s}{'ms/frame':>10s}{'peak RSS MB':>13s}"
+             f"{'RSS growth MB':>15s}"]
+    summaries = [(r.name, r.summary()) for r in results]
+    for name, s in summaries:
+        lines.append(f"{name:32s}{s['frames']:>7d}{s['fps']:>8.2f}{s['fps_without_decode']:>8.2f}"
+                     f"{s['ms_per_frame']:>10.1f}{s['peak_rss_mb']:>13.0f}{s['rss_growth_mb']:>15.1f}")
+    lines.append("(fps* leaves out decoding; the first frames are a warm-up and not timed)")
+    for name, s in summaries:
+        total = sum(s["stages_ms"].values()) or 1.0
+        split = ", ".join(f"{stage} {ms:.1f} ms ({100 * ms / total:.0f}%)" for stage, ms in s["stages_ms"].items())
+        lines.append(f"{name}: {split}")
+        if s["memory_entries"]:
+            lines.append(f"{name}: memory entries per object {s['memory_entries']}")
+    return "\n".join(lines)
+
+
+def report_dict(results: list[RunResult], settings: dict) -> dict:
+    """JSON-ready: the settings, and per run its summary and per-frame ms and RSS MB."""
+    runs = {}
+    for r in results:
+        runs[r.name] = {**r.summary(), "per_frame": {"ms": [1000 * s for s in r.seconds],
+                                                     "rss_mb": [b / MB for b in r.rss]}}
+    return {"settings": settings, "runs": runs}
+
+
+def save_plot(results: list[RunResult], path: str | Path, title: str = "") -> None:
+    """PNG with two panels: time per frame and resident memory, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (speed, memory) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    for r in results:
+        speed.plot([1000 * s for s in r.seconds], label=r.name)
+        memory.plot([b / MB for b in r.rss], label=r.name)
+    speed.set_ylabel("ms per frame")
+    speed.set_yscale("log")
+    speed.legend()
+    memory.set_ylabel("resident memory (MB)")
+    memory.set_xlabel("frame")
+    if title:
+        speed.set_title(title)
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def weights_file(model: str, weights: str | None, work_dir: str | Path) -> Path:
+    """A weights file both engines load, named `<model>.pt` as ultralytics needs: random weights saved, or a link
+    to the resolved file."""
+    from autotrack.sam2.build import build_model
+    from autotrack.weights import get_spec, resolve_weights
+
+    path = Path(work_dir) / f"{get_spec(model).name}.pt"
+    if weights == "random":
+        torch.save(build_model(model, "random").state_dict(), path)
+    else:
+        path.symlink_to(resolve_weights(model, weights).resolve())
+    return path

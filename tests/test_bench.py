@@ -1,0 +1,62 @@
+"""`autotrack bench` on a tiny synthetic clip: JSON with every run's figures and per-frame series, and a PNG plot."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from autotrack.bench import MB, PIPELINE_STAGES, RunResult
+from autotrack.cli import main
+
+FRAMES = 5
+
+
+def test_run_result_summary_leaves_out_warmup_and_aligns_stages():
+    run = RunResult("r", warmup=1)
+    run.add(1.0, {"decode": 0.5}, 100 * MB)  # warm-up frame
+    run.add(0.2, {"decode": 0.1, "prompter": 0.1}, 110 * MB)
+    run.add(0.4, {"decode": 0.1}, 130 * MB)  # the prompter did not run on this frame
+    summary = run.summary()
+    assert summary["frames"] == 2
+    assert summary["fps"] == pytest.approx(1 / 0.3)
+    assert summary["fps_without_decode"] == pytest.approx(1 / 0.2)
+    assert summary["stages_ms"] == pytest.approx({"decode": 100.0, "prompter": 50.0})
+    assert run.stages["prompter"] == [0.0, 0.1, 0.0]
+    assert summary["peak_rss_mb"] == 130 and summary["rss_growth_mb"] == 30
+
+
+def test_bench_writes_json_and_plot(tmp_path):
+    args = ["bench", "--frames", FRAMES, "--warmup", 2, "--imgsz", 64, "--objects", 3, "--sam-weights", "random",
+            "--device", "cpu", "--json", tmp_path / "bench.json", "--plot", tmp_path / "bench.png"]
+    result = CliRunner().invoke(main, list(map(str, args)))
+    assert result.exit_code == 0, result.output
+
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert report["settings"]["frames"] == FRAMES and report["settings"]["objects"] == 3
+    assert list(report["runs"]) == ["autotrack motion-aware", "autotrack fifo", "ultralytics SAM2VideoPredictor"]
+    for name, run in report["runs"].items():
+        assert run["frames"] == FRAMES - 2
+        assert len(run["per_frame"]["ms"]) == len(run["per_frame"]["rss_mb"]) == FRAMES
+        assert run["fps"] > 0 and run["peak_rss_mb"] > 0
+        # the stages account for the whole frame time, no more and no less
+        assert sum(run["stages_ms"].values()) == pytest.approx(run["ms_per_frame"], rel=1e-6)
+    ours = report["runs"]["autotrack motion-aware"]
+    assert set(ours["stages_ms"]) == set(PIPELINE_STAGES) - {"prompter"}  # manual-sam2 has no detector
+    assert ours["memory_entries"] == {"1": 5, "2": 5, "3": 5}  # 1 conditioning + 4 recent frames
+    assert set(report["runs"]["ultralytics SAM2VideoPredictor"]["stages_ms"]) == {
+        "decode", "preprocess", "inference", "postprocess"}
+    assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "ultralytics SAM2VideoPredictor" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--frames", "3", "--warmup", "3"], "leaves no frame"),
+    (["--objects", "9"], "--objects"),
+    (["does-not-exist.mp4"], "does-not-exist.mp4"),
+])
+def test_bad_options_are_one_line_errors(args, message):
+    result = CliRunner().invoke(main, ["bench", *args, "--sam-weights", "random", "--imgsz", "64"])
+    assert result.exit_code != 0
+    assert message in result.output and "Traceback" not in result.output
