@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import cv2
+
 import numpy as np
 import pytest
 import supervision as sv
@@ -12,6 +14,7 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from autotrack.sinks import CallbackSink, CocoJsonSink, DavisPngSink, MotSink, VideoSink
+from autotrack.sinks.video import H264, fourcc
 from autotrack.sinks.davis import davis_palette
 from autotrack.types import FrameResult
 
@@ -101,6 +104,18 @@ def test_video_sink_writes_every_frame_annotated(tmp_path):
     assert diff[1][100:, :20].mean() < 8  # far from every object the frame is untouched (up to compression)
     assert diff[2][mask[1]].mean() < 8  # an occluded object (empty mask, zero box) is not drawn
     assert diff[5].mean() < 8  # a frame without objects is written as it came
+
+
+def test_video_sink_writes_browser_playable_h264(tmp_path):
+    """H.264 plays in browsers: OpenCV writes it directly, or the system ffmpeg (installed by .ci/run) re-encodes."""
+    assert shutil.which("ffmpeg"), "ffmpeg is a CI dependency (.ci/apt-packages.txt)"
+    path = tmp_path / "video.mp4"
+    with VideoSink(path, fps=10) as sink:
+        for result in make_results():
+            sink.write(result)
+    assert fourcc(path) in H264
+    assert len(read_video(path)) == N_FRAMES
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
 
 
 def test_video_sink_clear_errors(tmp_path):

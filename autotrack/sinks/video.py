@@ -1,7 +1,15 @@
-"""Annotated video file sink, and the video writer it opens (H.264 when OpenCV can encode it, else MPEG-4)."""
+"""Annotated video file sink, and the video writer it opens (H.264 when OpenCV can encode it, else MPEG-4).
+
+pip's OpenCV usually cannot encode H.264, the codec browsers play; the sink then writes MPEG-4 and, on close,
+re-encodes the file to H.264 with the system's ffmpeg when there is one (the swap is atomic, so the file is always
+a complete, playable video).
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -14,6 +22,7 @@ from autotrack.types import FrameResult
 # 'avc1' (H.264) plays in browsers but pip's OpenCV usually cannot encode it; 'mp4v' always works but browsers
 # do not play it.
 CODECS = ("avc1", "mp4v")
+H264 = ("avc1", "h264")  # how OpenCV reports an H.264 stream
 
 
 def open_video_writer(path: str | Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
@@ -74,3 +83,27 @@ class VideoSink(Sink):
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+            if fourcc(self.path) not in H264:
+                to_h264(self.path)
+
+
+def fourcc(path: Path) -> str:
+    """The four-character code of a video file's codec, e.g. 'avc1' for H.264, 'mp4v' for MPEG-4."""
+    code = int(cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FOURCC))
+    return "".join(chr((code >> 8 * i) & 0xFF) for i in range(4))
+
+
+def to_h264(path: Path) -> bool:
+    """Re-encode a video to H.264 in place with the system ffmpeg; False (file untouched) without ffmpeg or on
+    failure."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        return False
+    tmp = path.with_name(f".{path.stem}.h264{path.suffix}")
+    command = [ffmpeg, "-y", "-loglevel", "error", "-i", str(path), "-c:v", "libx264", "-pix_fmt", "yuv420p",
+               "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-movflags", "+faststart", str(tmp)]
+    if subprocess.run(command, capture_output=True).returncode != 0:
+        tmp.unlink(missing_ok=True)
+        return False
+    os.replace(tmp, path)
+    return True
