@@ -60,3 +60,13 @@ def test_bad_options_are_one_line_errors(args, message):
     result = CliRunner().invoke(main, ["bench", *args, "--sam-weights", "random", "--imgsz", "64"])
     assert result.exit_code != 0
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_random_weights_keep_every_prompted_object():
+    """Random masks overlap almost fully; without this the 3-object bench would time one object after max_lost."""
+    from autotrack.bench_cli import bench_config
+
+    config = bench_config("manual-sam2", "random", 64, "cpu")
+    assert config.identity.overlap_iou == 1.0 and config.identity.max_lost >= 10**9
+    assert bench_config("manual-sam2", "random", 64, "cpu", ["identity.max_lost=5"]).identity.max_lost == 5
+    assert bench_config("manual-sam2", None, 64, "cpu").identity.overlap_iou == 0.8  # real weights: real rules
