@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from autotrack.track_cli import config_overrides, user_errors
+from autotrack.track_cli import config_overrides, one_line, user_errors
 
 
 @click.command("bench")
@@ -41,7 +41,7 @@ def bench_command(source, pipeline, frames, warmup, imgsz, objects, sam_weights,
         _bench(source, pipeline, frames, warmup, imgsz, objects, sam_weights, device, sets, no_ultralytics,
                json_path, plot_path)
     except user_errors() as error:
-        raise click.ClickException(str(error).strip().splitlines()[0] if str(error).strip() else repr(error)) from None
+        raise click.ClickException(one_line(error)) from None
 
 
 # Random weights give every object nearly the same mask: the identity manager would let all but one yield (mask

@@ -110,21 +110,19 @@ def test_missing_prediction_file_is_reported(tmp_path):
         evaluate_mot(gt_root, pred_dir)
 
 
-def test_malformed_prediction_file_is_reported(tmp_path):
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("1,1,10,10,5,5,1\n2,oops,10,10,5,5,1\n", "not a MOTChallenge text file"),
+        ("1,1,10,10,5,5,1\n1,1,20,20,5,5,1\n", "TrackEval"),  # one id twice in a frame: TrackEval's error
+    ],
+)
+def test_bad_prediction_files_become_value_errors(tmp_path, content, message):
     seq = "TUD-Campus"
     gt_root, pred_dir = cli_layout(tmp_path, {seq: TUD / seq / "gt.txt"}, {seq: TUD / seq / "test.txt"})
     (pred_dir / f"{seq}.txt").unlink()
-    (pred_dir / f"{seq}.txt").write_text("1,1,10,10,5,5,1\n2,oops,10,10,5,5,1\n")
-    with pytest.raises(ValueError, match="not a MOTChallenge text file"):
-        evaluate_mot(gt_root, pred_dir)
-
-
-def test_trackeval_errors_become_value_errors(tmp_path):
-    seq = "TUD-Campus"
-    gt_root, pred_dir = cli_layout(tmp_path, {seq: TUD / seq / "gt.txt"}, {seq: TUD / seq / "test.txt"})
-    (pred_dir / f"{seq}.txt").unlink()
-    (pred_dir / f"{seq}.txt").write_text("1,1,10,10,5,5,1\n1,1,20,20,5,5,1\n")  # one id twice in a frame
-    with pytest.raises(ValueError, match="TrackEval"):
+    (pred_dir / f"{seq}.txt").write_text(content)
+    with pytest.raises(ValueError, match=message):
         evaluate_mot(gt_root, pred_dir)
 
 

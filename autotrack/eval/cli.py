@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from autotrack.track_cli import one_line
+
 Results = dict[str, dict[str, float]]
 
 _json_option = click.option(
@@ -116,7 +118,7 @@ def _report(evaluate: Callable[[], Results], json_path: Path | None,
     try:
         results = evaluate()
     except errors as err:
-        raise click.ClickException(str(err).strip().splitlines()[0] if str(err).strip() else repr(err)) from None
+        raise click.ClickException(one_line(err)) from None
     click.echo(format_table(results))
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -157,8 +157,9 @@ class SAM2Tracker:
         results: dict[int, _Decoded] = {}
         for obj_id, prompt in prompts.items():
             results[obj_id] = self._prompt_object(obj_id, prompt, gain, feats, pos, sizes)
-        for group in self._groups_by_layout([i for i in self._objects if i not in prompts]):
-            results.update(zip(group, self._split(self._track(group, gain, feats, pos, sizes), len(group))))
+        for group, selections in self._groups_by_layout([i for i in self._objects if i not in prompts]):
+            decoded = self._track(group, selections, gain, feats, pos, sizes)
+            results.update(zip(group, self._split(decoded, len(group))))
         return self._states(results, frame.shape[:2], prompted=set(prompts))
 
     # --------------------------------------------------------------------------------------------- frame stages
@@ -189,7 +190,7 @@ class SAM2Tracker:
             decoded = _Decoded(low_res, obj_ptr, score, ious[:, 0].cpu().numpy(), [None])
         else:
             if known:
-                pix = self._condition_on_memory([obj_id], feats, pos, sizes)
+                pix = self._condition_on_memory([obj.memory.select(self.frame_index)], feats, pos, sizes)
             else:
                 # SAM2 on an initial conditioning frame: no memory, the no-memory embedding added directly
                 pix = (feats[-1] + self.model.no_mem_embed).permute(1, 2, 0).view(1, -1, *sizes[-1])
@@ -201,23 +202,23 @@ class SAM2Tracker:
         self._remember([obj_id], decoded, feats, sizes, conditioning=True)
         return decoded
 
-    def _track(self, obj_ids: list[int], gain: float, feats, pos, sizes) -> _Decoded:
-        """Follow objects without a prompt on this frame, as one batch."""
-        pix = self._condition_on_memory(obj_ids, feats, pos, sizes)
+    def _track(self, obj_ids: list[int], selections: list, gain: float, feats, pos, sizes) -> _Decoded:
+        """Follow objects without a prompt on this frame, as one batch (`selections`: their selected memory)."""
+        pix = self._condition_on_memory(selections, feats, pos, sizes)
         high_res = self._high_res(feats, sizes, len(obj_ids))
         scorers = [self._objects[i].scorer for i in obj_ids]
         decoded = self._decode(pix, high_res, None, True, scorers, gain)
         self._remember(obj_ids, decoded, feats, sizes, conditioning=False)
         return decoded
 
-    def _condition_on_memory(self, obj_ids: list[int], feats, pos, sizes) -> torch.Tensor:
+    def _condition_on_memory(self, selections: list, feats, pos, sizes) -> torch.Tensor:
         """Memory attention of the current image features to each object's selected memory (SAM2's rule).
 
-        The objects must have the same numbers of memory entries and pointers; their temporal encodings may differ.
+        `selections` holds each object's `ObjectMemory.select` result; the objects must have the same numbers of
+        memory entries and pointers, while their temporal encodings may differ.
         """
         model = self.model
-        batch = len(obj_ids)
-        selections = [self._objects[i].memory.select(self.frame_index) for i in obj_ids]
+        batch = len(selections)
         memory, memory_pos = [], []
         for slot in range(len(selections[0][0])):
             entries = [spatial[slot] for spatial, _ in selections]
@@ -323,12 +324,15 @@ class SAM2Tracker:
             self._objects[obj_id].memory.add(entry, conditioning)
 
     # ------------------------------------------------------------------------------------------------- helpers
-    def _groups_by_layout(self, obj_ids: list[int]) -> list[list[int]]:
-        """Objects whose selected memories have equal sizes can share one batch through the heavy modules."""
-        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    def _groups_by_layout(self, obj_ids: list[int]) -> list[tuple[list[int], list]]:
+        """Objects whose selected memories have equal sizes can share one batch through the heavy modules;
+        returns (ids, their selections) per group, so the selection is made once per object and frame."""
+        groups: dict[tuple[int, int], tuple[list[int], list]] = defaultdict(lambda: ([], []))
         for obj_id in obj_ids:
-            spatial, pointers = self._objects[obj_id].memory.select(self.frame_index)
-            groups[(len(spatial), len(pointers))].append(obj_id)
+            selection = self._objects[obj_id].memory.select(self.frame_index)
+            ids, selections = groups[(len(selection[0]), len(selection[1]))]
+            ids.append(obj_id)
+            selections.append(selection)
         return list(groups.values())
 
     @staticmethod
