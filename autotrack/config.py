@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from autotrack.errors import AutotrackError
 from autotrack.identity import IdentityConfig
 
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "pipelines"
@@ -23,7 +24,7 @@ DEFAULT_PIPELINE = "yolo-sam2"
 POINT_BACKENDS = ("lk", "cotracker")
 
 
-class ConfigError(ValueError):
+class ConfigError(AutotrackError, ValueError):
     """A pipeline file or override is malformed; the message says where."""
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from autotrack.errors import AutotrackError
+
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "autotrack"
 ULTRALYTICS_RELEASE = "https://github.com/ultralytics/assets/releases/download/v8.4.0"
 META_RELEASES = {
@@ -25,7 +27,7 @@ META_RELEASES = {
 _SIZES = {"t": "tiny", "s": "small", "b": "base_plus", "l": "large"}
 
 
-class WeightsError(RuntimeError):
+class WeightsError(AutotrackError, RuntimeError):
     """A weight file is missing or unreadable; the message says what to do."""
 
 

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autotrack.errors import AutotrackError
+
 HUB_REPO = "facebookresearch/co-tracker"
 HUB_REF = "main"
 HUB_ENTRY = "cotracker3_online"
@@ -37,7 +39,7 @@ WEIGHTS_URL = f"https://huggingface.co/facebook/cotracker3/resolve/main/{WEIGHTS
 CODE_URL = f"https://github.com/{HUB_REPO}/archive/refs/heads/{HUB_REF}.zip"
 
 
-class CoTrackerUnavailable(RuntimeError):
+class CoTrackerUnavailable(AutotrackError, RuntimeError):
     """CoTracker3 cannot be loaded: its code or weights are missing and cannot be downloaded."""
 
 

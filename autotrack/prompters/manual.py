@@ -13,10 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from autotrack.errors import AutotrackError
 from autotrack.types import Prompt
 
 
-class PromptsError(ValueError):
+class PromptsError(AutotrackError, ValueError):
     """A prompts file or option is malformed; the message says where."""
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
+from autotrack.errors import AutotrackError
 
-class PrompterError(RuntimeError):
+
+class PrompterError(AutotrackError, RuntimeError):
     """A prompter cannot be built or run; the message says why."""
 
 

@@ -7,12 +7,13 @@ import sys
 
 import cv2
 
+from autotrack.errors import AutotrackError
 from autotrack.sinks.annotate import FrameAnnotator
 from autotrack.sinks.base import Sink
 from autotrack.types import FrameResult
 
 
-class DisplayError(RuntimeError):
+class DisplayError(AutotrackError, RuntimeError):
     """No window can be opened here (no display, or an OpenCV build without GUI support)."""
 
 

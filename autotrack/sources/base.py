@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autotrack.errors import AutotrackError
 
-class SourceError(RuntimeError):
+
+class SourceError(AutotrackError, RuntimeError):
     """A source cannot be opened or read; the message is one line that says which input and why."""
 
 

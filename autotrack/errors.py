@@ -1,0 +1,12 @@
+"""The one base of every error whose message is meant for the user.
+
+The command line prints an `AutotrackError` as one line and exits with 1; any other exception is a bug, reported
+as such with its traceback saved to a log file.
+"""
+
+from __future__ import annotations
+
+
+class AutotrackError(Exception):
+    """Bad input or an unusable environment (a missing file, a malformed prompt, no display): the message says what
+    to do. Every user-facing error of autotrack derives from this class."""
