@@ -9,9 +9,9 @@ from autotrack.weights import MODELS, find_local, search_dirs
 
 @click.command("weights")
 def weights_command() -> None:
-    """List SAM2 models, their file names, and where each was found."""
+    """List SAM2 and EdgeTAM models, their file names, and where each was found."""
     click.echo(f"searched: {', '.join(str(d) for d in search_dirs())}")
     for name, spec in MODELS.items():
         local = find_local(name)
         where = str(local) if local else f"missing (get {spec.urls[0]})"
-        click.echo(f"{name:10s} {spec.ultralytics_file:14s} {spec.meta_file:28s} {where}")
+        click.echo(f"{name:10s} {' or '.join(spec.files):46s} {where}")

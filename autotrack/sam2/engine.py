@@ -1,8 +1,9 @@
-"""SAM2Tracker: a streaming SAM2 engine that follows many objects frame by frame with bounded memory.
+"""SAM2Tracker: a streaming engine that follows many objects frame by frame with bounded memory, with SAM2 or EdgeTAM.
 
-Built on the parts of ultralytics' `SAM2Model` (image encoder, memory attention, prompt encoder, mask decoder,
-memory encoder), not on its video predictor, because a camera needs what that predictor cannot do: frames arrive
-one at a time, objects join, are re-prompted or leave on any frame, and memory must not grow with time.
+Built on the parts of a model (image encoder, memory attention, prompt encoder, mask decoder, memory encoder; see
+`autotrack.sam2.parts`: ultralytics' `SAM2Model` or transformers' `EdgeTamVideoModel`), not on a video predictor,
+because a camera needs what those predictors cannot do: frames arrive one at a time, objects join, are re-prompted
+or leave on any frame, and memory must not grow with time. One loop serves every model.
 
 Per frame: the image encoder runs once and its features are shared by every object; objects with the same memory
 layout go through memory attention, the mask decoder and the memory encoder together as one batch; each object's
@@ -22,19 +23,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from ultralytics.data.augment import LetterBox
-from ultralytics.models.sam.modules.utils import get_1d_sine_pe
 from ultralytics.utils import ops
 
 from autotrack.motion import mask_to_box
-from autotrack.sam2.build import build_model
-from autotrack.sam2.memory import MAX_OBJ_PTRS, POLICIES, MemoryEntry, ObjectMemory
+from autotrack.sam2.memory import NUM_MASKMEM, POLICIES, MemoryEntry, ObjectMemory
+from autotrack.sam2.parts import ImageFeatures, load_parts
 from autotrack.sam2.scoring import MotionScorer, motion_weight
 from autotrack.types import ObjectState, Prompt
 from autotrack.weights import get_spec
 
-PIXEL_MEAN = (123.675, 116.28, 103.53)  # RGB, as SAM2 was trained
+PIXEL_MEAN = (123.675, 116.28, 103.53)  # RGB, as SAM2 and EdgeTAM were trained
 PIXEL_STD = (58.395, 57.12, 57.375)
 NO_OBJ_SCORE = -1024.0  # SAM2's mask logit for "no object here"
+MULTIMASK_MAX_POINTS = 1  # SAM2 and EdgeTAM answer 3 candidates to prompts of at most one point, and when tracking
 STAGES = ("image_encoder", "memory_attention", "decoder", "memory_encoder")
 
 
@@ -65,13 +66,15 @@ def resolve_device(device: str) -> torch.device:
 
 
 class SAM2Tracker:
-    """Segment and follow objects in a stream of frames with SAM2.
+    """Segment and follow objects in a stream of frames with SAM2 or EdgeTAM.
 
     Args:
-        model: SAM2 variant, `sam2_t/s/b/l` or `sam2.1_t/s/b/l`.
+        model: `sam2_t/s/b/l`, `sam2.1_t/s/b/l`, or `edgetam` (several times faster on a CPU; needs the
+            `edgetam` extra: transformers and timm).
         weights: None resolves the model's file (see `autotrack.weights`), a path loads that file, "random" builds
-            random weights for tests and benchmarks (see `autotrack.sam2.build.build_model`).
-        imgsz: square input size of the model, a multiple of 32.
+            random weights for tests and benchmarks (see `autotrack.sam2.build.build_model`,
+            `autotrack.sam2.edgetam_build.build_edgetam`).
+        imgsz: square input size of the model, a multiple of 32 (EdgeTAM: of 256).
         device: "auto", "cpu", "cuda", "cuda:1", "mps".
         memory: "motion-aware" (SAMURAI: attend to reliable frames) or "fifo" (plain SAM2: the last 6 frames).
         kalman: choose among candidate masks with a per-object Kalman filter (SAMURAI); False takes the
@@ -102,8 +105,7 @@ class SAM2Tracker:
             raise ValueError(f"unknown memory policy {memory!r}; choose one of {', '.join(POLICIES)}")
         self.spec = get_spec(model)
         self.device = resolve_device(device)
-        self.model = build_model(model, weights).to(self.device)
-        self.model.set_imgsz((imgsz, imgsz))
+        self.parts = load_parts(model, weights, imgsz, self.device)
         self.imgsz = imgsz
         self.memory_policy = memory
         self.kalman = kalman
@@ -117,7 +119,7 @@ class SAM2Tracker:
         )
         self._mean = torch.tensor(PIXEL_MEAN, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(PIXEL_STD, device=self.device).view(1, 3, 1, 1)
-        self._maskmem_pos: torch.Tensor | None = None  # same for every frame and object: computed once
+        self._maskmem_pos: torch.Tensor | None = None  # (T, 1, mem_dim), same for every entry: computed once
 
     # ----------------------------------------------------------------------------------------------- public API
     @property
@@ -153,26 +155,23 @@ class SAM2Tracker:
             return {}
         gain = self.imgsz / max(frame.shape[:2])
         with self._stage("image_encoder"):
-            feats, pos, sizes = self._encode_image(frame)
+            features = self._encode_image(frame)
         results: dict[int, _Decoded] = {}
         for obj_id, prompt in prompts.items():
-            results[obj_id] = self._prompt_object(obj_id, prompt, gain, feats, pos, sizes)
+            results[obj_id] = self._prompt_object(obj_id, prompt, gain, features)
         for group, selections in self._groups_by_layout([i for i in self._objects if i not in prompts]):
-            decoded = self._track(group, selections, gain, feats, pos, sizes)
+            decoded = self._track(group, selections, gain, features)
             results.update(zip(group, self._split(decoded, len(group))))
         return self._states(results, frame.shape[:2], prompted=set(prompts))
 
     # --------------------------------------------------------------------------------------------- frame stages
-    def _encode_image(self, frame: np.ndarray) -> tuple[list[torch.Tensor], list[torch.Tensor], list]:
+    def _encode_image(self, frame: np.ndarray) -> ImageFeatures:
         """Letterbox to a square (top-left, as ultralytics' SAM predictors), normalise, run the image encoder."""
         image = self._letterbox(image=frame)[..., ::-1].transpose(2, 0, 1)  # BGR -> RGB, HWC -> CHW
         image = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)[None].float()
-        image = (image - self._mean) / self._std
-        backbone_out = self.model.forward_image(image)
-        _, feats, pos, sizes = self.model._prepare_backbone_features(backbone_out)
-        return feats, pos, sizes
+        return self.parts.encode_image((image - self._mean) / self._std)
 
-    def _prompt_object(self, obj_id, prompt: Prompt, gain: float, feats, pos, sizes) -> _Decoded:
+    def _prompt_object(self, obj_id, prompt: Prompt, gain: float, features: ImageFeatures) -> _Decoded:
         """Segment a prompted object: a new one from the image alone, a known one also from its memory."""
         known = obj_id in self._objects
         if not known:
@@ -180,77 +179,64 @@ class SAM2Tracker:
             scorer = MotionScorer(weight=motion_weight(self.spec.size)) if self.kalman else None
             self._objects[obj_id] = _Object(ObjectMemory(policy), scorer)
         obj = self._objects[obj_id]
-        high_res = self._high_res(feats, sizes, 1)
         if prompt.mask is not None and prompt.box is None and prompt.points is None:
             mask = self._mask_letterbox(image=prompt.mask.astype(np.float32)).reshape(self.imgsz, self.imgsz)
             mask = torch.from_numpy(mask).to(self.device)[None, None]
-            pix = feats[-1].permute(1, 2, 0).view(1, -1, *sizes[-1])
             with self._stage("decoder"):
-                low_res, _, ious, _, _, obj_ptr, score = self.model._use_mask_as_output(mask, pix, high_res)
-            decoded = _Decoded(low_res, obj_ptr, score, ious[:, 0].cpu().numpy(), [None])
+                low_res, obj_ptr, score = self.parts.mask_as_output(mask, features)
+            decoded = _Decoded(low_res, obj_ptr, score, np.ones(1, np.float32), [None])  # the mask is the answer
         else:
             if known:
-                pix = self._condition_on_memory([obj.memory.select(self.frame_index)], feats, pos, sizes)
-            else:
-                # SAM2 on an initial conditioning frame: no memory, the no-memory embedding added directly
-                pix = (feats[-1] + self.model.no_mem_embed).permute(1, 2, 0).view(1, -1, *sizes[-1])
+                pix = self._condition_on_memory([obj.memory.select(self.frame_index)], features)
+            else:  # an initial conditioning frame: no memory
+                pix = self.parts.no_memory(features)
             points, labels = self._prompt_points(prompt, gain)
-            multimask = self.model._use_multimask(not known, {"point_labels": labels})
-            decoded = self._decode(pix, high_res, (points, labels), multimask, [None], gain)
+            multimask = labels.shape[1] <= MULTIMASK_MAX_POINTS
+            decoded = self._decode(pix, features.high_res, (points, labels), multimask, [None], gain)
         if obj.scorer is not None:
             obj.scorer.start(self._boxes(decoded.low_res, gain)[0, 0])
-        self._remember([obj_id], decoded, feats, sizes, conditioning=True)
+        self._remember([obj_id], decoded, features, conditioning=True)
         return decoded
 
-    def _track(self, obj_ids: list[int], selections: list, gain: float, feats, pos, sizes) -> _Decoded:
+    def _track(self, obj_ids: list[int], selections: list, gain: float, features: ImageFeatures) -> _Decoded:
         """Follow objects without a prompt on this frame, as one batch (`selections`: their selected memory)."""
-        pix = self._condition_on_memory(selections, feats, pos, sizes)
-        high_res = self._high_res(feats, sizes, len(obj_ids))
+        pix = self._condition_on_memory(selections, features)
         scorers = [self._objects[i].scorer for i in obj_ids]
-        decoded = self._decode(pix, high_res, None, True, scorers, gain)
-        self._remember(obj_ids, decoded, feats, sizes, conditioning=False)
+        decoded = self._decode(pix, features.high_res_batch(len(obj_ids)), None, True, scorers, gain)
+        self._remember(obj_ids, decoded, features, conditioning=False)
         return decoded
 
-    def _condition_on_memory(self, selections: list, feats, pos, sizes) -> torch.Tensor:
+    def _condition_on_memory(self, selections: list, features: ImageFeatures) -> torch.Tensor:
         """Memory attention of the current image features to each object's selected memory (SAM2's rule).
 
         `selections` holds each object's `ObjectMemory.select` result; the objects must have the same numbers of
         memory entries and pointers, while their temporal encodings may differ.
         """
-        model = self.model
+        parts = self.parts
         batch = len(selections)
         memory, memory_pos = [], []
         for slot in range(len(selections[0][0])):
             entries = [spatial[slot] for spatial, _ in selections]
-            features = torch.cat([entry.features for _, entry in entries]).to(feats[-1].dtype)
-            memory.append(features.flatten(2).permute(2, 0, 1))
-            t_index = torch.tensor([model.num_maskmem - t_pos - 1 for t_pos, _ in entries], device=self.device)
-            memory_pos.append(self._maskmem_pos + model.maskmem_tpos_enc[t_index].view(1, batch, -1))
+            tokens = torch.cat([entry.features for _, entry in entries]).to(features.vision.dtype)  # (B, T, mem)
+            memory.append(tokens.transpose(0, 1))
+            slots = torch.tensor([NUM_MASKMEM - t_pos - 1 for t_pos, _ in entries], device=self.device)
+            memory_pos.append(self._maskmem_pos + parts.temporal_encoding(slots)[None])
         num_ptr_tokens = 0
         if selections[0][1]:
             ptrs = torch.stack([torch.cat([p for _, p in pointers]) for _, pointers in selections], dim=1)
             distances = torch.tensor([[d for d, _ in pointers] for _, pointers in selections], device=self.device)
-            tpos_dim = model.hidden_dim if model.proj_tpos_enc_in_obj_ptrs else model.mem_dim
-            ptr_pos = get_1d_sine_pe(distances.to(ptrs.dtype) / (MAX_OBJ_PTRS - 1), dim=tpos_dim)
-            ptr_pos = model.obj_ptr_tpos_proj(ptr_pos).transpose(0, 1)  # (P, B, mem_dim)
-            split = model.hidden_dim // model.mem_dim  # a pointer becomes `split` tokens of mem_dim
-            ptrs = ptrs.reshape(-1, batch, split, model.mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
+            ptr_pos = parts.pointer_encoding(distances.to(ptrs.dtype))  # (P, B, mem_dim)
+            split = parts.hidden_dim // parts.mem_dim  # a pointer becomes `split` tokens of mem_dim
+            ptrs = ptrs.reshape(-1, batch, split, parts.mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
             memory.append(ptrs)
             memory_pos.append(ptr_pos.repeat_interleave(split, dim=0))
             num_ptr_tokens = ptrs.shape[0]
         with self._stage("memory_attention"):
-            pix = model.memory_attention(
-                curr=feats[-1].expand(-1, batch, -1),
-                curr_pos=pos[-1].expand(-1, batch, -1),
-                memory=torch.cat(memory),
-                memory_pos=torch.cat(memory_pos),
-                num_obj_ptr_tokens=num_ptr_tokens,
-            )
-        return pix.permute(1, 2, 0).view(batch, -1, *sizes[-1])
+            return parts.attend(features, torch.cat(memory), torch.cat(memory_pos), len(selections[0][0]),
+                                num_ptr_tokens)
 
     def _decode(self, pix, high_res, point_inputs, multimask: bool, scorers, gain: float) -> _Decoded:
         """Prompt encoder + mask decoder; then each object's candidate is chosen (Kalman or best predicted IoU)."""
-        model = self.model
         batch = pix.shape[0]
         if point_inputs is None:  # no prompt: one padding point, as SAM2 does
             point_inputs = (
@@ -258,16 +244,8 @@ class SAM2Tracker:
                 -torch.ones(batch, 1, dtype=torch.int32, device=self.device),
             )
         with self._stage("decoder"):
-            sparse, dense = model.sam_prompt_encoder(points=point_inputs, boxes=None, masks=None)
-            masks, ious, tokens, score = model.sam_mask_decoder(
-                image_embeddings=pix,
-                image_pe=model.sam_prompt_encoder.get_dense_pe(),
-                sparse_prompt_embeddings=sparse,
-                dense_prompt_embeddings=dense,
-                multimask_output=multimask,
-                repeat_image=False,
-                high_res_features=high_res,
-            )
+            heads = self.parts.decode(pix, high_res, *point_inputs, multimask)
+            masks, ious, tokens, score = heads.masks, heads.ious, heads.tokens, heads.object_score
             masks = torch.where(score[:, :, None, None] > 0, masks, NO_OBJ_SCORE)
         ious_np = ious.float().cpu().numpy()
         boxes = self._boxes(masks, gain) if any(s is not None for s in scorers) else None
@@ -283,39 +261,22 @@ class SAM2Tracker:
         rows = torch.arange(batch, device=self.device)
         index = torch.tensor(chosen, device=self.device)
         token = tokens[rows, index] if tokens.shape[1] > 1 else tokens[:, 0]
-        obj_ptr = self._object_pointer(model.obj_ptr_proj(token), score)
+        obj_ptr = self.parts.object_pointer(token, score)
         return _Decoded(masks[rows, index][:, None], obj_ptr, score, ious_np[np.arange(batch), chosen], motion)
 
-    def _object_pointer(self, obj_ptr: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
-        """SAM2's occlusion handling of the pointer: the learned no-object pointer where no object is seen."""
-        model = self.model
-        if not model.pred_obj_scores:
-            return obj_ptr
-        appearing = score.sigmoid() if model.soft_no_obj_ptr else (score > 0).to(obj_ptr.dtype)
-        if model.fixed_no_obj_ptr:
-            obj_ptr = appearing * obj_ptr
-        return obj_ptr + (1 - appearing) * model.no_obj_ptr
-
-    def _remember(self, obj_ids: list[int], decoded: _Decoded, feats, sizes, conditioning: bool) -> None:
+    def _remember(self, obj_ids: list[int], decoded: _Decoded, features: ImageFeatures, conditioning: bool) -> None:
         """Encode the chosen masks into memory entries and hand them to each object's store."""
-        batch = len(obj_ids)
         high_res = F.interpolate(decoded.low_res, size=(self.imgsz, self.imgsz), mode="bilinear", align_corners=False)
         with self._stage("memory_encoder"):
-            features, pos_enc = self.model._encode_new_memory(
-                current_vision_feats=[feats[-1].expand(-1, batch, -1)],
-                feat_sizes=sizes[-1:],
-                pred_masks_high_res=high_res,
-                object_score_logits=decoded.object_score,
-                is_mask_from_pts=conditioning,
-            )
+            tokens, pos = self.parts.encode_memory(features, high_res, decoded.object_score, conditioning)
         if self._maskmem_pos is None:
-            self._maskmem_pos = pos_enc[-1][:1].flatten(2).permute(2, 0, 1)
-        features = features.to(torch.float16)  # as SAM2's video predictors store memory: half the size
+            self._maskmem_pos = pos
+        tokens = tokens.to(torch.float16)  # as SAM2's video predictors store memory: half the size
         scores = decoded.object_score[:, 0].float().cpu().numpy()
         for b, obj_id in enumerate(obj_ids):
             entry = MemoryEntry(
                 frame_index=self.frame_index,
-                features=features[b : b + 1],
+                features=tokens[b : b + 1],
                 obj_ptr=decoded.obj_ptr[b : b + 1],
                 affinity=float(decoded.affinity[b]),
                 object_score=float(scores[b]),
@@ -346,12 +307,6 @@ class SAM2Tracker:
                 decoded.motion[b : b + 1],
             )
             for b in range(n)
-        ]
-
-    @staticmethod
-    def _high_res(feats, sizes, batch: int) -> list[torch.Tensor]:
-        return [
-            x.permute(1, 2, 0).view(1, x.size(2), *s).expand(batch, -1, -1, -1) for x, s in zip(feats[:-1], sizes[:-1])
         ]
 
     def _prompt_points(self, prompt: Prompt, gain: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,7 +25,7 @@ class MemoryEntry:
     """One frame's encoded memory of one object, with the scores that decide whether it is reliable."""
 
     frame_index: int
-    features: torch.Tensor  # (1, mem_dim, h, w), float16 like SAM2's video predictors
+    features: torch.Tensor  # (1, T, mem_dim) memory tokens, float16 like SAM2's video predictors
     obj_ptr: torch.Tensor  # (1, hidden_dim)
     affinity: float
     object_score: float  # logit

@@ -1,0 +1,99 @@
+"""EdgeTAM's parts for the streaming engine: the modules of transformers' `EdgeTamVideoModel`, driven one by one.
+
+Against SAM2, two parts change: the image encoder is timm's RepViT-M1 (re-parameterised here: its training-time
+branches and batch norms fold into single convolutions, which run in channels-last layout), and the memory encoder
+ends in a perceiver that compresses each frame's 64-channel memory map into 256 global and 16x16 spatial tokens.
+Memory entries are stored in that compressed form, so memory attention reads 512 tokens per frame at any input
+size, and an object's memory is small (at 1024 px, 512 tokens instead of SAM2's 4,096).
+"""
+
+from __future__ import annotations
+
+import torch
+from timm.utils.model import reparameterize_model
+
+from autotrack.sam2.parts import Heads, ImageFeatures
+
+
+class EdgeTAMParts:
+    """`ModelParts` of EdgeTAM (see `autotrack.sam2.parts`)."""
+
+    def __init__(self, model) -> None:
+        backbone = model.vision_encoder.backbone
+        backbone.timm_model = reparameterize_model(backbone.timm_model, inplace=True)
+        model.vision_encoder.to(memory_format=torch.channels_last)
+        self.model = model
+        self.hidden_dim = model.hidden_dim
+        self.mem_dim = model.mem_dim
+        self._sizes = [tuple(s) for s in model.backbone_feature_sizes]
+        self._image_pe = model.get_image_wide_positional_embeddings()  # (1, C, h, w), fixed
+
+    def encode_image(self, image: torch.Tensor) -> ImageFeatures:
+        out = self.model.get_image_features(image.contiguous(memory_format=torch.channels_last))
+        feats, pos = out.fpn_hidden_states, out.fpn_position_encoding  # each (h*w, 1, C), fine to coarse
+        high_res = [x.permute(1, 2, 0).reshape(1, -1, *s) for x, s in zip(feats[:-1], self._sizes[:-1])]
+        return ImageFeatures(feats[-1], pos[-1], high_res, self._sizes[-1])
+
+    def no_memory(self, features: ImageFeatures) -> torch.Tensor:
+        return (features.vision + self.model.no_memory_embedding).permute(1, 2, 0).view(1, -1, *features.size)
+
+    def temporal_encoding(self, slots: torch.Tensor) -> torch.Tensor:
+        return self.model.memory_temporal_positional_encoding[slots].view(len(slots), -1)
+
+    def pointer_encoding(self, distances: torch.Tensor) -> torch.Tensor:
+        # EdgeTAM (like SAM2.0 tiny) gives object pointers no temporal encoding
+        batch, num = distances.shape
+        return distances.new_zeros(num, batch, self.mem_dim)
+
+    def attend(self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_frames: int,
+               num_pointer_tokens: int) -> torch.Tensor:
+        batch = memory.shape[1]
+        pixels = self.model.memory_attention(
+            current_vision_features=features.vision.expand(-1, batch, -1),
+            memory=memory,
+            current_vision_position_embeddings=features.pos.expand(-1, batch, -1),
+            memory_posision_embeddings=memory_pos,  # sic, transformers' name
+            num_object_pointer_tokens=num_pointer_tokens,
+            num_spatial_memory_tokens=num_frames,
+        )  # (1, B, h*w, C)
+        return pixels[0].transpose(1, 2).reshape(batch, -1, *features.size)
+
+    def decode(self, pixels: torch.Tensor, high_res: list[torch.Tensor], points: torch.Tensor,
+               labels: torch.Tensor, multimask: bool) -> Heads:
+        model = self.model
+        batch = len(pixels)
+        sparse, dense = model.prompt_encoder(
+            input_points=points[:, None], input_labels=labels[:, None], input_boxes=None, input_masks=None
+        )
+        masks, ious, tokens, object_score = model.mask_decoder(
+            image_embeddings=pixels,
+            image_positional_embeddings=self._image_pe.expand(batch, -1, -1, -1),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=multimask,
+            high_resolution_features=high_res,
+        )  # one prompt per image: drop transformers' prompt-batch axis
+        return Heads(masks[:, 0], ious[:, 0], tokens[:, 0], object_score[:, 0])
+
+    def object_pointer(self, tokens: torch.Tensor, object_score: torch.Tensor) -> torch.Tensor:
+        appearing = (object_score > 0).to(tokens.dtype)
+        pointer = appearing * self.model.object_pointer_proj(tokens)
+        return pointer + (1 - appearing) * self.model.no_object_pointer
+
+    def mask_as_output(self, mask: torch.Tensor, features: ImageFeatures) -> tuple[torch.Tensor, ...]:
+        out = self.model._use_mask_as_output(features.pixels(), features.high_res, mask)
+        return out.pred_masks, out.object_pointer.view(1, -1), out.object_score_logits
+
+    def encode_memory(self, features: ImageFeatures, masks: torch.Tensor, object_score: torch.Tensor,
+                      from_prompt: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Memory encoder (as transformers' `_encode_new_memory`: prompted masks binarised, others through a
+        sigmoid, then scaled) for the batch, then the perceiver one object at a time: transformers' perceiver
+        takes its 2D latents as a view that fails for a batch. The perceiver is the cheapest part."""
+        model, config = self.model, self.model.config
+        batch = len(masks)
+        mask_for_memory = (masks > 0).to(masks.dtype) if from_prompt else masks.sigmoid()
+        mask_for_memory = mask_for_memory * config.sigmoid_scale_for_mem_enc + config.sigmoid_bias_for_mem_enc
+        pixels = features.vision.expand(-1, batch, -1).permute(1, 2, 0).reshape(batch, -1, *features.size)
+        maps, pos = model.memory_encoder(pixels, mask_for_memory)
+        tokens, token_pos = zip(*(model.spatial_perceiver(maps[b : b + 1], pos[b : b + 1]) for b in range(batch)))
+        return torch.cat(tokens), token_pos[0][0][:, None]

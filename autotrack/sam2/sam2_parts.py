@@ -1,0 +1,92 @@
+"""SAM2's parts for the streaming engine: the modules of ultralytics' `SAM2Model`, driven one by one."""
+
+from __future__ import annotations
+
+import torch
+from ultralytics.models.sam.modules.sam import SAM2Model
+from ultralytics.models.sam.modules.utils import get_1d_sine_pe
+
+from autotrack.sam2.memory import MAX_OBJ_PTRS
+from autotrack.sam2.parts import Heads, ImageFeatures
+
+
+class SAM2Parts:
+    """`ModelParts` of a SAM2 or SAM2.1 model (see `autotrack.sam2.parts`)."""
+
+    def __init__(self, model: SAM2Model, imgsz: int) -> None:
+        model.set_imgsz((imgsz, imgsz))
+        self.model = model
+        self.hidden_dim = model.hidden_dim
+        self.mem_dim = model.mem_dim
+
+    def encode_image(self, image: torch.Tensor) -> ImageFeatures:
+        _, feats, pos, sizes = self.model._prepare_backbone_features(self.model.forward_image(image))
+        high_res = [x.permute(1, 2, 0).view(1, -1, *s) for x, s in zip(feats[:-1], sizes[:-1])]
+        return ImageFeatures(feats[-1], pos[-1], high_res, tuple(sizes[-1]))
+
+    def no_memory(self, features: ImageFeatures) -> torch.Tensor:
+        # SAM2 on an initial conditioning frame: the no-memory embedding added directly
+        return (features.vision + self.model.no_mem_embed).permute(1, 2, 0).view(1, -1, *features.size)
+
+    def temporal_encoding(self, slots: torch.Tensor) -> torch.Tensor:
+        return self.model.maskmem_tpos_enc[slots].view(len(slots), -1)
+
+    def pointer_encoding(self, distances: torch.Tensor) -> torch.Tensor:
+        model = self.model
+        tpos_dim = model.hidden_dim if model.proj_tpos_enc_in_obj_ptrs else model.mem_dim
+        pos = get_1d_sine_pe(distances / (MAX_OBJ_PTRS - 1), dim=tpos_dim)
+        return model.obj_ptr_tpos_proj(pos).transpose(0, 1)
+
+    def attend(self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_frames: int,
+               num_pointer_tokens: int) -> torch.Tensor:
+        batch = memory.shape[1]
+        pixels = self.model.memory_attention(
+            curr=features.vision.expand(-1, batch, -1),
+            curr_pos=features.pos.expand(-1, batch, -1),
+            memory=memory,
+            memory_pos=memory_pos,
+            num_obj_ptr_tokens=num_pointer_tokens,
+        )
+        return pixels.permute(1, 2, 0).view(batch, -1, *features.size)
+
+    def decode(self, pixels: torch.Tensor, high_res: list[torch.Tensor], points: torch.Tensor,
+               labels: torch.Tensor, multimask: bool) -> Heads:
+        model = self.model
+        sparse, dense = model.sam_prompt_encoder(points=(points, labels), boxes=None, masks=None)
+        masks, ious, tokens, object_score = model.sam_mask_decoder(
+            image_embeddings=pixels,
+            image_pe=model.sam_prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=multimask,
+            repeat_image=False,
+            high_res_features=high_res,
+        )
+        return Heads(masks, ious, tokens, object_score)
+
+    def object_pointer(self, tokens: torch.Tensor, object_score: torch.Tensor) -> torch.Tensor:
+        model = self.model
+        pointer = model.obj_ptr_proj(tokens)
+        if not model.pred_obj_scores:
+            return pointer
+        appearing = object_score.sigmoid() if model.soft_no_obj_ptr else (object_score > 0).to(pointer.dtype)
+        if model.fixed_no_obj_ptr:
+            pointer = appearing * pointer
+        return pointer + (1 - appearing) * model.no_obj_ptr
+
+    def mask_as_output(self, mask: torch.Tensor, features: ImageFeatures) -> tuple[torch.Tensor, ...]:
+        low_res, _, _, _, _, pointer, object_score = self.model._use_mask_as_output(
+            mask, features.pixels(), features.high_res
+        )
+        return low_res, pointer, object_score
+
+    def encode_memory(self, features: ImageFeatures, masks: torch.Tensor, object_score: torch.Tensor,
+                      from_prompt: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens, pos = self.model._encode_new_memory(
+            current_vision_feats=[features.vision.expand(-1, len(masks), -1)],
+            feat_sizes=[features.size],
+            pred_masks_high_res=masks,
+            object_score_logits=object_score,
+            is_mask_from_pts=from_prompt,
+        )
+        return tokens.flatten(2).transpose(1, 2), pos[-1][:1].flatten(2).permute(2, 0, 1)
