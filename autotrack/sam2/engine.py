@@ -28,6 +28,8 @@ from ultralytics.utils import ops
 from autotrack.motion import mask_to_box
 from autotrack.sam2.build import build_model
 from autotrack.sam2.memory import MAX_OBJ_PTRS, POLICIES, MemoryEntry, ObjectMemory
+from autotrack.sam2.precision import DTYPES, autocast, resolve_precision
+from autotrack.sam2.shared import attend_to_memory, encode_memory, memory_position
 from autotrack.sam2.scoring import MotionScorer, motion_weight
 from autotrack.types import ObjectState, Prompt
 from autotrack.weights import get_spec
@@ -76,6 +78,10 @@ class SAM2Tracker:
         memory: "motion-aware" (SAMURAI: attend to reliable frames) or "fifo" (plain SAM2: the last 6 frames).
         kalman: choose among candidate masks with a per-object Kalman filter (SAMURAI); False takes the
             candidate with the best predicted IoU, as SAM2 does.
+        precision: "auto" (bf16 where the device computes it natively, fp16 on older CUDA GPUs, else fp32), "fp32",
+            "bf16" or "fp16"; see `autotrack.sam2.precision`. `self.precision` says which one runs. Memory entries
+            are kept in the compute dtype (float16 under fp32, as SAM2's video predictors keep them); masks, scores,
+            boxes and the Kalman filters are float32 whatever the precision.
         profile: accumulate seconds per stage in `timings` (synchronises CUDA, so leave off in production).
 
     Example:
@@ -94,6 +100,7 @@ class SAM2Tracker:
         device: str = "auto",
         memory: str = "motion-aware",
         kalman: bool = True,
+        precision: str = "auto",
         profile: bool = False,
     ) -> None:
         if imgsz % 32:
@@ -102,6 +109,9 @@ class SAM2Tracker:
             raise ValueError(f"unknown memory policy {memory!r}; choose one of {', '.join(POLICIES)}")
         self.spec = get_spec(model)
         self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        dtype = DTYPES[self.precision]
+        self._memory_dtype = torch.float16 if dtype == torch.float32 else dtype
         self.model = build_model(model, weights).to(self.device)
         self.model.set_imgsz((imgsz, imgsz))
         self.imgsz = imgsz
@@ -152,14 +162,15 @@ class SAM2Tracker:
         if not prompts and not self._objects:
             return {}
         gain = self.imgsz / max(frame.shape[:2])
-        with self._stage("image_encoder"):
-            feats, pos, sizes = self._encode_image(frame)
         results: dict[int, _Decoded] = {}
-        for obj_id, prompt in prompts.items():
-            results[obj_id] = self._prompt_object(obj_id, prompt, gain, feats, pos, sizes)
-        for group, selections in self._groups_by_layout([i for i in self._objects if i not in prompts]):
-            decoded = self._track(group, selections, gain, feats, pos, sizes)
-            results.update(zip(group, self._split(decoded, len(group))))
+        with autocast(self.device, self.precision):
+            with self._stage("image_encoder"):
+                feats, pos, sizes = self._encode_image(frame)
+            for obj_id, prompt in prompts.items():
+                results[obj_id] = self._prompt_object(obj_id, prompt, gain, feats, pos, sizes)
+            for group, selections in self._groups_by_layout([i for i in self._objects if i not in prompts]):
+                decoded = self._track(group, selections, gain, feats, pos, sizes)
+                results.update(zip(group, self._split(decoded, len(group))))
         return self._states(results, frame.shape[:2], prompted=set(prompts))
 
     # --------------------------------------------------------------------------------------------- frame stages
@@ -239,12 +250,8 @@ class SAM2Tracker:
             memory_pos.append(ptr_pos.repeat_interleave(split, dim=0))
             num_ptr_tokens = ptrs.shape[0]
         with self._stage("memory_attention"):
-            pix = model.memory_attention(
-                curr=feats[-1].expand(-1, batch, -1),
-                curr_pos=pos[-1].expand(-1, batch, -1),
-                memory=torch.cat(memory),
-                memory_pos=torch.cat(memory_pos),
-                num_obj_ptr_tokens=num_ptr_tokens,
+            pix = attend_to_memory(
+                model.memory_attention, feats[-1], pos[-1], torch.cat(memory), torch.cat(memory_pos), num_ptr_tokens
             )
         return pix.permute(1, 2, 0).view(batch, -1, *sizes[-1])
 
@@ -298,25 +305,20 @@ class SAM2Tracker:
 
     def _remember(self, obj_ids: list[int], decoded: _Decoded, feats, sizes, conditioning: bool) -> None:
         """Encode the chosen masks into memory entries and hand them to each object's store."""
-        batch = len(obj_ids)
-        high_res = F.interpolate(decoded.low_res, size=(self.imgsz, self.imgsz), mode="bilinear", align_corners=False)
         with self._stage("memory_encoder"):
-            features, pos_enc = self.model._encode_new_memory(
-                current_vision_feats=[feats[-1].expand(-1, batch, -1)],
-                feat_sizes=sizes[-1:],
-                pred_masks_high_res=high_res,
-                object_score_logits=decoded.object_score,
-                is_mask_from_pts=conditioning,
-            )
+            masks = F.interpolate(decoded.low_res, size=(self.imgsz, self.imgsz), mode="bilinear", align_corners=False)
+            image = feats[-1].permute(1, 2, 0).view(1, -1, *sizes[-1])
+            features = encode_memory(self.model, image, masks, decoded.object_score, conditioning)
         if self._maskmem_pos is None:
-            self._maskmem_pos = pos_enc[-1][:1].flatten(2).permute(2, 0, 1)
-        features = features.to(torch.float16)  # as SAM2's video predictors store memory: half the size
+            self._maskmem_pos = memory_position(self.model, features).flatten(2).permute(2, 0, 1)
+        features = features.to(self._memory_dtype)
+        obj_ptrs = decoded.obj_ptr.to(DTYPES[self.precision])
         scores = decoded.object_score[:, 0].float().cpu().numpy()
         for b, obj_id in enumerate(obj_ids):
             entry = MemoryEntry(
                 frame_index=self.frame_index,
                 features=features[b : b + 1],
-                obj_ptr=decoded.obj_ptr[b : b + 1],
+                obj_ptr=obj_ptrs[b : b + 1],
                 affinity=float(decoded.affinity[b]),
                 object_score=float(scores[b]),
                 motion=decoded.motion[b],
