@@ -23,14 +23,13 @@ import torch
 import torch.nn.functional as F
 from ultralytics.data.augment import LetterBox
 from ultralytics.models.sam.modules.utils import get_1d_sine_pe
-from ultralytics.utils import ops
 
-from autotrack.motion import mask_to_box
 from autotrack.sam2.build import build_model
+from autotrack.sam2.masks import upscale_masks
 from autotrack.sam2.memory import MAX_OBJ_PTRS, POLICIES, MemoryEntry, ObjectMemory
 from autotrack.sam2.precision import DTYPES, autocast, resolve_precision
-from autotrack.sam2.shared import attend_to_memory, encode_memory, memory_position
 from autotrack.sam2.scoring import MotionScorer, motion_weight
+from autotrack.sam2.shared import attend_to_memory, encode_memory, memory_position
 from autotrack.types import ObjectState, Prompt
 from autotrack.weights import get_spec
 
@@ -386,23 +385,22 @@ class SAM2Tracker:
     def _states(self, results: dict[int, _Decoded], shape: tuple[int, int], prompted: set[int]) -> dict[int, ObjectState]:
         """Full-resolution masks, boxes and scores, scaled back as ultralytics' SAM predictors do."""
         ids = list(results)
-        low_res = torch.cat([results[i].low_res for i in ids], dim=1)  # (1, N, h, w)
+        low_res = torch.cat([results[i].low_res[:, 0] for i in ids])  # (N, h, w)
+        occurrence = torch.cat([results[i].object_score[:, 0] for i in ids]).float().sigmoid().cpu().numpy()
         gain = min(self.imgsz / s for s in shape)
-        ratio = [round(s * gain) * m / self.imgsz / s for s, m in zip(shape, low_res.shape[2:])]
-        masks = ops.scale_masks(low_res.float(), shape, (ratio, (0, 0)), padding=False)[0] > 0
-        masks = masks.cpu().numpy()
-        states = {}
-        for k, obj_id in enumerate(ids):
-            decoded = results[obj_id]
-            states[obj_id] = ObjectState(
+        content = [round(s * gain) * size / self.imgsz for s, size in zip(shape, low_res.shape[1:])]
+        masks, boxes = upscale_masks(low_res, shape, content)
+        return {
+            obj_id: ObjectState(
                 mask=masks[k],
-                box=mask_to_box(masks[k]),
-                affinity=float(decoded.affinity[0]),
-                occurrence=float(torch.sigmoid(decoded.object_score[0, 0]).item()),
-                motion=decoded.motion[0],
+                box=boxes[k],
+                affinity=float(results[obj_id].affinity[0]),
+                occurrence=float(occurrence[k]),
+                motion=results[obj_id].motion[0],
                 status="prompted" if obj_id in prompted else "tracked",
             )
-        return states
+            for k, obj_id in enumerate(ids)
+        }
 
     @contextmanager
     def _stage(self, name: str):

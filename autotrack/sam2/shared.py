@@ -12,7 +12,10 @@ of `MemoryAttention.forward` and `SAM2Model._encode_new_memory` on the same inpu
 from __future__ import annotations
 
 import torch
-from ultralytics.models.sam.modules.memory_attention import MemoryAttention, MemoryAttentionLayer
+from ultralytics.models.sam.modules.memory_attention import (
+    MemoryAttention,
+    MemoryAttentionLayer,
+)
 from ultralytics.models.sam.modules.sam import SAM2Model
 
 
