@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from autotrack import Prompt, SAM2Tracker
+from autotrack.errors import InputError
 from autotrack.sam2 import precision
-from autotrack.sam2.precision import PrecisionError, resolve_precision
+from autotrack.sam2.precision import resolve_precision
 
 IMGSZ = 256
 FRAMES = 30
@@ -35,7 +36,7 @@ def test_auto_on_mps_is_fp32_and_explicit_choices_are_kept(monkeypatch):
     assert resolve_precision("auto", torch.device("mps")) == "fp32"
     for name in ("fp32", "bf16", "fp16"):
         assert resolve_precision(name, torch.device("cpu")) == name
-    with pytest.raises(PrecisionError, match="fp64"):
+    with pytest.raises(InputError, match="fp64"):
         resolve_precision("fp64", torch.device("cpu"))
 
 

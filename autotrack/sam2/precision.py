@@ -12,14 +12,10 @@ from contextlib import nullcontext
 
 import torch
 
-from autotrack.errors import AutotrackError
+from autotrack.errors import InputError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-class PrecisionError(AutotrackError, ValueError):
-    """An unknown precision name."""
 
 
 def cpu_has_native_bf16() -> bool:
@@ -30,7 +26,7 @@ def cpu_has_native_bf16() -> bool:
 def resolve_precision(precision: str, device: torch.device) -> str:
     """The precision that runs on `device`: `precision` itself, or for "auto" the fastest native one."""
     if precision not in PRECISIONS:
-        raise PrecisionError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        raise InputError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if precision != "auto":
         return precision
     if device.type == "cuda":
