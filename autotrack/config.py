@@ -2,7 +2,8 @@
 
 A pipeline file has up to five sections, each optional (defaults below):
     detector: {weights: yolo11n.pt, classes: [person], conf: 0.25, imgsz: 640, every: 1}   # or `detector: null`
-    sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true}
+    sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true, precision: auto,
+          compile: false}
     points: {backend: lk, num_points: 16, num_negatives: 4, min_visible: null}   # default `points: null`: none
     identity: {max_lost: 30, ...}      # autotrack.identity.IdentityConfig
     device: auto
@@ -19,6 +20,7 @@ import yaml
 
 from autotrack.errors import AutotrackError
 from autotrack.identity import IdentityConfig
+from autotrack.sam2.precision import check_precision
 
 BUILTIN_DIR = files("autotrack") / "pipelines"  # package data: present in a wheel install as in a checkout
 DEFAULT_PIPELINE = "yolo-sam2"
@@ -45,6 +47,11 @@ class SamConfig:
     imgsz: int = 1024
     memory: str = "motion-aware"
     kalman: bool = True
+    precision: str = "auto"  # auto, fp32, bf16, fp16 (autotrack.sam2.precision)
+    compile: bool = False  # torch.compile the image encoder and memory attention
+
+    def __post_init__(self) -> None:
+        check_precision(self.precision)
 
 
 @dataclass

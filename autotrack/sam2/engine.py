@@ -26,10 +26,10 @@ from ultralytics.models.sam.modules.utils import get_1d_sine_pe
 
 from autotrack.device import resolve_device
 from autotrack.errors import InputError
-from autotrack.sam2.build import build_model
+from autotrack.sam2.build import build_model, compile_model
 from autotrack.sam2.masks import upscale_masks
 from autotrack.sam2.memory import MAX_OBJ_PTRS, MEMORY_POLICIES, MemoryEntry, ObjectMemory
-from autotrack.sam2.precision import DTYPES, autocast, resolve_precision
+from autotrack.sam2.precision import autocast, compute_dtype, resolve_precision
 from autotrack.sam2.scoring import MotionScorer, motion_weight
 from autotrack.sam2.shared import attend_to_memory, encode_memory, memory_position
 from autotrack.types import ObjectState, Prompt, Status
@@ -74,6 +74,9 @@ class SAM2Tracker:
             "bf16" or "fp16"; see `autotrack.sam2.precision`. `self.precision` says which one runs. Memory entries
             are kept in the compute dtype (float16 under fp32, as SAM2's video predictors keep them); masks, scores,
             boxes and the Kalman filters are float32 whatever the precision.
+        compile: torch.compile the image encoder and memory attention (`autotrack.sam2.build.compile_model`):
+            the first frames take minutes longer, later ones may run faster; off by default (see the README's
+            benchmark section for what it gave on a CPU).
         profile: accumulate seconds per stage in `timings` (synchronises CUDA, so leave off in production).
 
     Example:
@@ -93,6 +96,7 @@ class SAM2Tracker:
         memory: str = "motion-aware",
         kalman: bool = True,
         precision: str = "auto",
+        compile: bool = False,
         profile: bool = False,
     ) -> None:
         if imgsz % 32:
@@ -102,10 +106,12 @@ class SAM2Tracker:
         self.spec = get_spec(model)
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
-        dtype = DTYPES[self.precision]
-        self._memory_dtype = torch.float16 if dtype == torch.float32 else dtype
+        self._dtype = compute_dtype(self.precision)
+        self._memory_dtype = torch.float16 if self._dtype == torch.float32 else self._dtype
         self.model = build_model(model, weights).to(self.device)
         self.model.set_imgsz((imgsz, imgsz))
+        if compile:
+            compile_model(self.model)
         self.imgsz = imgsz
         self.memory_policy = memory
         self.kalman = kalman
@@ -304,7 +310,7 @@ class SAM2Tracker:
         if self._maskmem_pos is None:
             self._maskmem_pos = memory_position(self.model, features).flatten(2).permute(2, 0, 1)
         features = features.to(self._memory_dtype)
-        obj_ptrs = decoded.obj_ptr.to(DTYPES[self.precision])
+        obj_ptrs = decoded.obj_ptr.to(self._dtype)
         scores = decoded.object_score[:, 0].float().cpu().numpy()
         for b, obj_id in enumerate(obj_ids):
             entry = MemoryEntry(
