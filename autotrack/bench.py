@@ -14,14 +14,19 @@ frame 0 and records, for every frame, its time split by stage and the process's 
     results = [run_engine(clip, tracker), run_ultralytics(clip, weights_file, imgsz=512)]
     print(format_report(results))
 
-`autotrack bench` (autotrack/bench_cli.py) and `benchmarks/bench_engine.py` drive these functions.
+A pipeline whose model is not SAM2 (EdgeTAM) is compared with the same pipeline on SAM2.1-tiny (`BASELINE`), in
+the same precisions, and ultralytics' predictor runs SAM2.1-tiny: it knows no other family.
+
+`autotrack bench` (autotrack/cli/bench.py) and `benchmarks/bench_engine.py` drive these functions.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +35,9 @@ import numpy as np
 import psutil
 import torch
 
+from autotrack.errors import InputError
 from autotrack.eval.synthetic import make_scenario, render_frame
-from autotrack.identity import IdentityManager
-from autotrack.pipeline import Pipeline, build_prompter, build_tracker
+from autotrack.pipeline import Pipeline, build_parts
 from autotrack.prompters.manual import ManualPrompts, UserPrompt
 from autotrack.sam2.engine import STAGES, SAM2Tracker
 from autotrack.sinks import MotSink, Sink
@@ -45,6 +50,8 @@ MB = 1024 * 1024
 ENGINE_STAGES = (*STAGES, "engine_other")
 PIPELINE_STAGES = ("decode", "prompter", *ENGINE_STAGES, "identity", "sinks")
 SYNTHETIC_SIZE = (960, 540)  # (width, height), the size of the SAM2 demo videos
+ULTRALYTICS = "ultralytics SAM2VideoPredictor"
+BASELINE = "sam2.1_t"  # what a model of another family is measured against
 
 
 @dataclass
@@ -91,6 +98,21 @@ class RunResult:
         }
 
 
+# Random weights give every object nearly the same mask: the identity manager would let all but one yield (mask
+# IoU > 0.8) and retire them, and a run for N objects would time one. With random weights the bench keeps every
+# prompted object, so it measures the cost of N objects; an explicit --set still wins.
+KEEP_EVERY_OBJECT = ("identity.overlap_iou=1.0", "identity.max_lost=1000000000")
+
+
+def bench_config(pipeline: str, sam_weights: str | None, imgsz: int, device: str | None, sets=()):
+    """The pipeline config a bench runs."""
+    from autotrack.config import load_config
+
+    keep = list(KEEP_EVERY_OBJECT) if sam_weights == "random" else []
+    given = {"sam.weights": sam_weights, "sam.imgsz": imgsz, "device": device}
+    return load_config(pipeline, [f"{k}={v}" for k, v in given.items() if v is not None] + keep + list(sets))
+
+
 # --------------------------------------------------------------------------------------------------------- clips
 def make_clip(source: str | Path | None, frames: int, objects: int, work_dir: str | Path,
               size: tuple[int, int] = SYNTHETIC_SIZE) -> Clip:
@@ -100,9 +122,9 @@ def make_clip(source: str | Path | None, frames: int, objects: int, work_dir: st
     across the middle of the frame. A video shorter than `frames` is run to its end.
     """
     if frames < 2:
-        raise ValueError(f"a benchmark needs at least 2 frames, got {frames}")
+        raise InputError(f"a benchmark needs at least 2 frames, got {frames}")
     if objects < 1:
-        raise ValueError(f"a benchmark needs at least 1 object, got {objects}")
+        raise InputError(f"a benchmark needs at least 1 object, got {objects}")
     if source is None:
         scenario = make_scenario("mixed", n_frames=frames, size=size, seed=0)
         video = Path(work_dir) / "synthetic.mp4"
@@ -116,11 +138,11 @@ def make_clip(source: str | Path | None, frames: int, objects: int, work_dir: st
         finally:
             writer.release()
         if objects > len(boxes):
-            raise ValueError(f"the synthetic clip has {len(boxes)} objects on its first frame, not {objects}")
+            raise InputError(f"the synthetic clip has {len(boxes)} objects on its first frame, not {objects}")
         return Clip(video, boxes[:objects], frames)
     with open_source(str(source)) as src:
         if not isinstance(src, VideoSource):
-            raise ValueError(f"{source}: give a video file (ultralytics' video predictor reads only those)")
+            raise InputError(f"{source}: give a video file (ultralytics' video predictor reads only those)")
         return Clip(Path(source), spread_boxes(src.size, objects), min(frames, src.total))
 
 
@@ -183,7 +205,7 @@ class TimedTracker:
 
     def __init__(self, tracker: SAM2Tracker, clock: FrameClock) -> None:
         if not tracker.profile:
-            raise ValueError("TimedTracker needs a SAM2Tracker built with profile=True")
+            raise TypeError("TimedTracker needs a SAM2Tracker built with profile=True")
         self.tracker, self.clock = tracker, clock
 
     def step(self, frame: np.ndarray, prompts: dict[int, Prompt] | None = None) -> dict[int, ObjectState]:
@@ -265,24 +287,26 @@ def run_pipeline(clip: Clip, config, warmup: int = 3, name: str | None = None,
     Results go to a MOTChallenge file in `work_dir` (the "sinks" stage), or nowhere when it is None.
     """
     clock = FrameClock()
-    engine = build_tracker(config)
+    parts = build_parts(config)
+    engine, prompter = parts.tracker, parts.prompter
     engine.profile = True
-    prompter = build_prompter(config)
 
     def timed_prompter(frame: np.ndarray, index: int):
         with clock.time("prompter"):
             return prompter(frame, index)
 
-    sinks = [TimedSink(MotSink(Path(work_dir) / f"{config.sam.memory}.txt"), clock)] if work_dir else []
+    mot = Path(work_dir or ".") / f"{config.sam.model}-{config.sam.memory}-{config.sam.precision}.txt"
+    sinks = [TimedSink(MotSink(mot), clock)] if work_dir else []
     prompts = ManualPrompts([UserPrompt(i, 0, prompt) for i, prompt in clip_prompts(clip).items()])
     pipeline = Pipeline(
         TimedSource(open_source(str(clip.video)), clock),
         timed_prompter if prompter is not None else None,
         TimedTracker(engine, clock),
         sinks,
-        IdentityManager(config.identity),
+        parts.identity,
         prompts,
         clip.frames,
+        parts.points,
     )
     result = measure(name or f"autotrack {config.sam.memory}", pipeline.stream(), clock, warmup, rest="identity")
     result.memory_entries = {i: engine.memory_entries(i) for i in engine.object_ids}
@@ -290,16 +314,15 @@ def run_pipeline(clip: Clip, config, warmup: int = 3, name: str | None = None,
 
 
 def run_ultralytics(clip: Clip, weights_file: str | Path, imgsz: int, device: str = "auto", warmup: int = 3,
-                    name: str = "ultralytics SAM2VideoPredictor") -> RunResult:
+                    name: str = ULTRALYTICS) -> RunResult:
     """ultralytics' SAM2VideoPredictor on the clip with the same boxes; `weights_file` must be named like
     `sam2.1_t.pt` (ultralytics picks the architecture from the file name)."""
     from ultralytics.models.sam import SAM2VideoPredictor
 
-    from autotrack.sam2.engine import resolve_device
+    from autotrack.device import ultralytics_device
 
-    torch_device = resolve_device(device)
     overrides = dict(conf=0.0, task="segment", mode="predict", imgsz=imgsz, model=str(weights_file), save=False,
-                     verbose=False, device="cpu" if torch_device.type == "cpu" else str(torch_device))
+                     verbose=False, device=ultralytics_device(device))
     predictor = SAM2VideoPredictor(overrides=overrides)
     clock = FrameClock()
 
@@ -315,17 +338,120 @@ def run_ultralytics(clip: Clip, weights_file: str | Path, imgsz: int, device: st
     return measure(name, frames(), clock, warmup, rest="decode")
 
 
+def pipeline_contenders(clip: Clip, config, weights: Path, warmup: int = 3, work_dir: str | Path | None = None,
+                        ultralytics: bool = True) -> dict[str, Callable[[], RunResult]]:
+    """What `autotrack bench` compares: the pipeline as configured (its model and precision named, e.g. "autotrack
+    sam2.1_t bf16 (auto)"), the same pipeline in fp32 when that differs, and ultralytics' SAM2VideoPredictor
+    (`ULTRALYTICS`) on the SAM2 `weights` file. A pipeline on another model family (EdgeTAM) also runs on
+    SAM2.1-tiny with `weights`, in the same precisions (see `baseline_pairs`)."""
+    from autotrack.device import resolve_device
+    from autotrack.sam2.precision import resolve_precision
+    from autotrack.weights import get_spec
+
+    precision = resolve_precision(config.sam.precision, resolve_device(config.device))
+    label = f"{precision} (auto)" if config.sam.precision == "auto" else precision
+    precisions = {label: config.sam.precision, **({"fp32": "fp32"} if precision != "fp32" else {})}
+    if get_spec(config.sam.model).family == "sam2":  # ours and ultralytics' load one file
+        models = {config.sam.model: str(weights)}
+    else:
+        models = {config.sam.model: config.sam.weights, BASELINE: str(weights)}
+    configs = {f"autotrack {model} {name}": dataclasses.replace(config, sam=dataclasses.replace(
+        config.sam, model=model, weights=model_weights, precision=value))
+        for model, model_weights in models.items() for name, value in precisions.items()}
+    contenders = {name: functools.partial(run_pipeline, clip, c, warmup, name, work_dir) for name, c in configs.items()}
+    if ultralytics:
+        contenders[ULTRALYTICS] = functools.partial(run_ultralytics, clip, weights, config.sam.imgsz, config.device,
+                                                    warmup)
+    return contenders
+
+
+def baseline_pairs(names: list[str], model: str) -> dict[str, str]:
+    """For contenders named by `pipeline_contenders`: each run of `model` and the SAM2.1-tiny run in the same
+    precision, {"autotrack edgetam bf16 (auto)": "autotrack sam2.1_t bf16 (auto)", ...}; none for a SAM2 model."""
+    prefix, baseline = f"autotrack {model} ", f"autotrack {BASELINE} "
+    return {name: baseline + name.removeprefix(prefix) for name in names
+            if model != BASELINE and name.startswith(prefix) and baseline + name.removeprefix(prefix) in names}
+
+
+# ------------------------------------------------------------------------------------------------------ rounds
+def run_rounds(contenders: dict[str, Callable[[], RunResult]], rounds: int) -> dict[str, list[RunResult]]:
+    """Run each contender (a function that runs it once over the clip) `rounds` times, the order rotated every round
+    (A B C, B C A, C A B, ...), so that no contender always runs first, after the same one, or in the same phase of
+    the machine's background load. Returns each contender's runs, in round order."""
+    if rounds < 1:
+        raise InputError(f"a benchmark needs at least 1 round, got {rounds}")
+    names = list(contenders)
+    results: dict[str, list[RunResult]] = {name: [] for name in names}
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name].append(contenders[name]())
+    return results
+
+
+def summarize_rounds(runs: list[RunResult]) -> dict:
+    """One contender over its rounds: mean ms per frame and per stage over the rounds (fps from that), each round's
+    fps and their spread ((max - min) / median), the highest peak and growth of resident memory."""
+    rounds = [r.summary() for r in runs]
+    fps = [s["fps"] for s in rounds]
+    ms = float(np.mean([s["ms_per_frame"] for s in rounds]))
+    decode = float(np.mean([s["stages_ms"].get("decode", 0.0) for s in rounds]))
+    stages = list(dict.fromkeys(name for s in rounds for name in s["stages_ms"]))
+    return {
+        "frames": sum(s["frames"] for s in rounds),
+        "fps": 1000 / ms if ms else 0.0,
+        "fps_without_decode": 1000 / (ms - decode) if ms > decode else 0.0,
+        "ms_per_frame": ms,
+        "stages_ms": {name: float(np.mean([s["stages_ms"].get(name, 0.0) for s in rounds])) for name in stages},
+        "fps_rounds": fps,
+        "spread": (max(fps) - min(fps)) / float(np.median(fps)) if np.median(fps) else 0.0,
+        "peak_rss_mb": max(s["peak_rss_mb"] for s in rounds),
+        "rss_growth_mb": max(s["rss_growth_mb"] for s in rounds),
+        "memory_entries": rounds[-1]["memory_entries"],
+    }
+
+
+def ratios(results: dict[str, list[RunResult]], reference: str) -> dict[str, list[float]]:
+    """fps of each other contender over the reference's, round by round (runs of one round are neighbours)."""
+    return pair_ratios(results, {name: reference for name in results if name != reference})
+
+
+def pair_ratios(results: dict[str, list[RunResult]], pairs: dict[str, str]) -> dict[str, list[float]]:
+    """fps of each contender in `pairs` over its partner's, round by round."""
+    fps = {name: [r.summary()["fps"] for r in runs] for name, runs in results.items()}
+    return {name: [a / b for a, b in zip(fps[name], fps[partner])] for name, partner in pairs.items()}
+
+
 # ------------------------------------------------------------------------------------------------- reporting
-def format_report(results: list[RunResult]) -> str:
-    """One line of figures per run, then each run's split of its frame time by stage."""
-    lines = [f"{'run':32s}{'frames':>7s}{'fps':>8s}{'fps*':>8s}{'ms/frame':>10s}{'peak RSS MB':>13s}"
-             f"{'RSS growth MB':>15s}"]
-    summaries = [(r.name, r.summary()) for r in results]
-    for name, s in summaries:
-        lines.append(f"{name:32s}{s['frames']:>7d}{s['fps']:>8.2f}{s['fps_without_decode']:>8.2f}"
-                     f"{s['ms_per_frame']:>10.1f}{s['peak_rss_mb']:>13.0f}{s['rss_growth_mb']:>15.1f}")
-    lines.append("(fps* leaves out decoding; the first frames are a warm-up and not timed)")
-    for name, s in summaries:
+def named_ratios(results: dict[str, list[RunResult]], reference: str | None = None,
+                 pairs: dict[str, str] | None = None) -> dict[str, list[float]]:
+    """{"a / b": per-round fps ratios}: every contender to the reference contender, then each of `pairs`."""
+    named = {}
+    if reference is not None and reference in results:
+        named.update({f"{name} / {reference}": values for name, values in ratios(results, reference).items()})
+    for name, values in pair_ratios(results, pairs or {}).items():
+        named[f"{name} / {pairs[name]}"] = values
+    return named
+
+
+def format_report(results: dict[str, list[RunResult]], reference: str | None = None,
+                  pairs: dict[str, str] | None = None) -> str:
+    """A line of figures per contender, the ratios to the reference contender and between `pairs` of contenders
+    (round by round), and each contender's split of its frame time by stage."""
+    summaries = {name: summarize_rounds(runs) for name, runs in results.items()}
+    rounds = max(len(runs) for runs in results.values())
+    header = (f"{'run':34s}{'frames':>7s}{'fps':>8s}{'fps*':>8s}{'ms/frame':>10s}{'spread':>8s}{'peak RSS MB':>13s}"
+              f"{'RSS growth MB':>15s}")
+    lines = [header]
+    for name, s in summaries.items():
+        lines.append(f"{name:34s}{s['frames']:>7d}{s['fps']:>8.2f}{s['fps_without_decode']:>8.2f}"
+                     f"{s['ms_per_frame']:>10.1f}{100 * s['spread']:>7.0f}%{s['peak_rss_mb']:>13.0f}"
+                     f"{s['rss_growth_mb']:>15.1f}")
+    lines.append(f"(over {rounds} round(s), the order rotated each round; fps* leaves out decoding; spread: "
+                 f"(max - min) / median of the rounds' fps; the first frames of each run are a warm-up, not timed)")
+    for name, values in named_ratios(results, reference, pairs).items():
+        lines.append(f"{name}: {np.median(values):.2f}x (rounds: {', '.join(f'{v:.2f}' for v in values)})")
+    for name, s in summaries.items():
         total = sum(s["stages_ms"].values()) or 1.0
         split = ", ".join(f"{stage} {ms:.1f} ms ({100 * ms / total:.0f}%)" for stage, ms in s["stages_ms"].items())
         lines.append(f"{name}: {split}")
@@ -334,26 +460,33 @@ def format_report(results: list[RunResult]) -> str:
     return "\n".join(lines)
 
 
-def report_dict(results: list[RunResult], settings: dict) -> dict:
-    """JSON-ready: the settings, and per run its summary and per-frame ms and RSS MB."""
+def report_dict(results: dict[str, list[RunResult]], settings: dict, reference: str | None = None,
+                pairs: dict[str, str] | None = None) -> dict:
+    """JSON-ready: the settings; per contender its summary over the rounds and each round's summary with per-frame
+    ms and RSS MB; the ratios to the reference and between `pairs` per round."""
     runs = {}
-    for r in results:
-        runs[r.name] = {**r.summary(), "per_frame": {"ms": [1000 * s for s in r.seconds],
-                                                     "rss_mb": [b / MB for b in r.rss]}}
-    return {"settings": settings, "runs": runs}
+    for name, rounds in results.items():
+        runs[name] = {**summarize_rounds(rounds), "rounds": [
+            {**r.summary(), "per_frame": {"ms": [1000 * s for s in r.seconds], "rss_mb": [b / MB for b in r.rss]}}
+            for r in rounds]}
+    report = {"settings": settings, "runs": runs}
+    named = named_ratios(results, reference, pairs)
+    if named:
+        report["ratios"] = named
+    return report
 
 
-def save_plot(results: list[RunResult], path: str | Path, title: str = "") -> None:
-    """PNG with two panels: time per frame and resident memory, one line per run."""
+def save_plot(results: dict[str, list[RunResult]], path: str | Path, title: str = "") -> None:
+    """PNG with two panels: time per frame and resident memory, one line per contender (its first round)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, (speed, memory) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
-    for r in results:
-        speed.plot([1000 * s for s in r.seconds], label=r.name)
-        memory.plot([b / MB for b in r.rss], label=r.name)
+    for name, runs in results.items():
+        speed.plot([1000 * s for s in runs[0].seconds], label=name)
+        memory.plot([b / MB for b in runs[0].rss], label=name)
     speed.set_ylabel("ms per frame")
     speed.set_yscale("log")
     speed.legend()
@@ -367,9 +500,19 @@ def save_plot(results: list[RunResult], path: str | Path, title: str = "") -> No
     plt.close(figure)
 
 
+def sam2_weights_file(config, work_dir: str | Path) -> Path:
+    """The SAM2 weights file of a bench (see `weights_file`): the pipeline's model's, or beside another family
+    SAM2.1-tiny's, random when the pipeline's weights are."""
+    from autotrack.weights import get_spec
+
+    if get_spec(config.sam.model).family == "sam2":
+        return weights_file(config.sam.model, config.sam.weights, work_dir)
+    return weights_file(BASELINE, "random" if config.sam.weights == "random" else None, work_dir)
+
+
 def weights_file(model: str, weights: str | None, work_dir: str | Path) -> Path:
-    """A weights file both engines load, named `<model>.pt` as ultralytics needs: random weights saved, or a link
-    to the resolved file."""
+    """A SAM2 weights file both engines load, named `<model>.pt` as ultralytics needs: random weights saved, or a
+    link to the resolved file."""
     from autotrack.sam2.build import build_model
     from autotrack.weights import get_spec, resolve_weights
 

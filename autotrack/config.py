@@ -2,7 +2,8 @@
 
 A pipeline file has up to five sections, each optional (defaults below):
     detector: {weights: yolo11n.pt, classes: [person], conf: 0.25, imgsz: 640, every: 1}   # or `detector: null`
-    sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true}
+    sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true, precision: auto,
+          compile: false}
     points: {backend: lk, num_points: 16, num_negatives: 4, min_visible: null}   # default `points: null`: none
     identity: {max_lost: 30, ...}      # autotrack.identity.IdentityConfig
     device: auto
@@ -12,14 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import yaml
 
 from autotrack.errors import AutotrackError
 from autotrack.identity import IdentityConfig
+from autotrack.sam2.precision import check_precision
 
-BUILTIN_DIR = Path(__file__).resolve().parents[1] / "pipelines"
+BUILTIN_DIR = files("autotrack") / "pipelines"  # package data: present in a wheel install as in a checkout
 DEFAULT_PIPELINE = "yolo-sam2"
 POINT_BACKENDS = ("lk", "cotracker")
 
@@ -44,11 +47,16 @@ class SamConfig:
     imgsz: int = 1024
     memory: str = "motion-aware"
     kalman: bool = True
+    precision: str = "auto"  # auto, fp32, bf16, fp16 (autotrack.sam2.precision)
+    compile: bool = False  # torch.compile the image encoder and memory attention
+
+    def __post_init__(self) -> None:
+        check_precision(self.precision)
 
 
 @dataclass
 class PointsConfig:
-    """The point tracker (`autotrack.prompters.points.PointPrompter`): points follow each object so SAM2 can be
+    """The point tracker (`autotrack.points.tracker.PointTracker`): points follow each object so SAM2 can be
     re-prompted from them when its scores stay low and no detection helps."""
 
     backend: str = "lk"  # lk (OpenCV Lucas-Kanade) or cotracker (CoTracker3 online, torch.hub)
@@ -81,8 +89,9 @@ _OPTIONAL = ("detector", "points")  # sections that may be `null`: no detector, 
 
 
 def builtin_pipelines() -> dict[str, Path]:
-    """Ready pipelines shipped in `pipelines/`, by name."""
-    return {path.stem: path for path in sorted(BUILTIN_DIR.glob("*.yaml"))}
+    """Ready pipelines shipped with the package (`autotrack/pipelines/*.yaml`), by name."""
+    paths = sorted((Path(str(entry)) for entry in BUILTIN_DIR.iterdir()), key=lambda path: path.name)
+    return {path.stem: path for path in paths if path.suffix == ".yaml"}
 
 
 def find_pipeline(name_or_path: str) -> Path:

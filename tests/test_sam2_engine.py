@@ -1,4 +1,5 @@
-"""SAM2Tracker on random weights: objects join, are re-prompted and leave on any frame; memory stays bounded."""
+"""SAM2Tracker on random weights, with SAM2.1-tiny and with EdgeTAM: objects join, are re-prompted and leave on any
+frame; memory stays bounded. EdgeTAM's smallest input is 256 px (its perceiver pools memory into a 16x16 grid)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ from autotrack import Prompt, SAM2Tracker
 from autotrack.eval.synthetic import make_scenario, render_frame
 from autotrack.sam2.memory import MAX_CONDITIONING, MAX_OBJ_PTRS, NUM_MASKMEM
 
+MODELS = ["sam2.1_t", "edgetam"]
+SMALL = {"sam2.1_t": 128, "edgetam": 256}  # a small input size each model takes
+SMALLEST = {"sam2.1_t": 64, "edgetam": 256}
+
 
 @pytest.fixture(scope="module")
 def scenario():
     return make_scenario("mixed", n_frames=40, size=(160, 120), seed=3)
 
 
-def test_objects_added_reprompted_and_removed_in_one_run(scenario):
-    tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=128, device="cpu")
+@pytest.mark.parametrize("model", MODELS)
+def test_objects_added_reprompted_and_removed_in_one_run(scenario, model):
+    tracker = SAM2Tracker(model, weights="random", imgsz=SMALL[model], device="cpu")
     first = render_frame(scenario, 0)[1]
     box_a, box_b = first.boxes[0], first.boxes[1]
     seen: dict[int, set[int]] = {}
@@ -46,8 +52,9 @@ def test_objects_added_reprompted_and_removed_in_one_run(scenario):
     assert len(tracker._objects[1].memory.conditioning) == 2  # the prompt on frame 0 and the one on frame 20
 
 
-def test_motion_score_appears_once_the_filter_is_stable(scenario):
-    tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=128, device="cpu", kalman=True)
+@pytest.mark.parametrize("model", MODELS)
+def test_motion_score_appears_once_the_filter_is_stable(scenario, model):
+    tracker = SAM2Tracker(model, weights="random", imgsz=SMALL[model], device="cpu", kalman=True)
     motions = []
     for index in range(20):
         prompts = {1: Prompt(box=render_frame(scenario, 0)[1].boxes[0])} if index == 0 else None
@@ -58,11 +65,13 @@ def test_motion_score_appears_once_the_filter_is_stable(scenario):
 
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("memory", ["motion-aware", "fifo"])
-def test_memory_stays_bounded_over_1000_frames(memory):
-    """3 objects for 1,000 frames at a small imgsz: the entries each object holds never pass the fixed bound."""
+@pytest.mark.parametrize("model", MODELS)
+def test_memory_stays_bounded_over_1000_frames(model, memory):
+    """3 objects for 1,000 frames at a small imgsz: the entries each object holds never pass the fixed bound, and
+    neither do the memory tokens (EdgeTAM keeps each entry compressed: 512 tokens at any input size)."""
     scenario = make_scenario("crossing", n_frames=60, size=(96, 64), seed=0)
     frames = [render_frame(scenario, i)[0] for i in range(60)]
-    tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=64, device="cpu", memory=memory)
+    tracker = SAM2Tracker(model, weights="random", imgsz=SMALLEST[model], device="cpu", memory=memory)
     boxes = [[2, 2, 40, 30], [50, 20, 90, 60], [10, 30, 60, 62]]
     bound = MAX_CONDITIONING + NUM_MASKMEM
     n_frames = 1000 if memory == "motion-aware" else 100
@@ -77,6 +86,9 @@ def test_memory_stays_bounded_over_1000_frames(memory):
             assert tracker.memory_entries(obj_id) <= bound
             assert len(tracker._objects[obj_id].memory.pointers) < MAX_OBJ_PTRS
     assert tracker.memory_entries(1) >= NUM_MASKMEM  # the store did fill up: the bound was really exercised
+    memory = tracker._objects[1].memory
+    tokens = {entry.features.shape[1] for entry in [*memory.conditioning, *memory.recent]}
+    assert tokens == {512 if model == "edgetam" else (SMALLEST[model] // 16) ** 2}
 
 
 def test_bad_frames_and_settings_are_refused():
@@ -84,6 +96,8 @@ def test_bad_frames_and_settings_are_refused():
         SAM2Tracker("sam2.1_t", weights="random", imgsz=100)
     with pytest.raises(ValueError, match="memory policy"):
         SAM2Tracker("sam2.1_t", weights="random", imgsz=64, memory="lru")
+    with pytest.raises(ValueError, match="multiple of 256"):
+        SAM2Tracker("edgetam", weights="random", imgsz=320)
     tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=64, device="cpu")
     with pytest.raises(ValueError, match="HxWx3 uint8"):
         tracker.step(np.zeros((10, 10), np.uint8), {1: Prompt(box=[1, 1, 5, 5])})

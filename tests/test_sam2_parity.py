@@ -85,7 +85,8 @@ def transformers_masks(video: Path, box: list[float], weights: Path) -> list[np.
 
 
 def our_masks(model: str, video: Path, box: list[float], weights: Path) -> list[np.ndarray]:
-    tracker = SAM2Tracker(model, weights=str(weights), imgsz=IMGSZ[model], device="cpu", memory="fifo", kalman=False)
+    tracker = SAM2Tracker(model, weights=str(weights), imgsz=IMGSZ[model], device="cpu", memory="fifo", kalman=False,
+                          precision="fp32")
     return [tracker.step(frame, {1: Prompt(box=box)} if index == 0 else None)[1].mask
             for index, frame in enumerate(read_frames(video))]
 

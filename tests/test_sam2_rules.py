@@ -1,12 +1,19 @@
-"""SAMURAI's rules with scripted candidates: motion-aware candidate choice and memory selection."""
+"""SAMURAI's rules with scripted candidates: motion-aware candidate choice and memory selection.
+
+The memory rules run on entries laid out as each model stores them (SAM2: a token per stride-16 pixel; EdgeTAM: 512
+tokens compressed by its perceiver), taken from a real frame of each model.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
+from autotrack import Prompt, SAM2Tracker
 from autotrack.sam2.memory import FifoPolicy, MemoryEntry, MotionAwarePolicy, ObjectMemory
-from autotrack.sam2.scoring import STABLE_FRAMES, MotionScorer
+from autotrack.sam2.scoring import STABLE_FRAMES, MotionScorer, motion_weight
+from autotrack.weights import get_spec
 
 
 def box_at(frame: int) -> np.ndarray:
@@ -14,6 +21,7 @@ def box_at(frame: int) -> np.ndarray:
     return np.array([10 + 4 * frame, 50, 50 + 4 * frame, 110], dtype=np.float32)
 
 
+MODELS = ["sam2.1_t", "edgetam"]
 DISTRACTOR = np.array([300, 200, 340, 260], dtype=np.float32)
 
 
@@ -24,8 +32,9 @@ def feed_true_track(scorer: MotionScorer, frames: int) -> None:
         assert chosen == 0
 
 
-def test_distractor_with_higher_predicted_iou_loses_once_stable():
-    scorer = MotionScorer(weight=0.25)
+@pytest.mark.parametrize("model", MODELS)
+def test_distractor_with_higher_predicted_iou_loses_once_stable(model):
+    scorer = MotionScorer(weight=motion_weight(get_spec(model).size))  # SAMURAI's weight for small models
     feed_true_track(scorer, STABLE_FRAMES + 5)
     frame = STABLE_FRAMES + 5
     chosen, motion = scorer.choose(np.stack([DISTRACTOR, box_at(frame)]), np.array([0.9, 0.8]))
@@ -33,16 +42,18 @@ def test_distractor_with_higher_predicted_iou_loses_once_stable():
     assert motion is not None and motion > 0.8
 
 
-def test_distractor_wins_before_the_filter_is_stable():
-    scorer = MotionScorer(weight=0.25)
+@pytest.mark.parametrize("model", MODELS)
+def test_distractor_wins_before_the_filter_is_stable(model):
+    scorer = MotionScorer(weight=motion_weight(get_spec(model).size))  # SAMURAI's weight for small models
     feed_true_track(scorer, 5)
     chosen, motion = scorer.choose(np.stack([DISTRACTOR, box_at(5)]), np.array([0.9, 0.8]))
     assert chosen == 0
     assert motion is None
 
 
-def test_low_confidence_frame_restarts_stability():
-    scorer = MotionScorer(weight=0.25)
+@pytest.mark.parametrize("model", MODELS)
+def test_low_confidence_frame_restarts_stability(model):
+    scorer = MotionScorer(weight=motion_weight(get_spec(model).size))  # SAMURAI's weight for small models
     feed_true_track(scorer, STABLE_FRAMES + 2)
     assert scorer.choose(np.stack([box_at(STABLE_FRAMES + 2)]), np.array([0.8]))[1] is not None
     scorer.choose(np.stack([box_at(STABLE_FRAMES + 3)]), np.array([0.2]))  # below the 0.3 gate
@@ -51,22 +62,30 @@ def test_low_confidence_frame_restarts_stability():
     assert motion is None  # back to counting
 
 
-def entry(frame: int, reliable: bool) -> MemoryEntry:
+@pytest.fixture(scope="module", params=MODELS)
+def stored(request) -> MemoryEntry:
+    """An entry as the model stores it, from one prompted frame."""
+    tracker = SAM2Tracker(request.param, weights="random", imgsz=256, device="cpu")
+    tracker.step(np.full((120, 160, 3), 90, np.uint8), {1: Prompt(box=[20, 20, 100, 90])})
+    return tracker._objects[1].memory.conditioning[0]
+
+
+def entry(stored: MemoryEntry, frame: int, reliable: bool) -> MemoryEntry:
     return MemoryEntry(
         frame_index=frame,
-        features=torch.zeros(1, 64, 4, 4),
-        obj_ptr=torch.zeros(1, 256),
+        features=stored.features + frame,  # each frame's tokens differ
+        obj_ptr=stored.obj_ptr,
         affinity=0.9 if reliable else 0.2,
         object_score=5.0,
         motion=0.8,
     )
 
 
-def store(policy, reliable: list[bool]) -> ObjectMemory:
+def store(stored: MemoryEntry, policy, reliable: list[bool]) -> ObjectMemory:
     memory = ObjectMemory(policy)
-    memory.add(entry(0, True), conditioning=True)
+    memory.add(entry(stored, 0, True), conditioning=True)
     for frame, ok in enumerate(reliable, start=1):
-        memory.add(entry(frame, ok), conditioning=False)
+        memory.add(entry(stored, frame, ok), conditioning=False)
     return memory
 
 
@@ -75,40 +94,40 @@ def attended_frames(memory: ObjectMemory, frame: int) -> list[int]:
     return [e.frame_index for t_pos, e in spatial if t_pos > 0]
 
 
-def test_unreliable_frames_skipped_by_motion_aware_and_kept_by_fifo():
+def test_unreliable_frames_skipped_by_motion_aware_and_kept_by_fifo(stored):
     # frames 1..10; frames 6..9 are unreliable (an occlusion), frame 10 is the previous frame and also unreliable
     reliable = [True] * 5 + [False] * 5
-    motion_aware = store(MotionAwarePolicy(), reliable)
-    fifo = store(FifoPolicy(), reliable)
+    motion_aware = store(stored, MotionAwarePolicy(), reliable)
+    fifo = store(stored, FifoPolicy(), reliable)
     assert attended_frames(motion_aware, 11) == [1, 2, 3, 4, 5, 10]
     assert attended_frames(fifo, 11) == [5, 6, 7, 8, 9, 10]
 
 
-def test_previous_frame_always_attended_and_t_pos_ends_at_previous_slot():
-    memory = store(MotionAwarePolicy(), [True] * 20 + [False])
+def test_previous_frame_always_attended_and_t_pos_ends_at_previous_slot(stored):
+    memory = store(stored, MotionAwarePolicy(), [True] * 20 + [False])
     spatial, _ = memory.select(22)
     recent = [(t_pos, e.frame_index) for t_pos, e in spatial if t_pos > 0]
     assert recent[-1] == (6, 21)  # the unreliable previous frame, in SAM2's "1 frame back" slot
     assert [f for _, f in recent] == [16, 17, 18, 19, 20, 21]
 
 
-def test_a_long_bad_streak_keeps_the_last_good_memories():
-    memory = store(MotionAwarePolicy(), [True] * 10 + [False] * 500)
+def test_a_long_bad_streak_keeps_the_last_good_memories(stored):
+    memory = store(stored, MotionAwarePolicy(), [True] * 10 + [False] * 500)
     assert attended_frames(memory, 511) == [6, 7, 8, 9, 10, 510]
     assert len(memory.recent) <= 7
 
 
-def test_pointers_cover_conditioning_and_last_15_frames():
-    memory = store(FifoPolicy(), [True] * 40)
+def test_pointers_cover_conditioning_and_last_15_frames(stored):
+    memory = store(stored, FifoPolicy(), [True] * 40)
     _, pointers = memory.select(41)
     distances = [d for d, _ in pointers]
     assert distances == [41] + list(range(1, 16))
 
 
-def test_motion_aware_store_holds_only_what_it_can_attend_to():
+def test_motion_aware_store_holds_only_what_it_can_attend_to(stored):
     # after any history, every stored recent entry is attended on the next frame: nothing is kept for nothing
     for reliable in ([True] * 30, [True] * 10 + [False] * 20, [True, False] * 15):
-        memory = store(MotionAwarePolicy(), reliable)
+        memory = store(stored, MotionAwarePolicy(), reliable)
         next_frame = len(reliable) + 1
         assert sorted(attended_frames(memory, next_frame)) == sorted(e.frame_index for e in memory.recent)
         assert len(memory.recent) == 6

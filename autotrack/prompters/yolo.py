@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
+from autotrack.device import resolve_device, ultralytics_device
 from autotrack.errors import AutotrackError
 
 
@@ -47,7 +48,8 @@ class YoloPrompter:
         conf: minimum detection confidence.
         imgsz: detector input size.
         every: run on every n-th frame only (returns None on the others).
-        device: torch device for ultralytics ("auto" lets ultralytics choose).
+        device: "auto" (CUDA, then MPS, then the CPU), "cpu", "cuda", "cuda:1", "mps". On CUDA the detector runs
+            in half precision (ultralytics' `half=True`).
     """
 
     def __init__(
@@ -72,13 +74,15 @@ class YoloPrompter:
         self.conf = conf
         self.imgsz = imgsz
         self.every = every
-        self.device = None if device == "auto" else device
+        self.device = ultralytics_device(device)
+        self.half = resolve_device(device).type == "cuda"
 
     def __call__(self, frame: np.ndarray, frame_index: int) -> sv.Detections | None:
         if frame_index % self.every:
             return None
         result = self.model.predict(
-            frame, conf=self.conf, imgsz=self.imgsz, classes=self.classes, device=self.device, verbose=False
+            frame, conf=self.conf, imgsz=self.imgsz, classes=self.classes, device=self.device, half=self.half,
+            verbose=False,
         )[0]
         detections = sv.Detections.from_ultralytics(result)
         detections.mask = None  # SAM2 segments; the detector only proposes boxes

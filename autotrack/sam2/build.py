@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from ultralytics.models.sam.build import build_sam2_b, build_sam2_l, build_sam2_s, build_sam2_t
+from ultralytics.models.sam.build import (
+    build_sam2_b,
+    build_sam2_l,
+    build_sam2_s,
+    build_sam2_t,
+)
 from ultralytics.models.sam.modules.sam import SAM2Model
 
+from autotrack.errors import InputError
 from autotrack.weights import WeightsError, get_spec, load_state_dict, resolve_weights
 
 _BUILDERS = {"t": build_sam2_t, "s": build_sam2_s, "b": build_sam2_b, "l": build_sam2_l}
@@ -37,6 +43,8 @@ def build_model(name: str, weights: str | Path | None = None) -> SAM2Model:
     memory encoding and costs are all exercised. Random weights are seeded, so two builds are identical.
     """
     spec = get_spec(name)
+    if spec.family != "sam2":
+        raise InputError(f"{name} is not a SAM2 model")
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model = _BUILDERS[spec.size]()
@@ -56,3 +64,15 @@ def build_model(name: str, weights: str | Path | None = None) -> SAM2Model:
     # The video predictors of SAM2 binarise the masks of prompted frames before encoding them into memory.
     model.set_binarize(True)
     return model.eval()
+
+
+def compile_model(model: SAM2Model) -> None:
+    """torch.compile, in place, the parts that take most of a frame: the image encoder and the attention blocks of
+    memory attention (their memory length changes from frame to frame, so they compile for dynamic shapes).
+
+    The first frames then take minutes to compile; the module tree and state_dict stay as they are.
+    """
+    model.image_encoder.compile()
+    for layer in model.memory_attention.layers:
+        layer.self_attn.compile(dynamic=True)
+        layer.cross_attn_image.compile(dynamic=True)

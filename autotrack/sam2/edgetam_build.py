@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from autotrack.errors import AutotrackError, InputError
 from autotrack.weights import WeightsError, load_state_dict, resolve_weights
 
 MODEL = "edgetam"
@@ -26,14 +27,14 @@ except ImportError:  # optional dependency: SAM2 alone does not need it
     EdgeTamVideoModel = None
 
 
-class EdgeTAMUnavailable(WeightsError):
+class EdgeTAMUnavailable(AutotrackError, ImportError):
     """transformers (with EdgeTAM) or timm is not installed."""
 
 
 def check_imgsz(imgsz: int) -> None:
     """EdgeTAM's perceiver pools the stride-16 memory map into a 16x16 grid: imgsz must be a multiple of 256."""
     if imgsz % (16 * MEMORY_GRID):
-        raise ValueError(f"EdgeTAM needs imgsz to be a multiple of {16 * MEMORY_GRID} (256, 512, 768, 1024), "
+        raise InputError(f"EdgeTAM needs imgsz to be a multiple of {16 * MEMORY_GRID} (256, 512, 768, 1024), "
                          f"got {imgsz}")
 
 

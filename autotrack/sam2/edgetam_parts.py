@@ -28,6 +28,12 @@ class EdgeTAMParts:
         self._sizes = [tuple(s) for s in model.backbone_feature_sizes]
         self._image_pe = model.get_image_wide_positional_embeddings()  # (1, C, h, w), fixed
 
+    def compile(self) -> None:
+        self.model.vision_encoder.compile()
+        for layer in self.model.memory_attention.layers:  # memory length changes from frame to frame
+            layer.self_attn.compile(dynamic=True)
+            layer.cross_attn_image.compile(dynamic=True)
+
     def encode_image(self, image: torch.Tensor) -> ImageFeatures:
         out = self.model.get_image_features(image.contiguous(memory_format=torch.channels_last))
         feats, pos = out.fpn_hidden_states, out.fpn_position_encoding  # each (h*w, 1, C), fine to coarse
@@ -47,16 +53,30 @@ class EdgeTAMParts:
 
     def attend(self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_frames: int,
                num_pointer_tokens: int) -> torch.Tensor:
+        """transformers' `EdgeTamVideoMemoryAttention.forward` for a batch of objects, with the first layer's
+        self-attention run once: it sees only the frame's features, the same for every object (as
+        `autotrack.sam2.shared.attend_to_memory` does for SAM2). Dropout is left out: the model is in eval mode."""
+        attention = self.model.memory_attention
         batch = memory.shape[1]
-        pixels = self.model.memory_attention(
-            current_vision_features=features.vision.expand(-1, batch, -1),
-            memory=memory,
-            current_vision_position_embeddings=features.pos.expand(-1, batch, -1),
-            memory_posision_embeddings=memory_pos,  # sic, transformers' name
-            num_object_pointer_tokens=num_pointer_tokens,
-            num_spatial_memory_tokens=num_frames,
-        )  # (1, B, h*w, C)
-        return pixels[0].transpose(1, 2).reshape(batch, -1, *features.size)
+        queries = (features.vision + 0.1 * features.pos).transpose(0, 1)[:, None]  # (1, 1, h*w, C), batch first
+        keys, keys_pos = memory.transpose(0, 1)[:, None], memory_pos.transpose(0, 1)[:, None]  # (B, 1, M, mem)
+        rope = attention.rotary_emb(queries, attention.position_ids)
+        rope_k = attention.rotary_emb(queries, attention.position_ids_k)
+        first, *others = attention.layers
+        normed = first.layer_norm1(queries)
+        queries = queries + first.self_attn(query=normed, key=normed, value=normed, position_embeddings=rope)[0]
+        queries = queries.expand(batch, -1, -1, -1)
+        cross, _ = first.cross_attn_image(query=first.layer_norm2(queries), key=keys + keys_pos, value=keys,
+                                          position_embeddings=rope, position_embeddings_k=rope_k,
+                                          num_k_exclude_rope=num_pointer_tokens, rope_k_repeat=num_frames)
+        queries = queries + cross
+        queries = queries + first.mlp(first.layer_norm3(queries))
+        for layer in others:
+            queries = layer(queries=queries, keys=keys, key_point_embedding=keys_pos, rope_position_embeddings=rope,
+                            rope_position_embeddings_k=rope_k, num_k_exclude_rope=num_pointer_tokens,
+                            rope_k_repeat=num_frames)
+        pixels = attention.layer_norm(queries)[:, 0]  # (B, h*w, C)
+        return pixels.transpose(1, 2).reshape(batch, -1, *features.size)
 
     def decode(self, pixels: torch.Tensor, high_res: list[torch.Tensor], points: torch.Tensor,
                labels: torch.Tensor, multimask: bool) -> Heads:
@@ -86,14 +106,17 @@ class EdgeTAMParts:
 
     def encode_memory(self, features: ImageFeatures, masks: torch.Tensor, object_score: torch.Tensor,
                       from_prompt: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Memory encoder (as transformers' `_encode_new_memory`: prompted masks binarised, others through a
-        sigmoid, then scaled) for the batch, then the perceiver one object at a time: transformers' perceiver
-        takes its 2D latents as a view that fails for a batch. The perceiver is the cheapest part."""
+        """transformers' `_encode_new_memory` for a batch of objects: prompted masks binarised, others through a
+        sigmoid, then scaled; the memory encoder with the frame's features projected once for the batch (they are
+        the same for every object); then the perceiver, one object at a time: transformers' perceiver takes its 2D
+        latents as a view that fails for a batch. The perceiver is the cheapest part."""
         model, config = self.model, self.model.config
         batch = len(masks)
         mask_for_memory = (masks > 0).to(masks.dtype) if from_prompt else masks.sigmoid()
         mask_for_memory = mask_for_memory * config.sigmoid_scale_for_mem_enc + config.sigmoid_bias_for_mem_enc
-        pixels = features.vision.expand(-1, batch, -1).permute(1, 2, 0).reshape(batch, -1, *features.size)
-        maps, pos = model.memory_encoder(pixels, mask_for_memory)
+        encoder = model.memory_encoder  # its forward, with the image projected once for the batch
+        maps = encoder.feature_projection(features.pixels()) + encoder.mask_downsampler(mask_for_memory)
+        maps = encoder.projection(encoder.memory_fuser(maps))
+        pos = encoder.position_encoding(maps.shape, maps.device, maps.dtype)
         tokens, token_pos = zip(*(model.spatial_perceiver(maps[b : b + 1], pos[b : b + 1]) for b in range(batch)))
         return torch.cat(tokens), token_pos[0][0][:, None]

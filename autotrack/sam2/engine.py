@@ -23,13 +23,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from ultralytics.data.augment import LetterBox
-from ultralytics.utils import ops
 
-from autotrack.motion import mask_to_box
-from autotrack.sam2.memory import NUM_MASKMEM, POLICIES, MemoryEntry, ObjectMemory
+from autotrack.device import resolve_device
+from autotrack.errors import InputError
+from autotrack.sam2.masks import upscale_masks
+from autotrack.sam2.memory import MEMORY_POLICIES, NUM_MASKMEM, MemoryEntry, ObjectMemory
 from autotrack.sam2.parts import ImageFeatures, load_parts
+from autotrack.sam2.precision import autocast, compute_dtype, resolve_precision
 from autotrack.sam2.scoring import MotionScorer, motion_weight
-from autotrack.types import ObjectState, Prompt
+from autotrack.types import ObjectState, Prompt, Status
 from autotrack.weights import get_spec
 
 PIXEL_MEAN = (123.675, 116.28, 103.53)  # RGB, as SAM2 and EdgeTAM were trained
@@ -56,15 +58,6 @@ class _Decoded:
     motion: list[float | None]
 
 
-def resolve_device(device: str) -> torch.device:
-    """"auto" picks CUDA, then Apple MPS, then the CPU."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
-    return torch.device(device)
-
-
 class SAM2Tracker:
     """Segment and follow objects in a stream of frames with SAM2 or EdgeTAM.
 
@@ -79,6 +72,13 @@ class SAM2Tracker:
         memory: "motion-aware" (SAMURAI: attend to reliable frames) or "fifo" (plain SAM2: the last 6 frames).
         kalman: choose among candidate masks with a per-object Kalman filter (SAMURAI); False takes the
             candidate with the best predicted IoU, as SAM2 does.
+        precision: "auto" (bf16 where the device computes it natively, fp16 on older CUDA GPUs, else fp32), "fp32",
+            "bf16" or "fp16"; see `autotrack.sam2.precision`. `self.precision` says which one runs. Memory entries
+            are kept in the compute dtype (float16 under fp32, as SAM2's video predictors keep them); masks, scores,
+            boxes and the Kalman filters are float32 whatever the precision.
+        compile: torch.compile the image encoder and memory attention (`ModelParts.compile`): the first frames
+            take minutes longer, later ones may run faster; off by default (see the README's benchmark section for
+            what it gave on a CPU).
         profile: accumulate seconds per stage in `timings` (synchronises CUDA, so leave off in production).
 
     Example:
@@ -97,15 +97,22 @@ class SAM2Tracker:
         device: str = "auto",
         memory: str = "motion-aware",
         kalman: bool = True,
+        precision: str = "auto",
+        compile: bool = False,
         profile: bool = False,
     ) -> None:
         if imgsz % 32:
-            raise ValueError(f"imgsz must be a multiple of 32, got {imgsz}")
-        if memory not in POLICIES:
-            raise ValueError(f"unknown memory policy {memory!r}; choose one of {', '.join(POLICIES)}")
+            raise InputError(f"imgsz must be a multiple of 32, got {imgsz}")
+        if memory not in MEMORY_POLICIES:
+            raise InputError(f"unknown memory policy {memory!r}; choose one of {', '.join(MEMORY_POLICIES)}")
         self.spec = get_spec(model)
         self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self._dtype = compute_dtype(self.precision)
+        self._memory_dtype = torch.float16 if self._dtype == torch.float32 else self._dtype
         self.parts = load_parts(model, weights, imgsz, self.device)
+        if compile:
+            self.parts.compile()
         self.imgsz = imgsz
         self.memory_policy = memory
         self.kalman = kalman
@@ -148,20 +155,21 @@ class SAM2Tracker:
         re-prompts it (its memory is kept and the prompt becomes a conditioning frame).
         """
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"expected an HxWx3 uint8 BGR frame, got shape {frame.shape} and dtype {frame.dtype}")
+            raise InputError(f"expected an HxWx3 uint8 BGR frame, got shape {frame.shape} and dtype {frame.dtype}")
         self.frame_index += 1
         prompts = prompts or {}
         if not prompts and not self._objects:
             return {}
         gain = self.imgsz / max(frame.shape[:2])
-        with self._stage("image_encoder"):
-            features = self._encode_image(frame)
         results: dict[int, _Decoded] = {}
-        for obj_id, prompt in prompts.items():
-            results[obj_id] = self._prompt_object(obj_id, prompt, gain, features)
-        for group, selections in self._groups_by_layout([i for i in self._objects if i not in prompts]):
-            decoded = self._track(group, selections, gain, features)
-            results.update(zip(group, self._split(decoded, len(group))))
+        with autocast(self.device, self.precision):
+            with self._stage("image_encoder"):
+                features = self._encode_image(frame)
+            for obj_id, prompt in prompts.items():
+                results[obj_id] = self._prompt_object(obj_id, prompt, gain, features)
+            for group, selections in self._groups_by_layout([i for i in self._objects if i not in prompts]):
+                decoded = self._track(group, selections, gain, features)
+                results.update(zip(group, self._split(decoded, len(group))))
         return self._states(results, frame.shape[:2], prompted=set(prompts))
 
     # --------------------------------------------------------------------------------------------- frame stages
@@ -175,7 +183,7 @@ class SAM2Tracker:
         """Segment a prompted object: a new one from the image alone, a known one also from its memory."""
         known = obj_id in self._objects
         if not known:
-            policy = POLICIES[self.memory_policy]()
+            policy = MEMORY_POLICIES[self.memory_policy]()
             scorer = MotionScorer(weight=motion_weight(self.spec.size)) if self.kalman else None
             self._objects[obj_id] = _Object(ObjectMemory(policy), scorer)
         obj = self._objects[obj_id]
@@ -271,13 +279,14 @@ class SAM2Tracker:
             tokens, pos = self.parts.encode_memory(features, high_res, decoded.object_score, conditioning)
         if self._maskmem_pos is None:
             self._maskmem_pos = pos
-        tokens = tokens.to(torch.float16)  # as SAM2's video predictors store memory: half the size
+        tokens = tokens.to(self._memory_dtype)
+        obj_ptrs = decoded.obj_ptr.to(self._dtype)
         scores = decoded.object_score[:, 0].float().cpu().numpy()
         for b, obj_id in enumerate(obj_ids):
             entry = MemoryEntry(
                 frame_index=self.frame_index,
                 features=tokens[b : b + 1],
-                obj_ptr=decoded.obj_ptr[b : b + 1],
+                obj_ptr=obj_ptrs[b : b + 1],
                 affinity=float(decoded.affinity[b]),
                 object_score=float(scores[b]),
                 motion=decoded.motion[b],
@@ -339,23 +348,22 @@ class SAM2Tracker:
     def _states(self, results: dict[int, _Decoded], shape: tuple[int, int], prompted: set[int]) -> dict[int, ObjectState]:
         """Full-resolution masks, boxes and scores, scaled back as ultralytics' SAM predictors do."""
         ids = list(results)
-        low_res = torch.cat([results[i].low_res for i in ids], dim=1)  # (1, N, h, w)
+        low_res = torch.cat([results[i].low_res[:, 0] for i in ids])  # (N, h, w)
+        occurrence = torch.cat([results[i].object_score[:, 0] for i in ids]).float().sigmoid().cpu().numpy()
         gain = min(self.imgsz / s for s in shape)
-        ratio = [round(s * gain) * m / self.imgsz / s for s, m in zip(shape, low_res.shape[2:])]
-        masks = ops.scale_masks(low_res.float(), shape, (ratio, (0, 0)), padding=False)[0] > 0
-        masks = masks.cpu().numpy()
-        states = {}
-        for k, obj_id in enumerate(ids):
-            decoded = results[obj_id]
-            states[obj_id] = ObjectState(
+        content = [round(s * gain) * size / self.imgsz for s, size in zip(shape, low_res.shape[1:])]
+        masks, boxes = upscale_masks(low_res, shape, content)
+        return {
+            obj_id: ObjectState(
                 mask=masks[k],
-                box=mask_to_box(masks[k]),
-                affinity=float(decoded.affinity[0]),
-                occurrence=float(torch.sigmoid(decoded.object_score[0, 0]).item()),
-                motion=decoded.motion[0],
-                status="prompted" if obj_id in prompted else "tracked",
+                box=boxes[k],
+                affinity=float(results[obj_id].affinity[0]),
+                occurrence=float(occurrence[k]),
+                motion=results[obj_id].motion[0],
+                status=Status.PROMPTED if obj_id in prompted else Status.TRACKED,
             )
-        return states
+            for k, obj_id in enumerate(ids)
+        }
 
     @contextmanager
     def _stage(self, name: str):

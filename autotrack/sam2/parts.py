@@ -55,6 +55,9 @@ class ModelParts(Protocol):
     hidden_dim: int  # channels of image features and object pointers
     mem_dim: int  # channels of memory tokens (a pointer becomes hidden_dim // mem_dim tokens)
 
+    def compile(self) -> None:
+        """torch.compile, in place, the image encoder and memory attention."""
+
     def encode_image(self, image: torch.Tensor) -> ImageFeatures:
         """Image encoder on a (1, 3, S, S) normalised RGB image."""
 

@@ -6,8 +6,10 @@ import torch
 from ultralytics.models.sam.modules.sam import SAM2Model
 from ultralytics.models.sam.modules.utils import get_1d_sine_pe
 
+from autotrack.sam2.build import compile_model
 from autotrack.sam2.memory import MAX_OBJ_PTRS
 from autotrack.sam2.parts import Heads, ImageFeatures
+from autotrack.sam2.shared import attend_to_memory, encode_memory, memory_position
 
 
 class SAM2Parts:
@@ -18,6 +20,9 @@ class SAM2Parts:
         self.model = model
         self.hidden_dim = model.hidden_dim
         self.mem_dim = model.mem_dim
+
+    def compile(self) -> None:
+        compile_model(self.model)
 
     def encode_image(self, image: torch.Tensor) -> ImageFeatures:
         _, feats, pos, sizes = self.model._prepare_backbone_features(self.model.forward_image(image))
@@ -39,15 +44,9 @@ class SAM2Parts:
 
     def attend(self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_frames: int,
                num_pointer_tokens: int) -> torch.Tensor:
-        batch = memory.shape[1]
-        pixels = self.model.memory_attention(
-            curr=features.vision.expand(-1, batch, -1),
-            curr_pos=features.pos.expand(-1, batch, -1),
-            memory=memory,
-            memory_pos=memory_pos,
-            num_obj_ptr_tokens=num_pointer_tokens,
-        )
-        return pixels.permute(1, 2, 0).view(batch, -1, *features.size)
+        pixels = attend_to_memory(self.model.memory_attention, features.vision, features.pos, memory, memory_pos,
+                                  num_pointer_tokens)  # the first self-attention once for the batch
+        return pixels.permute(1, 2, 0).view(memory.shape[1], -1, *features.size)
 
     def decode(self, pixels: torch.Tensor, high_res: list[torch.Tensor], points: torch.Tensor,
                labels: torch.Tensor, multimask: bool) -> Heads:
@@ -82,11 +81,6 @@ class SAM2Parts:
 
     def encode_memory(self, features: ImageFeatures, masks: torch.Tensor, object_score: torch.Tensor,
                       from_prompt: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens, pos = self.model._encode_new_memory(
-            current_vision_feats=[features.vision.expand(-1, len(masks), -1)],
-            feat_sizes=[features.size],
-            pred_masks_high_res=masks,
-            object_score_logits=object_score,
-            is_mask_from_pts=from_prompt,
-        )
-        return tokens.flatten(2).transpose(1, 2), pos[-1][:1].flatten(2).permute(2, 0, 1)
+        maps = encode_memory(self.model, features.pixels(), masks, object_score, from_prompt)  # image projected once
+        pos = memory_position(self.model, maps)
+        return maps.flatten(2).transpose(1, 2), pos.flatten(2).permute(2, 0, 1)
