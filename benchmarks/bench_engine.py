@@ -6,11 +6,13 @@ on frame 0, with 1 and with 3 objects. After a warm-up, N frames are timed; deco
 image encoder, memory attention, decoder, memory encoder and our own code (the rest of `step`).
 
 Memory (--memory): our engine with 3 objects for 1,000 frames of a synthetic clip at a small input size; resident
-memory (RSS) at frames 100 and 1,000 and the memory entries each object holds.
+memory (RSS) at frames 100 and 1,000 and the memory entries each object holds (--model edgetam: EdgeTAM, whose
+smallest input size is 256).
 
     python benchmarks/bench_engine.py                      # bedroom.mp4, imgsz 512, 30 timed frames
     python benchmarks/bench_engine.py --source synthetic --frames 10
     python benchmarks/bench_engine.py --memory             # imgsz 128, 1,000 frames
+    python benchmarks/bench_engine.py --memory --model edgetam --memory-imgsz 256
 """
 
 from __future__ import annotations
@@ -46,11 +48,11 @@ def speed(source: str | None, imgsz: int, frames: int, warmup: int, device: str)
             print("  our frame: " + ", ".join(f"{k} {v:.1f} ms ({100 * v / total:.0f}%)" for k, v in split.items()))
 
 
-def memory(imgsz: int, frames: int, device: str) -> None:
-    print(f"{MODEL}, random weights, imgsz {imgsz}, 3 objects, {frames} frames of a 320x240 synthetic clip")
+def memory(model: str, imgsz: int, frames: int, device: str) -> None:
+    print(f"{model}, random weights, imgsz {imgsz}, 3 objects, {frames} frames of a 320x240 synthetic clip")
     with tempfile.TemporaryDirectory() as tmp:
         clip = make_clip(None, frames, 3, tmp, size=(320, 240))
-        result = run_engine(clip, SAM2Tracker(MODEL, "random", imgsz, device, profile=True), warmup=0)
+        result = run_engine(clip, SAM2Tracker(model, "random", imgsz, device, profile=True), warmup=0)
     for frame in (100, frames):
         print(f"  RSS after frame {frame:5d}: {result.rss[frame - 1] / MB:8.1f} MB")
     print(f"  growth from frame 100 to {frames}: {(result.rss[-1] - result.rss[99]) / MB:+.1f} MB")
@@ -67,9 +69,10 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="the long memory run instead of speed")
     parser.add_argument("--memory-frames", type=int, default=1000)
     parser.add_argument("--memory-imgsz", type=int, default=128)
+    parser.add_argument("--model", default=MODEL, help="the model of the memory run: sam2.1_t, edgetam, ...")
     args = parser.parse_args()
     if args.memory:
-        memory(args.memory_imgsz, args.memory_frames, args.device)
+        memory(args.model, args.memory_imgsz, args.memory_frames, args.device)
     else:
         speed(None if args.source == "synthetic" else args.source, args.imgsz, args.frames, args.warmup, args.device)
 

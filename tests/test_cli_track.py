@@ -31,6 +31,20 @@ def test_documented_command_on_a_real_video(data_dir, tmp_path):
     assert ids <= {1, 2} and 1 in ids
 
 
+def test_edge_cpu_pipeline_runs_edgetam_with_a_detector(data_dir, tmp_path):
+    """The ready `edge-cpu` pipeline: EdgeTAM in the device's precision and a detector every third frame."""
+    from autotrack.config import load_config
+
+    config = load_config("edge-cpu")
+    assert (config.sam.model, config.sam.precision, config.detector.every) == ("edgetam", "auto", 3)
+    mot = tmp_path / "o.txt"
+    result = run("track", str(data_dir / "videos" / "bedroom.mp4"), "-p", "edge-cpu", "--detector", "random",
+                 "--sam-weights", "random", "--imgsz", "256", "--box", "290,110,480,420", "--mot", str(mot),
+                 "--max-frames", "3")
+    assert result.exit_code == 0, result.output
+    assert [line.split(",")[:2] for line in mot.read_text().splitlines()] == [["1", "1"], ["2", "1"], ["3", "1"]]
+
+
 def bad_prompts(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text('{"objects": [{"id": 1, "frame": 0, "box": [10, 10, 5]}]}')
@@ -46,6 +60,7 @@ def bad_prompts(tmp_path):
         ("unknown pipeline", "unknown pipeline"),
         ("unknown class", "unknown class 'unicorn'"),
         ("bad override", "unknown key"),
+        ("EdgeTAM input size", "multiple of 256"),
     ],
 )
 def test_bad_input_is_one_line_and_non_zero(case, expected, tmp_path, data_dir):
@@ -60,6 +75,8 @@ def test_bad_input_is_one_line_and_non_zero(case, expected, tmp_path, data_dir):
         "unknown class": ["track", video, "--detector", "random", "--classes", "person,unicorn",
                           "--sam-weights", "random", "--imgsz", "64"],
         "bad override": ["track", video, "--sam-weights", "random", "--set", "sam.imgsze=64"],
+        "EdgeTAM input size": ["track", video, "--sam", "edgetam", "--sam-weights", "random", "--imgsz", "320",
+                               "--box", "290,110,480,420"],
     }[case]
     result = run(*args)
     assert result.exit_code == 1

@@ -43,7 +43,7 @@ def test_ready_pipelines_work_after_a_release_install(installed, tmp_path, data_
     listed = run(installed, "autotrack", "pipelines", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     names = [line.split()[0] for line in listed.stdout.splitlines() if not line.startswith("files:")]
-    assert {"yolo-sam2", "manual-sam2", "fast-cpu", "points-sam2"} <= set(names)
+    assert {"yolo-sam2", "manual-sam2", "fast-cpu", "edge-cpu", "points-sam2"} <= set(names)
 
     video = data_dir / "videos" / "bedroom.mp4"
     tracked = run(installed, "autotrack", "track", str(video), "-p", "manual-sam2", "--sam-weights", "random",

@@ -14,6 +14,8 @@ from autotrack.sam2.precision import resolve_precision
 
 IMGSZ = 256
 FRAMES = 30
+MODELS = ["sam2.1_t", "edgetam"]
+SMALLEST = {"sam2.1_t": 64, "edgetam": 256}  # EdgeTAM's perceiver pools memory into a 16x16 grid
 BOX = [290.0, 110.0, 480.0, 420.0]  # the person in bedroom.mp4
 
 
@@ -43,8 +45,9 @@ def test_auto_on_mps_is_fp32_and_explicit_choices_are_kept(monkeypatch):
 @pytest.mark.parametrize("name, features, pointers", [("bf16", torch.bfloat16, torch.bfloat16),
                                                       ("fp16", torch.float16, torch.float16),
                                                       ("fp32", torch.float16, torch.float32)])
-def test_memory_is_kept_in_the_compute_dtype_and_outputs_stay_float32(name, features, pointers):
-    tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=64, device="cpu", precision=name)
+@pytest.mark.parametrize("model", MODELS)
+def test_memory_is_kept_in_the_compute_dtype_and_outputs_stay_float32(model, name, features, pointers):
+    tracker = SAM2Tracker(model, weights="random", imgsz=SMALLEST[model], device="cpu", precision=name)
     assert tracker.precision == name
     frames = np.random.default_rng(0).integers(0, 255, (4, 96, 128, 3), dtype=np.uint8)
     for index, frame in enumerate(frames):
@@ -59,8 +62,8 @@ def test_memory_is_kept_in_the_compute_dtype_and_outputs_stay_float32(name, feat
     assert all(type(score) is float for score in (state.affinity, state.occurrence))
 
 
-def bedroom_masks(data_dir, name: str) -> list[np.ndarray]:
-    tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=IMGSZ, device="cpu", precision=name)
+def bedroom_masks(data_dir, model: str, name: str) -> list[np.ndarray]:
+    tracker = SAM2Tracker(model, weights="random", imgsz=IMGSZ, device="cpu", precision=name)
     capture = cv2.VideoCapture(str(data_dir / "videos" / "bedroom.mp4"))
     masks = []
     for index in range(FRAMES):
@@ -70,9 +73,9 @@ def bedroom_masks(data_dir, name: str) -> list[np.ndarray]:
     return masks
 
 
-@pytest.fixture(scope="module")
-def fp32_masks(data_dir) -> list[np.ndarray]:
-    return bedroom_masks(data_dir, "fp32")
+@pytest.fixture(scope="module", params=MODELS)
+def fp32_masks(request, data_dir) -> tuple[str, list[np.ndarray]]:
+    return request.param, bedroom_masks(data_dir, request.param, "fp32")
 
 
 @pytest.mark.parametrize("name", ["bf16", "fp16"])
@@ -81,9 +84,10 @@ def test_reduced_precision_masks_stay_close_to_fp32(data_dir, fp32_masks, name):
 
     Both run on this CPU: torch autocasts to bf16 and fp16 on any CPU (fp16 slowly where it is not native).
     """
-    masks = bedroom_masks(data_dir, name)
-    ious = [float((a & b).sum() / max((a | b).sum(), 1)) for a, b in zip(fp32_masks, masks)]
-    print(f"{name} vs fp32, mask IoU per frame: " + " ".join(f"{iou:.3f}" for iou in ious))
-    for index, (reference, mask, iou) in enumerate(zip(fp32_masks, masks, ious)):
+    model, reference_masks = fp32_masks
+    masks = bedroom_masks(data_dir, model, name)
+    ious = [float((a & b).sum() / max((a | b).sum(), 1)) for a, b in zip(reference_masks, masks)]
+    print(f"{model} {name} vs fp32, mask IoU per frame: " + " ".join(f"{iou:.3f}" for iou in ious))
+    for index, (reference, mask, iou) in enumerate(zip(reference_masks, masks, ious)):
         assert reference.any() and mask.any(), f"frame {index}: an empty mask would prove nothing"
         assert iou >= 0.9, f"frame {index}: {name} vs fp32 mask IoU {iou:.3f}"

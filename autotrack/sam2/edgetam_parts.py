@@ -9,6 +9,8 @@ size, and an object's memory is small (at 1024 px, 512 tokens instead of SAM2's 
 
 from __future__ import annotations
 
+import math
+
 import torch
 from timm.utils.model import reparameterize_model
 
@@ -47,7 +49,7 @@ class EdgeTAMParts:
         return self.model.memory_temporal_positional_encoding[slots].view(len(slots), -1)
 
     def pointer_encoding(self, distances: torch.Tensor) -> torch.Tensor:
-        # EdgeTAM (like SAM2.0 tiny) gives object pointers no temporal encoding
+        # EdgeTAM gives object pointers no temporal encoding (its official config: add_tpos_enc_to_obj_ptrs false)
         batch, num = distances.shape
         return distances.new_zeros(num, batch, self.mem_dim)
 
@@ -108,8 +110,7 @@ class EdgeTAMParts:
                       from_prompt: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """transformers' `_encode_new_memory` for a batch of objects: prompted masks binarised, others through a
         sigmoid, then scaled; the memory encoder with the frame's features projected once for the batch (they are
-        the same for every object); then the perceiver, one object at a time: transformers' perceiver takes its 2D
-        latents as a view that fails for a batch. The perceiver is the cheapest part."""
+        the same for every object); then the perceiver (`perceive`)."""
         model, config = self.model, self.model.config
         batch = len(masks)
         mask_for_memory = (masks > 0).to(masks.dtype) if from_prompt else masks.sigmoid()
@@ -117,6 +118,30 @@ class EdgeTAMParts:
         encoder = model.memory_encoder  # its forward, with the image projected once for the batch
         maps = encoder.feature_projection(features.pixels()) + encoder.mask_downsampler(mask_for_memory)
         maps = encoder.projection(encoder.memory_fuser(maps))
-        pos = encoder.position_encoding(maps.shape, maps.device, maps.dtype)
-        tokens, token_pos = zip(*(model.spatial_perceiver(maps[b : b + 1], pos[b : b + 1]) for b in range(batch)))
-        return torch.cat(tokens), token_pos[0][0][:, None]
+        map_pos = encoder.position_encoding((1, *maps.shape[1:]), maps.device, torch.float32)
+        return perceive(model.spatial_perceiver, maps, map_pos.to(maps.dtype))
+
+
+def perceive(perceiver, maps: torch.Tensor, map_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """transformers' `EdgeTamVideoPerceiverResampler.forward` for a batch of memory maps (B, C, H, W) and their
+    position encoding (1, C, H, W): (B, 512, C) tokens (256 global latents, then a 16x16 grid of latents each pooled
+    from its window of the map) and their (512, 1, C) position encoding (none for the global ones, a sine grid for
+    the others), the same for every map.
+
+    Written out because transformers' 2D branch takes its latents as a view, which fails for more than one map; the
+    grid's position encoding is computed in float32 (the engine keeps it: it never changes).
+    """
+    batch, channels, height, width = maps.shape
+    grid = math.isqrt(perceiver.num_latents_2d)
+    window = height // grid
+    global_latents, global_pos = perceiver._forward_1d(maps, map_pos.expand(batch, -1, -1, -1))
+    windows = maps.permute(0, 2, 3, 1).reshape(batch, grid, window, grid, window, channels)
+    windows = windows.permute(0, 1, 3, 2, 4, 5).reshape(batch * grid * grid, window * window, channels)
+    latents = perceiver.latents_2d.expand(batch, -1, -1).reshape(-1, 1, channels)
+    for layer in perceiver.layers:
+        latents = layer(latents, windows, positional_encoding=None)
+    grid_latents = perceiver.layer_norm(latents.reshape(batch, grid * grid, channels))
+    grid_pos = perceiver.positional_encoding((1, channels, grid, grid), maps.device, torch.float32)
+    grid_pos = grid_pos.flatten(2).transpose(1, 2)
+    pos = torch.cat([global_pos[:1].float(), grid_pos], dim=1)[0, :, None]
+    return torch.cat([global_latents, grid_latents], dim=1), pos
