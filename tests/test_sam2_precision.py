@@ -12,7 +12,7 @@ from autotrack.errors import InputError
 from autotrack.sam2 import precision
 from autotrack.sam2.precision import resolve_precision
 
-IMGSZ = 256
+IMGSZ = 128
 FRAMES = 30
 BOX = [290.0, 110.0, 480.0, 420.0]  # the person in bedroom.mp4
 

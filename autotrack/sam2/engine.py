@@ -28,7 +28,12 @@ from autotrack.device import resolve_device
 from autotrack.errors import InputError
 from autotrack.sam2.build import build_model, compile_model
 from autotrack.sam2.masks import upscale_masks
-from autotrack.sam2.memory import MAX_OBJ_PTRS, MEMORY_POLICIES, MemoryEntry, ObjectMemory
+from autotrack.sam2.memory import (
+    MAX_OBJ_PTRS,
+    MEMORY_POLICIES,
+    MemoryEntry,
+    ObjectMemory,
+)
 from autotrack.sam2.precision import autocast, compute_dtype, resolve_precision
 from autotrack.sam2.scoring import MotionScorer, motion_weight
 from autotrack.sam2.shared import attend_to_memory, encode_memory, memory_position
@@ -161,14 +166,13 @@ class SAM2Tracker:
             return {}
         gain = self.imgsz / max(frame.shape[:2])
         results: dict[int, _Decoded] = {}
-        with autocast(self.device, self.precision):
-            with self._stage("image_encoder"):
-                feats, pos, sizes = self._encode_image(frame)
-            for obj_id, prompt in prompts.items():
-                results[obj_id] = self._prompt_object(obj_id, prompt, gain, feats, pos, sizes)
-            for group, selections in self._groups_by_layout([i for i in self._objects if i not in prompts]):
-                decoded = self._track(group, selections, gain, feats, pos, sizes)
-                results.update(zip(group, self._split(decoded, len(group))))
+        with self._stage("image_encoder"):
+            feats, pos, sizes = self._encode_image(frame)
+        for obj_id, prompt in prompts.items():
+            results[obj_id] = self._prompt_object(obj_id, prompt, gain, feats, pos, sizes)
+        for group, selections in self._groups_by_layout([i for i in self._objects if i not in prompts]):
+            decoded = self._track(group, selections, gain, feats, pos, sizes)
+            results.update(zip(group, self._split(decoded, len(group))))
         return self._states(results, frame.shape[:2], prompted=set(prompts))
 
     # --------------------------------------------------------------------------------------------- frame stages
@@ -193,7 +197,7 @@ class SAM2Tracker:
         if prompt.mask is not None and prompt.box is None and prompt.points is None:
             mask = self._mask_letterbox(image=prompt.mask.astype(np.float32)).reshape(self.imgsz, self.imgsz)
             mask = torch.from_numpy(mask).to(self.device)[None, None]
-            pix = feats[-1].permute(1, 2, 0).view(1, -1, *sizes[-1])
+            pix = feats[-1].permute(1, 2, 0).view(1, -1, *sizes[-1]).float()
             with self._stage("decoder"):
                 low_res, _, ious, _, _, obj_ptr, score = self.model._use_mask_as_output(mask, pix, high_res)
             decoded = _Decoded(low_res, obj_ptr, score, ious[:, 0].cpu().numpy(), [None])
@@ -231,7 +235,7 @@ class SAM2Tracker:
         memory, memory_pos = [], []
         for slot in range(len(selections[0][0])):
             entries = [spatial[slot] for spatial, _ in selections]
-            features = torch.cat([entry.features for _, entry in entries]).to(feats[-1].dtype)
+            features = torch.cat([entry.features for _, entry in entries]).to(self._dtype)
             memory.append(features.flatten(2).permute(2, 0, 1))
             t_index = torch.tensor([model.num_maskmem - t_pos - 1 for t_pos, _ in entries], device=self.device)
             memory_pos.append(self._maskmem_pos + model.maskmem_tpos_enc[t_index].view(1, batch, -1))
@@ -240,7 +244,7 @@ class SAM2Tracker:
             ptrs = torch.stack([torch.cat([p for _, p in pointers]) for _, pointers in selections], dim=1)
             distances = torch.tensor([[d for d, _ in pointers] for _, pointers in selections], device=self.device)
             tpos_dim = model.hidden_dim if model.proj_tpos_enc_in_obj_ptrs else model.mem_dim
-            ptr_pos = get_1d_sine_pe(distances.to(ptrs.dtype) / (MAX_OBJ_PTRS - 1), dim=tpos_dim)
+            ptr_pos = get_1d_sine_pe(distances.float() / (MAX_OBJ_PTRS - 1), dim=tpos_dim)
             ptr_pos = model.obj_ptr_tpos_proj(ptr_pos).transpose(0, 1)  # (P, B, mem_dim)
             split = model.hidden_dim // model.mem_dim  # a pointer becomes `split` tokens of mem_dim
             ptrs = ptrs.reshape(-1, batch, split, model.mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
@@ -265,7 +269,7 @@ class SAM2Tracker:
         with self._stage("decoder"):
             sparse, dense = model.sam_prompt_encoder(points=point_inputs, boxes=None, masks=None)
             masks, ious, tokens, score = model.sam_mask_decoder(
-                image_embeddings=pix,
+                image_embeddings=pix.float(),
                 image_pe=model.sam_prompt_encoder.get_dense_pe(),
                 sparse_prompt_embeddings=sparse,
                 dense_prompt_embeddings=dense,
@@ -350,8 +354,10 @@ class SAM2Tracker:
 
     @staticmethod
     def _high_res(feats, sizes, batch: int) -> list[torch.Tensor]:
+        """The high-resolution image features for the mask decoder, float32 (see `_stage`), shared by the batch."""
         return [
-            x.permute(1, 2, 0).view(1, x.size(2), *s).expand(batch, -1, -1, -1) for x, s in zip(feats[:-1], sizes[:-1])
+            x.permute(1, 2, 0).view(1, x.size(2), *s).float().expand(batch, -1, -1, -1)
+            for x, s in zip(feats[:-1], sizes[:-1])
         ]
 
     def _prompt_points(self, prompt: Prompt, gain: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -403,15 +409,17 @@ class SAM2Tracker:
 
     @contextmanager
     def _stage(self, name: str):
-        """Time a stage when profiling; CUDA work is synchronised so the time lands in the right stage."""
-        if not self.profile:
+        """Run a model stage in the compute precision, timed when profiling (CUDA work is synchronised so the time
+        lands in the right stage). The mask decoder always runs in float32: it makes the masks and scores, its
+        rounding would move mask borders, and it costs little; its inputs are cast to float32."""
+        with autocast(self.device, "fp32" if name == "decoder" else self.precision):
+            if not self.profile:
+                yield
+                return
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            start = time.perf_counter()
             yield
-            return
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        start = time.perf_counter()
-        yield
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.timings[name] += time.perf_counter() - start
-
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            self.timings[name] += time.perf_counter() - start
