@@ -34,9 +34,10 @@ from autotrack.sam2.memory import (
     MemoryEntry,
     ObjectMemory,
 )
+from autotrack.sam2.memory_attention import attend_to_memory
+from autotrack.sam2.memory_encoder import encode_memory, memory_position
 from autotrack.sam2.precision import autocast, compute_dtype, resolve_precision
 from autotrack.sam2.scoring import MotionScorer, motion_weight
-from autotrack.sam2.shared import attend_to_memory, encode_memory, memory_position
 from autotrack.types import ObjectState, Prompt, Status
 from autotrack.weights import get_spec
 
