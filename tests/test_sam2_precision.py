@@ -12,7 +12,7 @@ from autotrack.errors import InputError
 from autotrack.sam2 import precision
 from autotrack.sam2.precision import resolve_precision
 
-IMGSZ = 256
+IMGSZ = 128
 FRAMES = 30
 MODELS = ["sam2.1_t", "edgetam"]
 SMALLEST = {"sam2.1_t": 64, "edgetam": 256}  # EdgeTAM's perceiver pools memory into a 16x16 grid

@@ -13,8 +13,13 @@ import math
 
 import torch
 from timm.utils.model import reparameterize_model
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
+from autotrack.sam2.memory_attention import scaled_dot_product_attention
 from autotrack.sam2.parts import Heads, ImageFeatures
+
+ATTENTION = "autotrack"  # the name of `attention` among transformers' attention functions
 
 
 class EdgeTAMParts:
@@ -24,6 +29,7 @@ class EdgeTAMParts:
         backbone = model.vision_encoder.backbone
         backbone.timm_model = reparameterize_model(backbone.timm_model, inplace=True)
         model.vision_encoder.to(memory_format=torch.channels_last)
+        model.set_attn_implementation({"": ATTENTION})  # memory attention and perceiver (the decoder runs in fp32)
         self.model = model
         self.hidden_dim = model.hidden_dim
         self.mem_dim = model.mem_dim
@@ -39,7 +45,7 @@ class EdgeTAMParts:
     def encode_image(self, image: torch.Tensor) -> ImageFeatures:
         out = self.model.get_image_features(image.contiguous(memory_format=torch.channels_last))
         feats, pos = out.fpn_hidden_states, out.fpn_position_encoding  # each (h*w, 1, C), fine to coarse
-        high_res = [x.permute(1, 2, 0).reshape(1, -1, *s) for x, s in zip(feats[:-1], self._sizes[:-1])]
+        high_res = [x.permute(1, 2, 0).reshape(1, -1, *s).float() for x, s in zip(feats[:-1], self._sizes[:-1])]
         return ImageFeatures(feats[-1], pos[-1], high_res, self._sizes[-1])
 
     def no_memory(self, features: ImageFeatures) -> torch.Tensor:
@@ -55,29 +61,28 @@ class EdgeTAMParts:
 
     def attend(self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_frames: int,
                num_pointer_tokens: int) -> torch.Tensor:
-        """transformers' `EdgeTamVideoMemoryAttention.forward` for a batch of objects, with the first layer's
-        self-attention run once: it sees only the frame's features, the same for every object (as
-        `autotrack.sam2.shared.attend_to_memory` does for SAM2). Dropout is left out: the model is in eval mode."""
+        """transformers' `EdgeTamVideoMemoryAttention.forward` for a batch of objects, with the work that depends only
+        on the frame done once, as `autotrack.sam2.memory_attention.attend_to_memory` does for SAM2: the first
+        layer's self-attention (it sees only the frame's features) and the keys (memory + position, the same in
+        every layer). Dropout is left out: the model is in eval mode."""
         attention = self.model.memory_attention
         batch = memory.shape[1]
-        queries = (features.vision + 0.1 * features.pos).transpose(0, 1)[:, None]  # (1, 1, h*w, C), batch first
-        keys, keys_pos = memory.transpose(0, 1)[:, None], memory_pos.transpose(0, 1)[:, None]  # (B, 1, M, mem)
-        rope = attention.rotary_emb(queries, attention.position_ids)
-        rope_k = attention.rotary_emb(queries, attention.position_ids_k)
-        first, *others = attention.layers
-        normed = first.layer_norm1(queries)
-        queries = queries + first.self_attn(query=normed, key=normed, value=normed, position_embeddings=rope)[0]
-        queries = queries.expand(batch, -1, -1, -1)
-        cross, _ = first.cross_attn_image(query=first.layer_norm2(queries), key=keys + keys_pos, value=keys,
-                                          position_embeddings=rope, position_embeddings_k=rope_k,
-                                          num_k_exclude_rope=num_pointer_tokens, rope_k_repeat=num_frames)
-        queries = queries + cross
-        queries = queries + first.mlp(first.layer_norm3(queries))
-        for layer in others:
-            queries = layer(queries=queries, keys=keys, key_point_embedding=keys_pos, rope_position_embeddings=rope,
-                            rope_position_embeddings_k=rope_k, num_k_exclude_rope=num_pointer_tokens,
-                            rope_k_repeat=num_frames)
-        pixels = attention.layer_norm(queries)[:, 0]  # (B, h*w, C)
+        x = (features.vision + 0.1 * features.pos).transpose(0, 1)[:, None]  # (1, 1, h*w, C), batch first
+        memory = memory.transpose(0, 1)[:, None]  # (B, 1, M, mem_dim)
+        keys = memory + memory_pos.transpose(0, 1)[:, None]
+        rope = attention.rotary_emb(x, attention.position_ids)
+        rope_keys = attention.rotary_emb(x, attention.position_ids_k)
+        for index, layer in enumerate(attention.layers):
+            normed = layer.layer_norm1(x)
+            x = x + layer.self_attn(query=normed, key=normed, value=normed, position_embeddings=rope)[0]
+            if index == 0:
+                x = x.expand(batch, -1, -1, -1)  # once per frame: no memory so far
+            cross, _ = layer.cross_attn_image(query=layer.layer_norm2(x), key=keys, value=memory,
+                                              position_embeddings=rope, position_embeddings_k=rope_keys,
+                                              num_k_exclude_rope=num_pointer_tokens, rope_k_repeat=num_frames)
+            x = x + cross
+            x = x + layer.mlp(layer.layer_norm3(x))
+        pixels = attention.layer_norm(x)[:, 0]  # (B, h*w, C)
         return pixels.transpose(1, 2).reshape(batch, -1, *features.size)
 
     def decode(self, pixels: torch.Tensor, high_res: list[torch.Tensor], points: torch.Tensor,
@@ -103,7 +108,7 @@ class EdgeTAMParts:
         return pointer + (1 - appearing) * self.model.no_object_pointer
 
     def mask_as_output(self, mask: torch.Tensor, features: ImageFeatures) -> tuple[torch.Tensor, ...]:
-        out = self.model._use_mask_as_output(features.pixels(), features.high_res, mask)
+        out = self.model._use_mask_as_output(features.pixels().float(), features.high_res, mask)
         return out.pred_masks, out.object_pointer.view(1, -1), out.object_score_logits
 
     def encode_memory(self, features: ImageFeatures, masks: torch.Tensor, object_score: torch.Tensor,
@@ -145,3 +150,19 @@ def perceive(perceiver, maps: torch.Tensor, map_pos: torch.Tensor) -> tuple[torc
     grid_pos = grid_pos.flatten(2).transpose(1, 2)
     pos = torch.cat([global_pos[:1].float(), grid_pos], dim=1)[0, :, None]
     return torch.cat([global_latents, grid_latents], dim=1), pos
+
+
+def attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+              attention_mask: torch.Tensor | None, scaling: float | None = None, dropout: float = 0.0,
+              **kwargs) -> tuple[torch.Tensor, None]:
+    """transformers' attention function interface, computed as the SAM2 engine computes attention
+    (`autotrack.sam2.memory_attention.scaled_dot_product_attention`: on a CPU in bf16 or fp16, products over blocks
+    of queries, which use the CPU's bf16 instructions where torch's fused kernel does not; elsewhere torch's kernel).
+    Masked or otherwise scaled attention, which EdgeTAM does not use, goes to transformers' own function."""
+    if attention_mask is not None or dropout or (scaling is not None and scaling != query.shape[-1] ** -0.5):
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      **kwargs)
+    return scaled_dot_product_attention(query, key, value).transpose(1, 2).contiguous(), None
+
+
+AttentionInterface.register(ATTENTION, attention)

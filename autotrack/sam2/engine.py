@@ -162,14 +162,13 @@ class SAM2Tracker:
             return {}
         gain = self.imgsz / max(frame.shape[:2])
         results: dict[int, _Decoded] = {}
-        with autocast(self.device, self.precision):
-            with self._stage("image_encoder"):
-                features = self._encode_image(frame)
-            for obj_id, prompt in prompts.items():
-                results[obj_id] = self._prompt_object(obj_id, prompt, gain, features)
-            for group, selections in self._groups_by_layout([i for i in self._objects if i not in prompts]):
-                decoded = self._track(group, selections, gain, features)
-                results.update(zip(group, self._split(decoded, len(group))))
+        with self._stage("image_encoder"):
+            features = self._encode_image(frame)
+        for obj_id, prompt in prompts.items():
+            results[obj_id] = self._prompt_object(obj_id, prompt, gain, features)
+        for group, selections in self._groups_by_layout([i for i in self._objects if i not in prompts]):
+            decoded = self._track(group, selections, gain, features)
+            results.update(zip(group, self._split(decoded, len(group))))
         return self._states(results, frame.shape[:2], prompted=set(prompts))
 
     # --------------------------------------------------------------------------------------------- frame stages
@@ -225,7 +224,7 @@ class SAM2Tracker:
         memory, memory_pos = [], []
         for slot in range(len(selections[0][0])):
             entries = [spatial[slot] for spatial, _ in selections]
-            tokens = torch.cat([entry.features for _, entry in entries]).to(features.vision.dtype)  # (B, T, mem)
+            tokens = torch.cat([entry.features for _, entry in entries]).to(self._dtype)  # (B, T, mem_dim)
             memory.append(tokens.transpose(0, 1))
             slots = torch.tensor([NUM_MASKMEM - t_pos - 1 for t_pos, _ in entries], device=self.device)
             memory_pos.append(self._maskmem_pos + parts.temporal_encoding(slots)[None])
@@ -233,7 +232,7 @@ class SAM2Tracker:
         if selections[0][1]:
             ptrs = torch.stack([torch.cat([p for _, p in pointers]) for _, pointers in selections], dim=1)
             distances = torch.tensor([[d for d, _ in pointers] for _, pointers in selections], device=self.device)
-            ptr_pos = parts.pointer_encoding(distances.to(ptrs.dtype))  # (P, B, mem_dim)
+            ptr_pos = parts.pointer_encoding(distances.float())  # (P, B, mem_dim)
             split = parts.hidden_dim // parts.mem_dim  # a pointer becomes `split` tokens of mem_dim
             ptrs = ptrs.reshape(-1, batch, split, parts.mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
             memory.append(ptrs)
@@ -252,7 +251,7 @@ class SAM2Tracker:
                 -torch.ones(batch, 1, dtype=torch.int32, device=self.device),
             )
         with self._stage("decoder"):
-            heads = self.parts.decode(pix, high_res, *point_inputs, multimask)
+            heads = self.parts.decode(pix.float(), high_res, *point_inputs, multimask)
             masks, ious, tokens, score = heads.masks, heads.ious, heads.tokens, heads.object_score
             masks = torch.where(score[:, :, None, None] > 0, masks, NO_OBJ_SCORE)
         ious_np = ious.float().cpu().numpy()
@@ -367,15 +366,17 @@ class SAM2Tracker:
 
     @contextmanager
     def _stage(self, name: str):
-        """Time a stage when profiling; CUDA work is synchronised so the time lands in the right stage."""
-        if not self.profile:
+        """Run a model stage in the compute precision, timed when profiling (CUDA work is synchronised so the time
+        lands in the right stage). The mask decoder always runs in float32: it makes the masks and scores, its
+        rounding would move mask borders, and it costs little; its inputs are float32 (`ImageFeatures.high_res`)."""
+        with autocast(self.device, "fp32" if name == "decoder" else self.precision):
+            if not self.profile:
+                yield
+                return
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            start = time.perf_counter()
             yield
-            return
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        start = time.perf_counter()
-        yield
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.timings[name] += time.perf_counter() - start
-
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            self.timings[name] += time.perf_counter() - start

@@ -27,7 +27,8 @@ class ImageFeatures:
 
     vision: torch.Tensor  # (h*w, 1, C): the lowest-resolution features, sequence first
     pos: torch.Tensor  # (h*w, 1, C): their position encoding
-    high_res: list[torch.Tensor]  # [(1, C/8, 4h, 4w), (1, C/4, 2h, 2w)]: finer features for the mask decoder
+    high_res: list[torch.Tensor]  # [(1, C/8, 4h, 4w), (1, C/4, 2h, 2w)]: finer features for the mask decoder,
+    # float32 as the decoder runs in float32 whatever the precision
     size: tuple[int, int]  # (h, w) of `vision`
 
     def pixels(self) -> torch.Tensor:

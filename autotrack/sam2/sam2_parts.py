@@ -8,8 +8,9 @@ from ultralytics.models.sam.modules.utils import get_1d_sine_pe
 
 from autotrack.sam2.build import compile_model
 from autotrack.sam2.memory import MAX_OBJ_PTRS
+from autotrack.sam2.memory_attention import attend_to_memory
+from autotrack.sam2.memory_encoder import encode_memory, memory_position
 from autotrack.sam2.parts import Heads, ImageFeatures
-from autotrack.sam2.shared import attend_to_memory, encode_memory, memory_position
 
 
 class SAM2Parts:
@@ -26,7 +27,7 @@ class SAM2Parts:
 
     def encode_image(self, image: torch.Tensor) -> ImageFeatures:
         _, feats, pos, sizes = self.model._prepare_backbone_features(self.model.forward_image(image))
-        high_res = [x.permute(1, 2, 0).view(1, -1, *s) for x, s in zip(feats[:-1], sizes[:-1])]
+        high_res = [x.permute(1, 2, 0).view(1, -1, *s).float() for x, s in zip(feats[:-1], sizes[:-1])]
         return ImageFeatures(feats[-1], pos[-1], high_res, tuple(sizes[-1]))
 
     def no_memory(self, features: ImageFeatures) -> torch.Tensor:
@@ -75,7 +76,7 @@ class SAM2Parts:
 
     def mask_as_output(self, mask: torch.Tensor, features: ImageFeatures) -> tuple[torch.Tensor, ...]:
         low_res, _, _, _, _, pointer, object_score = self.model._use_mask_as_output(
-            mask, features.pixels(), features.high_res
+            mask, features.pixels().float(), features.high_res
         )
         return low_res, pointer, object_score
 

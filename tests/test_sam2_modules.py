@@ -1,4 +1,5 @@
-"""Work done once per frame instead of once per object gives the outputs of SAM2's own modules on the same inputs."""
+"""Our forward of SAM2's memory attention and memory encoder, which does once per frame the work that depends only
+on the frame, gives the outputs of ultralytics' modules on the same inputs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import pytest
 import torch
 
 from autotrack.sam2.build import build_model
-from autotrack.sam2.shared import attend_to_memory, encode_memory, memory_position
+from autotrack.sam2.memory_attention import attend_to_memory
+from autotrack.sam2.memory_encoder import encode_memory, memory_position
 
 IMGSZ = 128
 OBJECTS = 3
@@ -41,7 +43,7 @@ def test_memory_attention_runs_the_first_self_attention_once_with_the_same_outpu
         memory_pos=memory_pos, num_obj_ptr_tokens=pointers,
     )
     calls = []
-    hook = model.memory_attention.layers[0].self_attn.register_forward_hook(lambda m, args, out: calls.append(args))
+    hook = model.memory_attention.layers[0].self_attn.q_proj.register_forward_hook(lambda m, args, out: calls.append(args))
     try:
         actual = attend_to_memory(model.memory_attention, feats, pos, memory, memory_pos, pointers)
     finally:
@@ -74,3 +76,17 @@ def test_memory_encoder_projects_the_image_once_with_the_same_output(model, fram
     assert [args[0].shape[0] for args in calls] == [1]
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)  # a 1x1 conv on 1 image or 3: rounding
     torch.testing.assert_close(memory_position(model, actual), expected_pos[0][:1])
+
+
+@torch.inference_mode()
+def test_blocked_bf16_attention_on_the_cpu_matches_torch_attention(monkeypatch):
+    from autotrack.sam2 import memory_attention
+
+    generator = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 1, n, 64, generator=generator) for n in (96, 200, 200))
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    assert torch.equal(memory_attention.scaled_dot_product_attention(q, k, v), expected)  # float32: torch's own
+    monkeypatch.setattr(memory_attention, "SCORES_PER_BLOCK", 2 * 200 * 40)  # 40 query rows per block: 3 blocks
+    actual = memory_attention.scaled_dot_product_attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
+    assert actual.dtype == torch.bfloat16
+    torch.testing.assert_close(actual.float(), expected, rtol=0.02, atol=0.02)
