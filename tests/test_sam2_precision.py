@@ -12,7 +12,7 @@ from autotrack.errors import InputError
 from autotrack.sam2 import precision
 from autotrack.sam2.precision import resolve_precision
 
-IMGSZ = 128
+IMGSZ = {"sam2.1_t": 128, "edgetam": 256}
 FRAMES = 30
 MODELS = ["sam2.1_t", "edgetam"]
 SMALLEST = {"sam2.1_t": 64, "edgetam": 256}  # EdgeTAM's perceiver pools memory into a 16x16 grid
@@ -63,7 +63,7 @@ def test_memory_is_kept_in_the_compute_dtype_and_outputs_stay_float32(model, nam
 
 
 def bedroom_masks(data_dir, model: str, name: str) -> list[np.ndarray]:
-    tracker = SAM2Tracker(model, weights="random", imgsz=IMGSZ, device="cpu", precision=name)
+    tracker = SAM2Tracker(model, weights="random", imgsz=IMGSZ[model], device="cpu", precision=name)
     capture = cv2.VideoCapture(str(data_dir / "videos" / "bedroom.mp4"))
     masks = []
     for index in range(FRAMES):
