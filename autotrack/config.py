@@ -2,6 +2,7 @@
 
 A pipeline file has up to five sections, each optional (defaults below):
     detector: {weights: yolo11n.pt, classes: [person], conf: 0.25, imgsz: 640, every: 1}   # or `detector: null`
+    detector: {weights: yoloe-11s-seg.pt, text: [forklift, person in a hard hat]}          # open vocabulary
     sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true}
     points: {backend: lk, num_points: 16, num_negatives: 4, min_visible: null}   # default `points: null`: none
     identity: {max_lost: 30, ...}      # autotrack.identity.IdentityConfig
@@ -30,11 +31,14 @@ class ConfigError(AutotrackError, ValueError):
 
 @dataclass
 class DetectorConfig:
+    """The detector: YOLO, or YOLOE / YOLO-World when `text` is set or the weights name one."""
+
     weights: str = "yolo11n.pt"
-    classes: list | None = None
+    classes: list | None = None  # a closed-set model's classes to keep
     conf: float = 0.25
     imgsz: int = 640
     every: int = 1
+    text: list | str | None = None  # an open-vocabulary model's class names (a list, or one string "a, b")
 
 
 @dataclass

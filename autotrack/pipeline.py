@@ -4,6 +4,7 @@
     for result in pipeline.stream():      # FrameResult per frame
         ...
     summary = pipeline.run()              # or just run it and get the counts
+    pipeline.set_text("forklift, person")   # an open-vocabulary detector's classes, from the next frame on
 
 `load_pipeline` builds one from a ready pipeline (`pipelines/*.yaml`) or a config.
 """
@@ -21,8 +22,10 @@ import supervision as sv
 
 from autotrack.config import PipelineConfig, load_config
 from autotrack.identity import IdentityManager, PointTracks
-from autotrack.prompters.manual import ManualPrompts
+from autotrack.prompters.manual import Example, ManualPrompts
 from autotrack.prompters.points import PointPrompter
+from autotrack.prompters.yolo import PrompterError
+from autotrack.prompters.yoloe import parse_text
 from autotrack.sinks import Sink
 from autotrack.sources import Source, open_source
 from autotrack.types import Event, FrameResult, ObjectState, Prompt
@@ -64,8 +67,9 @@ class Pipeline:
         tracker: the engine (`SAM2Tracker`).
         sinks: outputs, each with `write(result)` and `close()`; closed when the stream ends, however it ends.
         identity: the identity manager (a default one when None).
-        prompts: user prompts with their own IDs (`ManualPrompts`); a prompt for frame f applies on the first
-            frame processed with index >= f, so a live source that dropped frame f does not lose it.
+        prompts: user prompts with their own IDs, and example boxes for an open-vocabulary prompter
+            (`ManualPrompts`); a prompt or example for frame f applies on the first frame processed with index >= f,
+            so a live source that dropped frame f does not lose it.
         max_frames: stop after this many frames.
         points: a `PointPrompter` that keeps points on every object (seeded from its first mask, or the user's
             clicks; re-seeded from its mask when few are left), so the identity manager can re-prompt a track
@@ -118,6 +122,23 @@ class Pipeline:
                 on_frame(result)
         return self.summary
 
+    def set_classes(self, classes: list[str] | None) -> None:
+        """What the detector finds from the next frame on; objects already followed keep their IDs and memory.
+
+        An open-vocabulary detector (`YoloePrompter`) takes any names (its examples stay); a closed-set YOLO takes a
+        subset of its classes (None: all). Thread-safe: another thread may call it while `stream()` runs (e.g. a web
+        console); a bad name raises there and the run goes on unchanged.
+        """
+        set_classes = getattr(self.prompter, "set_classes", None)
+        if set_classes is None:
+            raise PrompterError("this pipeline has no detector whose classes can change")
+        set_classes(classes)
+
+    def set_text(self, text: str | list[str]) -> None:
+        """Text prompts, as `--text` takes them ("forklift, person in a hard hat", or a list): `set_classes` with
+        those names."""
+        self.set_classes(parse_text(text))
+
     def close(self) -> None:
         """Close every sink and the source (safe to call twice); outputs are complete and valid afterwards."""
         try:
@@ -134,6 +155,7 @@ class Pipeline:
         self.summary.input_fps = stats.input_fps
 
     def _process(self, index: int, timestamp: float, image: np.ndarray) -> FrameResult:
+        self._give_examples(image, self.prompts.examples_between(self._next_prompt_frame, index + 1))
         detections = self.prompter(image, index) if self.prompter is not None else None
         prompts = self.identity.plan(detections, self._point_tracks(image))
         users = self.prompts.between(self._next_prompt_frame, index + 1)
@@ -154,6 +176,19 @@ class Pipeline:
         for sink in self.sinks:
             sink.write(result)
         return result
+
+    def _give_examples(self, image: np.ndarray, examples: list[Example]) -> None:
+        """Hand the examples due on this frame to the prompter, with the frame their boxes are on."""
+        if not examples:
+            return
+        add_examples = getattr(self.prompter, "add_examples", None)
+        if add_examples is None:
+            raise PrompterError("this pipeline's detector cannot find objects like an example (--like); use an "
+                                "open-vocabulary one, e.g. -p text-sam2")
+        height, width = image.shape[:2]
+        for example in examples:
+            example.check_inside(width, height)
+        add_examples(image, examples)
 
     def _point_tracks(self, image: np.ndarray) -> PointTracks | None:
         """Move every object's points onto this frame; the visible points of each object SAM2 still sees, as its
@@ -216,12 +251,16 @@ def _visible_masks(
 
 
 def build_prompter(config: PipelineConfig) -> Prompter | None:
-    """The configured detector, or None for a pipeline without one."""
+    """The configured detector, or None for a pipeline without one: YOLOE or YOLO-World when the detector has text
+    or its weights name one (open vocabulary), else YOLO."""
     if config.detector is None:
         return None
     from autotrack.prompters.yolo import YoloPrompter
+    from autotrack.prompters.yoloe import YoloePrompter, is_open_vocabulary
 
     d = config.detector
+    if d.text is not None or is_open_vocabulary(d.weights):
+        return YoloePrompter(d.weights, d.classes, d.conf, d.imgsz, d.every, config.device, d.text)
     return YoloPrompter(d.weights, d.classes, d.conf, d.imgsz, d.every, config.device)
 
 

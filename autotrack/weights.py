@@ -4,7 +4,8 @@ A name such as `sam2.1_t` resolves to a file, looked for in this order:
 1. `$AUTOTRACK_WEIGHTS` (a folder), then `./weights/`, then the cache `~/.cache/autotrack/`, under either
    ultralytics' file name (`sam2.1_t.pt`) or Meta's official one (`sam2.1_hiera_tiny.pt`);
 2. otherwise ultralytics downloads its file on first use into the cache.
-When the file is missing and the network cannot be reached, `WeightsError` says which file is missing, where to put
+The text encoders of YOLOE's text prompts (`mobileclip_blt.ts`, ...) are found the same way (`resolve_text_encoder`).
+When a file is missing and the network cannot be reached, `WeightsError` says which file is missing, where to put
 it and where to get it, within seconds.
 """
 
@@ -52,6 +53,9 @@ class ModelSpec:
     def urls(self) -> list[str]:
         return [f"{ULTRALYTICS_RELEASE}/{self.ultralytics_file}", f"{META_RELEASES[self.version]}/{self.meta_file}"]
 
+
+# YOLOE's text model (the `text_model` of its checkpoint) -> the TorchScript text encoder ultralytics releases
+TEXT_ENCODERS = {"mobileclip:blt": "mobileclip_blt.ts", "mobileclip2:b": "mobileclip2_b.ts"}
 
 MODELS = {
     f"{prefix}_{size}": ModelSpec(f"{prefix}_{size}", version, size)
@@ -103,17 +107,36 @@ def resolve_weights(name: str, weights: str | Path | None = None) -> Path:
             raise WeightsError(f"weights file not found: {path}")
         return path
     local = find_local(name)
-    if local is not None:
-        return local
-    if os.environ.get("AUTOTRACK_OFFLINE") or not _reachable(spec.urls[0]):
-        raise WeightsError(_missing_message(spec))
+    return local if local is not None else _download(spec.ultralytics_file, spec.urls[0], _missing_message(spec))
+
+
+def resolve_text_encoder(text_model: str) -> Path:
+    """The text encoder file of a YOLOE model whose checkpoint names `text_model` (e.g. "mobileclip:blt"): a local
+    file (the search folders, then ultralytics' weights folder), else a download into the cache."""
+    from ultralytics.utils import SETTINGS
+
+    file = TEXT_ENCODERS.get(text_model)
+    if file is None:
+        raise WeightsError(f"unknown YOLOE text model {text_model!r}; known: {', '.join(TEXT_ENCODERS)}")
+    for folder in (*search_dirs(), Path(SETTINGS["weights_dir"])):
+        if (folder / file).is_file():
+            return folder / file
+    url = f"{ULTRALYTICS_RELEASE}/{file}"
+    dirs = ", ".join(str(d) for d in search_dirs())
+    return _download(file, url, f"YOLOE text encoder {file} not found and cannot be downloaded (no network). "
+                                f"Put {file} in one of: {dirs}. Get it from {url}")
+
+
+def _download(file: str, url: str, missing: str) -> Path:
+    """Download an ultralytics release file into the cache; `WeightsError(missing)` when there is no network."""
+    if os.environ.get("AUTOTRACK_OFFLINE") or not _reachable(url):
+        raise WeightsError(missing)
     from ultralytics.utils.downloads import attempt_download_asset
 
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    target = CACHE_DIR / spec.ultralytics_file
-    path = Path(attempt_download_asset(target))
+    path = Path(attempt_download_asset(CACHE_DIR / file))
     if not path.is_file():
-        raise WeightsError(_missing_message(spec))
+        raise WeightsError(missing)
     return path
 
 

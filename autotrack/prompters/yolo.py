@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import supervision as sv
 
@@ -37,8 +39,22 @@ def resolve_classes(classes: list[str | int] | None, names: dict[int, str]) -> l
     return ids
 
 
+def load_yolo(weights: str, random_yaml: str):
+    """An ultralytics model from a weights file or known name, or `random_yaml`'s architecture with random weights
+    when `weights` is "random"; a one-line `PrompterError` when it cannot be loaded."""
+    from ultralytics import YOLO
+
+    try:
+        return YOLO(random_yaml if weights == "random" else weights)
+    except Exception as error:  # ultralytics raises several types for missing or bad files
+        raise PrompterError(f"cannot load detector {weights!r}: {str(error).strip().splitlines()[0]}") from error
+
+
 class YoloPrompter:
     """Detect objects with YOLO every `every` frames.
+
+    `set_classes` changes the classes kept while frames are processed, from any thread; the change applies from the
+    next frame on, and the detector runs on that frame even when `every` would skip it.
 
     Args:
         weights: a YOLO file (`yolo11n.pt`, a path; ultralytics downloads known names on first use) or "random" for
@@ -50,6 +66,8 @@ class YoloPrompter:
         device: torch device for ultralytics ("auto" lets ultralytics choose).
     """
 
+    random_yaml = "yolo11n.yaml"  # the architecture of `weights="random"`
+
     def __init__(
         self,
         weights: str = "yolo11n.pt",
@@ -59,24 +77,41 @@ class YoloPrompter:
         every: int = 1,
         device: str = "auto",
     ) -> None:
-        from ultralytics import YOLO
-
         if every < 1:
             raise PrompterError(f"every must be >= 1, got {every}")
-        try:
-            self.model = YOLO("yolo11n.yaml" if weights == "random" else weights)
-        except Exception as error:  # ultralytics raises several types for missing or bad files
-            raise PrompterError(f"cannot load detector {weights!r}: {str(error).strip().splitlines()[0]}") from error
+        self.model = load_yolo(weights, self.random_yaml)
         self.names = _coco_names() if weights == "random" else dict(self.model.names)
         self.classes = resolve_classes(classes, self.names)
         self.conf = conf
         self.imgsz = imgsz
         self.every = every
         self.device = None if device == "auto" else device
+        self._lock = threading.Lock()
+        self._pending: list | None = None  # [classes] from set_classes (in a list: None means all), for the next call
+        self._changed = False  # the classes changed since the last detection: detect on the next frame
+
+    def set_classes(self, classes: list[str | int] | None) -> None:
+        """Keep only these classes (names or ids; None keeps all) from the next frame on. Thread-safe."""
+        ids = resolve_classes(classes, self.names)
+        with self._lock:
+            self._pending = [ids]
 
     def __call__(self, frame: np.ndarray, frame_index: int) -> sv.Detections | None:
-        if frame_index % self.every:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self._use_classes(pending[0])
+            self._changed = True
+        if frame_index % self.every and not self._changed:
             return None
+        self._changed = False
+        return self._detect(frame)
+
+    def _use_classes(self, classes) -> None:
+        """Apply a `set_classes` change, between frames."""
+        self.classes = classes
+
+    def _detect(self, frame: np.ndarray) -> sv.Detections:
         result = self.model.predict(
             frame, conf=self.conf, imgsz=self.imgsz, classes=self.classes, device=self.device, verbose=False
         )[0]
