@@ -23,9 +23,9 @@ from autotrack.track_cli import config_overrides, one_line, pipeline_and_prompts
               help="GPUs each Ray task asks for (0.5 puts two tasks on one GPU).")
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
               help="How many more times a failed input is tried.")
-def batch_command(inputs, output_dir, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes,
-                  points, max_frames, device, sets, save_video, ray_address, workers, cpus_per_task, gpus_per_task,
-                  retries) -> None:
+def batch_command(inputs, output_dir, pipeline, detector, classes, text, sam, sam_weights, imgsz, prompts_file, boxes,
+                  points, like, max_frames, device, sets, save_video, ray_address, workers, cpus_per_task,
+                  gpus_per_task, retries) -> None:
     """Run a pipeline on every input and write the results under --output-dir; complete inputs are skipped.
 
     INPUTS are video files, folders (a folder holding images is one image sequence, else each video in it is one
@@ -37,8 +37,8 @@ def batch_command(inputs, output_dir, pipeline, detector, classes, sam, sam_weig
         raise click.UsageError("--gpus-per-task needs --ray (the local pool runs every process on --device)")
     errors = user_errors()
     try:
-        pipeline, prompts = pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points)
-        overrides = config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets)
+        pipeline, prompts = pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points, like, text)
+        overrides = config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets, text)
         results = batch.run(inputs, pipeline, output_dir, overrides, prompts, max_frames, save_video, ray_address,
                             workers, cpus_per_task, gpus_per_task, retries, on_result=_echo)
     except KeyboardInterrupt:

@@ -92,7 +92,7 @@ class Pipeline:
         self.tracker = tracker
         self.sinks = list(sinks)
         self.identity = identity or IdentityManager()
-        self.prompts = prompts or ManualPrompts([])
+        self.prompts = prompts if prompts is not None else ManualPrompts([])
         self.max_frames = max_frames
         self.points = points
         self.summary = RunSummary()

@@ -8,6 +8,7 @@ A second SIGTERM kills at once.
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from pathlib import Path
 import click
 
 from autotrack.config import ConfigError, builtin_pipelines, find_pipeline
+from autotrack.errors import AutotrackError
 
 # Errors whose message is the whole story: shown as one line, exit code 1.
 USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, ValueError)
@@ -27,7 +29,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from autotrack.sources import SourceError
     from autotrack.weights import WeightsError
 
-    return (*USER_ERRORS, SourceError, WeightsError, PrompterError, RuntimeError)
+    return (*USER_ERRORS, AutotrackError, SourceError, WeightsError, PrompterError, RuntimeError)
 
 
 EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT
@@ -66,11 +68,14 @@ def live_options(live: bool | None, reconnect: str | None) -> dict:
     return options
 
 
-def config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets) -> list[str]:
+def config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets, text=None) -> list[str]:
     """CLI options as `--set` overrides, applied after the pipeline file and before explicit --set."""
+    from autotrack.prompters.yoloe import parse_text
+
     pairs = [
         ("detector.weights", detector),
         ("detector.classes", f"[{classes}]" if classes else None),
+        ("detector.text", json.dumps(parse_text(text)) if text is not None else None),
         ("sam.model", sam),
         ("sam.weights", sam_weights),
         ("sam.imgsz", imgsz),
@@ -79,8 +84,9 @@ def config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets) -
     return [f"{key}={value}" for key, value in pairs if value is not None] + list(sets)
 
 
-def make_sinks(output, mot, json_path, masks_dir, fps: float | None, show: bool = False) -> list:
-    from autotrack.sinks import CocoJsonSink, DavisPngSink, MotSink, VideoSink, WindowSink
+def make_sinks(output, mot, json_path, masks_dir, fps: float | None, show: bool = False, dataset=None,
+               dataset_format: str = "yolo", dataset_every: int = 1) -> list:
+    from autotrack.sinks import CocoJsonSink, DatasetSink, DavisPngSink, MotSink, VideoSink, WindowSink
 
     sinks = [WindowSink()] if show else []
     if output:
@@ -91,6 +97,8 @@ def make_sinks(output, mot, json_path, masks_dir, fps: float | None, show: bool 
         sinks.append(CocoJsonSink(json_path))
     if masks_dir:
         sinks.append(DavisPngSink(masks_dir))
+    if dataset:
+        sinks.append(DatasetSink(dataset, dataset_format, dataset_every))
     return sinks
 
 
@@ -100,12 +108,17 @@ def pipeline_options(command):
         click.option("-p", "--pipeline", help="Ready pipeline name (see `autotrack pipelines`) or a YAML file."),
         click.option("--detector", help="YOLO weights (yolo11n.pt, a path) or 'random'."),
         click.option("--classes", help="Comma-separated class names or ids to follow, e.g. person,car."),
+        click.option("--text", help="Open vocabulary: comma-separated names of what to find, e.g. "
+                                    "'forklift, person in a hard hat' (YOLOE; the text-sam2 pipeline by default)."),
         click.option("--sam", help="SAM2 model: sam2_t/s/b/l or sam2.1_t/s/b/l."),
         click.option("--sam-weights", help="SAM2 weights file, or 'random'."),
         click.option("--imgsz", type=int, help="SAM2 input size (a multiple of 32)."),
         click.option("--prompts", "prompts_file", type=click.Path(), help="JSON file of boxes/points with object IDs."),
         click.option("--box", "boxes", multiple=True, help="A box x1,y1,x2,y2 on the first frame (repeatable)."),
         click.option("--points", "points", multiple=True, help="Clicks 'x,y;x,y' (x,y,0 = negative) for one object."),
+        click.option("--like", "like", multiple=True, metavar="x1,y1,x2,y2[@FRAME]",
+                     help="An example box (on frame FRAME, default 0): find every object that looks like it "
+                          "(YOLOE; repeatable)."),
         click.option("--max-frames", type=int, help="Stop after this many frames."),
         click.option("--device", help="auto, cpu, cuda, cuda:1, mps."),
         click.option("--set", "sets", multiple=True, help="Override a config key, e.g. --set identity.max_lost=60."),
@@ -115,20 +128,23 @@ def pipeline_options(command):
     return command
 
 
-def pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points):
-    """The pipeline to run and the user prompts (or None): by default manual-sam2 when prompts are given and no
-    detector, else yolo-sam2. Fails on a bad pipeline name before anything is opened."""
+def pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points, like=(), text=None):
+    """The pipeline to run and the user prompts (or None): by default text-sam2 for text or example boxes,
+    manual-sam2 when prompts are given and no detector, else yolo-sam2. Fails on a bad pipeline name or malformed
+    prompts before anything is opened."""
     from autotrack.prompters.manual import ManualPrompts
 
-    user_given = prompts_file or boxes or points
-    if pipeline is None:
-        pipeline = "manual-sam2" if user_given and detector is None else "yolo-sam2"
-    find_pipeline(pipeline)
     prompts = None
     if prompts_file:
         prompts = ManualPrompts.from_json(prompts_file)
-    elif boxes or points:
-        prompts = ManualPrompts.from_options(boxes, points)
+    elif boxes or points or like:
+        prompts = ManualPrompts.from_options(boxes, points, like=like)
+    if pipeline is None:
+        if text is not None or (prompts is not None and prompts.examples):
+            pipeline = "text-sam2"
+        else:
+            pipeline = "manual-sam2" if prompts is not None and detector is None else "yolo-sam2"
+    find_pipeline(pipeline)
     return pipeline, prompts
 
 
@@ -139,14 +155,20 @@ def pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points):
 @click.option("--mot", type=click.Path(), help="MOTChallenge txt output.")
 @click.option("--json", "json_path", type=click.Path(), help="COCO-style JSON with RLE masks.")
 @click.option("--masks-dir", type=click.Path(), help="Folder for DAVIS-layout PNG masks.")
+@click.option("--dataset", type=click.Path(), help="Auto-label: write frames and their masks as a training set here.")
+@click.option("--dataset-format", type=click.Choice(["yolo", "coco"]), default="yolo", show_default=True,
+              help="YOLO segmentation (polygons, data.yaml) or COCO (annotations.json).")
+@click.option("--dataset-every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Write every N-th frame to the dataset.")
 @click.option("--show", is_flag=True, help="Show the annotated frames in a window while the run goes on.")
 @click.option("--live/--all-frames", "live", default=None,
               help="Webcams and streams: follow the newest frame and drop the ones the tracker has no time for "
                    "(--live, the default), or process every frame, buffering a few (--all-frames).")
 @click.option("--reconnect", metavar="N|forever",
               help="Webcams and streams: reconnect attempts after the input is lost (default 5).")
-def track_command(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes, points,
-                  output, mot, json_path, masks_dir, show, max_frames, live, reconnect, device, sets) -> None:
+def track_command(source, pipeline, detector, classes, text, sam, sam_weights, imgsz, prompts_file, boxes, points,
+                  like, output, mot, json_path, masks_dir, dataset, dataset_format, dataset_every, show, max_frames,
+                  live, reconnect, device, sets) -> None:
     """Find, segment and follow objects in SOURCE (video file, image folder or glob, webcam index, RTSP URL).
 
     Ctrl-C or SIGTERM stops a run with every output complete and valid (exit code 130 or 143).
@@ -154,9 +176,9 @@ def track_command(source, pipeline, detector, classes, sam, sam_weights, imgsz, 
     errors = user_errors()
     with stop_on_sigterm():
         try:
-            runner = _build(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes,
-                            points, output, mot, json_path, masks_dir, show, max_frames, live, reconnect, device,
-                            sets)
+            runner = _build(source, pipeline, detector, classes, text, sam, sam_weights, imgsz, prompts_file, boxes,
+                            points, like, output, mot, json_path, masks_dir, (dataset, dataset_format, dataset_every),
+                            show, max_frames, live, reconnect, device, sets)
         except Terminated:
             sys.exit(EXIT_TERMINATED)
         except KeyboardInterrupt:
@@ -184,10 +206,12 @@ def one_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else repr(error)
 
 
-def _build(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes, points,
-           output, mot, json_path, masks_dir, show, max_frames, live, reconnect, device, sets):
-    """Open the source and the sinks and build the pipeline, failing early on bad options."""
+def _build(source, pipeline, detector, classes, text, sam, sam_weights, imgsz, prompts_file, boxes, points, like,
+           output, mot, json_path, masks_dir, dataset, show, max_frames, live, reconnect, device, sets):
+    """Open the source and the sinks and build the pipeline, failing early on bad options. `dataset` is
+    (folder or None, format, every)."""
     from autotrack.pipeline import load_pipeline
+    from autotrack.sinks.dataset import check_dataset_dir
     from autotrack.sinks.window import check_display
     from autotrack.sources import is_live, open_source
 
@@ -196,17 +220,25 @@ def _build(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts
         raise click.UsageError("--live, --all-frames and --reconnect apply to webcams and streams only")
     if show:
         check_display()
-    pipeline, prompts = pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points)
-    overrides = config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets)
+    pipeline, prompts = pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points, like, text)
+    overrides = config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets, text)
     for path in (output, mot, json_path):
         if path and not Path(path).parent.exists():
             raise FileNotFoundError(f"output folder does not exist: {Path(path).parent}")
+    if dataset[0]:
+        check_dataset_dir(dataset[0])
     if not is_live(source):
         source = open_source(source)  # a missing or unreadable file fails before any model loads
+        if prompts is not None and source.size is not None:
+            try:
+                prompts.check_inside(*source.size)
+            except BaseException:
+                source.close()
+                raise
     # a live source opens last, once the models are loaded, so it neither drops nor queues frames meanwhile
     runner = load_pipeline(pipeline, source, [], prompts, overrides, max_frames, source_options)
     try:
-        runner.sinks = make_sinks(output, mot, json_path, masks_dir, runner.source.fps, show)
+        runner.sinks = make_sinks(output, mot, json_path, masks_dir, runner.source.fps, show, *dataset)
     except BaseException:
         runner.close()
         raise
