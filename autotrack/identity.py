@@ -16,7 +16,11 @@ Rules (ideas from SAM2MOT and Det-SAM2; every threshold is a field of `IdentityC
   match.
 - **Birth**: an unmatched detection with confidence >= `birth_confidence` whose box is at least `birth_untracked`
   untracked (not covered by last frame's masks nor by a box born earlier on this frame) becomes a new object with a
-  new ID, prompted with its box. IDs count up from 1 and are never reused.
+  new ID, prompted with its box. IDs count up from 1 and are never reused. A box, also when the detector has a
+  mask (YOLOE-seg): SAM2 takes a mask prompt as that frame's output as it is, without its decoder, so the
+  detector's mask would become the object's first memory and be followed from then on; and a YOLO-seg mask is
+  coarse (prototypes at 1/4 of the detector's input) and cut off at the detector's box. From the box SAM2 decodes
+  its own mask, choosing among three candidates, which can reach past a box that is a little too tight.
 - **Re-prompt**: a matched track is re-prompted with its detection box when it is occluded (re-entry: it resumes
   its ID), when its affinity or occurrence has been low for `low_score_frames` frames, or when its box drifted from
   the detection (IoU < `drift_iou`). A track with low scores and no matching detection is re-prompted from its
