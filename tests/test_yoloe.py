@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from autotrack.cli import main
 from autotrack.prompters.manual import Example
-from autotrack.prompters.yolo import PrompterError
+from autotrack.prompters.yolo import PrompterError, YoloPrompter
 from autotrack.prompters.yoloe import YoloePrompter, parse_text
 from autotrack.weights import WeightsError
 
@@ -83,6 +83,16 @@ def test_yolo_world_takes_text_but_no_examples():
     assert set(prompter(FRAME, 0).data["class_name"]) == {"forklift"}
     with pytest.raises(PrompterError, match="YOLO-World finds objects by name only"):
         prompter.add_examples(FRAME, [Example(np.array([10, 10, 60, 50]))])
+
+
+def test_a_closed_set_yolo_changes_the_classes_it_keeps_on_the_next_frame():
+    prompter = YoloPrompter("random", every=5, device="cpu")
+    assert prompter.classes is None and prompter(FRAME, 1) is None
+    prompter.set_classes(["car", "person"])
+    with pytest.raises(PrompterError, match="unknown class 'forklift'"):
+        prompter.set_classes(["forklift"])
+    assert prompter(FRAME, 2) is not None and prompter.classes == [2, 0]  # detected although every=5
+    assert prompter(FRAME, 3) is None
 
 
 def test_a_closed_set_detector_or_classes_are_refused():

@@ -39,17 +39,6 @@ def resolve_classes(classes: list[str | int] | None, names: dict[int, str]) -> l
     return ids
 
 
-def load_yolo(weights: str, random_yaml: str):
-    """An ultralytics model from a weights file or known name, or `random_yaml`'s architecture with random weights
-    when `weights` is "random"; a one-line `PrompterError` when it cannot be loaded."""
-    from ultralytics import YOLO
-
-    try:
-        return YOLO(random_yaml if weights == "random" else weights)
-    except Exception as error:  # ultralytics raises several types for missing or bad files
-        raise PrompterError(f"cannot load detector {weights!r}: {str(error).strip().splitlines()[0]}") from error
-
-
 class YoloPrompter:
     """Detect objects with YOLO every `every` frames.
 
@@ -77,9 +66,14 @@ class YoloPrompter:
         every: int = 1,
         device: str = "auto",
     ) -> None:
+        from ultralytics import YOLO
+
         if every < 1:
             raise PrompterError(f"every must be >= 1, got {every}")
-        self.model = load_yolo(weights, self.random_yaml)
+        try:
+            self.model = YOLO(self.random_yaml if weights == "random" else weights)
+        except Exception as error:  # ultralytics raises several types for missing or bad files
+            raise PrompterError(f"cannot load detector {weights!r}: {str(error).strip().splitlines()[0]}") from error
         self.names = _coco_names() if weights == "random" else dict(self.model.names)
         self.classes = resolve_classes(classes, self.names)
         self.conf = conf
