@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
-from autotrack.motion import box_iou, mask_to_box
+from autotrack.motion import mask_to_box
 from autotrack.types import ObjectState, Prompt
 
 World = dict[str, list[np.ndarray | None]]
@@ -149,7 +149,7 @@ class ScriptedEngine:
                       for name, b in visible.items()}
         else:
             box = prompt.box if prompt.box is not None else mask_to_box(prompt.mask)
-            scores = {name: box_iou(box, b) for name, b in visible.items()}
+            scores = {name: sv.box_iou(box, b) for name, b in visible.items()}
         if not scores or max(scores.values()) <= 0:
             raise ValueError(f"prompt on frame {f} points at no visible world object: {prompt}")
         return max(scores, key=scores.get)
@@ -212,7 +212,7 @@ class StubOpenVocabularyDetector:
     def add_examples(self, frame: np.ndarray, examples: list) -> None:
         f = len(self.calls)
         for example in examples:
-            name = max(self.world, key=lambda n: box_iou(example.box, self.world[n][f])
+            name = max(self.world, key=lambda n: sv.box_iou(example.box, self.world[n][f])
                        if self.world[n][f] is not None else -1.0)
             self.examples[self.looks[name]] = example.class_name or "object"
 

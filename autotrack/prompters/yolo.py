@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import supervision as sv
 
+from autotrack.device import ultralytics_device
 from autotrack.errors import AutotrackError
 
 
@@ -52,7 +53,7 @@ class YoloPrompter:
         conf: minimum detection confidence.
         imgsz: detector input size.
         every: run on every n-th frame only (returns None on the others).
-        device: torch device for ultralytics ("auto" lets ultralytics choose).
+        device: "auto" (CUDA, then MPS, then the CPU), "cpu", "cuda", "cuda:1", "mps".
     """
 
     random_yaml = "yolo11n.yaml"  # the architecture of `weights="random"`
@@ -79,7 +80,7 @@ class YoloPrompter:
         self.conf = conf
         self.imgsz = imgsz
         self.every = every
-        self.device = None if device == "auto" else device
+        self.device = ultralytics_device(device)
         self._lock = threading.Lock()
         self._pending: list | None = None  # [classes] from set_classes (in a list: None means all), for the next call
         self._changed = False  # the classes changed since the last detection: detect on the next frame

@@ -11,6 +11,7 @@ from autotrack.sinks.coco import CocoJsonSink
 from autotrack.sinks.dataset import DatasetSink
 from autotrack.sinks.davis import DavisPngSink
 from autotrack.sinks.mot import MotSink
+from autotrack.sinks.outputs import OutputError, Outputs
 from autotrack.sinks.video import VideoSink
 from autotrack.sinks.window import DisplayError, WindowSink
 
@@ -22,6 +23,8 @@ __all__ = [
     "DisplayError",
     "FrameAnnotator",
     "MotSink",
+    "OutputError",
+    "Outputs",
     "Sink",
     "VideoSink",
     "WindowSink",
