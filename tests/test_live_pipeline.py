@@ -149,6 +149,7 @@ def test_cli_reconnects_and_keeps_the_same_object_id(server, tmp_path, one_torch
     gap.join()
     assert result.exit_code == 0, result.output
     assert summary_value(result.output, "reconnects") == "1"
+    assert re.search(r"reconnected after \d+\.\d s \(\d+ attempt\(s\)\)", result.output), result.output
     assert summary_value(result.output, "frames") == "20"
     rows = check_outputs(tmp_path, 20)
     assert restarted_after[0] <= 10  # so at least 10 frames were tracked after the reconnect...
