@@ -92,22 +92,24 @@ def _build(source, outputs, source_options: dict, options: dict):
     from autotrack.sinks.window import check_display
     from autotrack.sources import is_live, open_source
 
-    if source_options and not is_live(source):
+    live = is_live(source)
+    if source_options and not live:
         raise click.UsageError("--live, --all-frames and --reconnect apply to webcams and streams only")
     if outputs.show:
         check_display()
     pipeline, prompts, overrides = choose_pipeline(options)
     config = load_config(pipeline, overrides)
-    check_weights(config)
     outputs.check()
-    if not is_live(source):
+    if not live:
         source = open_source(source)
-        if prompts is not None:
-            try:
-                prompts.check(source.size, source.total)
-            except BaseException:
-                source.close()
-                raise
+    try:
+        if prompts is not None and not live:
+            prompts.check(source.size, source.total)
+        check_weights(config)
+    except BaseException:
+        if not live:
+            source.close()
+        raise
     runner = load_pipeline(config, source, prompts=prompts, max_frames=options["max_frames"],
                            source_options=source_options, outputs=outputs)
     return runner, config
