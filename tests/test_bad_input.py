@@ -50,6 +50,7 @@ def cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "mot is a folder": (["--box", "10,10,100,100", "--mot", str(tmp / "a-folder")], "is a folder"),
         "mot unwritable": (["--box", "10,10,100,100", "--mot", "/proc/autotrack-out.txt"],
                            "cannot write /proc/autotrack-out.txt"),
+        "video suffix": (["--box", "10,10,100,100", "--output", str(tmp / "out.txt")], "use a .mp4, .m4v"),
         "json unwritable": (["--box", "10,10,100,100", "--json", "/proc/autotrack-out.json"], "cannot write"),
         "masks unwritable": (["--box", "10,10,100,100", "--masks-dir", "/proc/autotrack-masks"], "cannot write"),
         "box outside": (["--box", "400,300,500,400"], "lies outside the 320x240 frame"),

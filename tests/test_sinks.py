@@ -212,7 +212,10 @@ def test_davis_sink_writes_palette_pngs(tmp_path):
             sink.write(result)
     assert sink.object_index == {7: 1, 3: 2}  # by first appearance, not by id value
     files = sorted(p.name for p in (tmp_path / "masks").iterdir())
-    assert files == [f"{f:05d}.png" for f in range(N_FRAMES)]  # and no temporary files left behind
+    # the PNGs, and the map of their indices to tracker ids and classes; no temporary files left behind
+    assert files == [f"{f:05d}.png" for f in range(N_FRAMES)] + ["objects.json"]
+    objects = json.loads((tmp_path / "masks" / "objects.json").read_text())
+    assert {index: entry["id"] for index, entry in objects.items()} == {"1": 7, "2": 3}
     for result in results:
         image = Image.open(tmp_path / "masks" / f"{result.frame_index:05d}.png")
         assert image.mode == "P"

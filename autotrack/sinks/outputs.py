@@ -33,8 +33,12 @@ class Outputs:
 
     def check(self) -> None:
         """Fail with one line, before anything is opened or any model loads, when an output cannot be written: its
-        folder is missing, the path is a folder (or, for `masks_dir`, a file), or writing there is refused. Leaves
-        nothing behind."""
+        folder is missing, the path is a folder (or, for `masks_dir`, a file), writing there is refused, or the
+        video's suffix names no container it can write. Leaves nothing behind."""
+        from autotrack.sinks.video import SUFFIXES
+
+        if self.video is not None and Path(self.video).suffix.lower() not in SUFFIXES:
+            raise OutputError(f"video output {self.video}: use a {', '.join(SUFFIXES)} file name")
         for path in (self.video, self.mot, self.json):
             if path is None:
                 continue
