@@ -65,9 +65,9 @@ class Pipeline:
             (`ManualPrompts`); a prompt or example for frame f applies on the first frame processed with index >= f,
             so a live source that dropped frame f does not lose it.
         max_frames: stop after this many frames.
-        points: a `PointTracker` (`autotrack.points`) that keeps points on every object (seeded from its first mask, or the user's
-            clicks; re-seeded from its mask when few are left), so the identity manager can re-prompt a track
-            from its points when its scores stay low and no detection matches it; or None.
+        points: a `PointTracker` (`autotrack.points`) that keeps points on every object (seeded from its first
+            mask, or the user's clicks; re-seeded from its mask when few are left), so the identity manager can
+            re-prompt a track from its points when its scores stay low and no detection matches it; or None.
     """
 
     def __init__(
@@ -93,6 +93,7 @@ class Pipeline:
         self._ids: set[int] = set()
         self._occluded: set[int] = set()  # objects occluded on the last frame: their points prompt nothing
         self._next_prompt_frame = 0  # user prompts for frames before this one were given
+        self._reconnects_seen = 0  # reconnections of the source already reported as events
 
     def stream(self) -> Iterator[FrameResult]:
         """Process frames as they come and yield each frame's result; sinks and source close at the end."""
@@ -149,6 +150,7 @@ class Pipeline:
         self.summary.input_fps = stats.input_fps
 
     def _process(self, index: int, timestamp: float, image: np.ndarray) -> FrameResult:
+        source_events = self._source_events()
         self._give_examples(image, self.prompts.examples_between(self._next_prompt_frame, index + 1))
         detections = self.prompter(image, index) if self.prompter is not None else None
         prompts = self.identity.plan(detections, self._point_tracks(image))
@@ -159,8 +161,10 @@ class Pipeline:
         self._next_prompt_frame = index + 1
         states = self.tracker.step(image, prompts)
         tracked, events = self.identity.observe(states, self.tracker)
+        events = source_events + events
         if self.points is not None:
-            fresh = {event.tracker_id for event in events if event.kind == EventKind.BORN} | {u.object_id for u in users}
+            born = {event.tracker_id for event in events if event.kind == EventKind.BORN}
+            fresh = born | {u.object_id for u in users}
             self._follow_points(image, {obj_id: prompts[obj_id] for obj_id in fresh}, tracked, events)
         self.summary.events.update(event.kind for event in events)
         if tracked.tracker_id is not None:
@@ -183,6 +187,14 @@ class Pipeline:
         for example in examples:
             example.check_inside(width, height)
         add_examples(image, examples)
+
+    def _source_events(self) -> list[Event]:
+        """A `reconnected` event on the first frame after a live stream came back."""
+        stats = self.source.stats
+        if stats.reconnects <= self._reconnects_seen:
+            return []
+        self._reconnects_seen = stats.reconnects
+        return [Event(EventKind.RECONNECTED, None, f"reconnected after {stats.outage or 0:.1f} s")]
 
     def _point_tracks(self, image: np.ndarray) -> PointTracks | None:
         """Move every object's points onto this frame; the visible points of each object SAM2 still sees, as its
@@ -242,6 +254,17 @@ def _visible_masks(
     rows = zip(detections.tracker_id, detections.mask, data["status"], data["affinity"], data["occurrence"])
     return {int(i): mask for i, mask, status, affinity, occurrence in rows
             if status == Status.TRACKED and mask.any() and affinity >= min_affinity and occurrence >= min_occurrence}
+
+
+def check_weights(config: PipelineConfig) -> None:
+    """Fail in one line, before any model loads, when a weights file the config names is missing, is not a
+    checkpoint, or (offline) cannot be had. Loads nothing."""
+    from autotrack.weights import resolve_detector, resolve_weights
+
+    if config.sam.weights != "random":
+        resolve_weights(config.sam.model, config.sam.weights)
+    if config.detector is not None:
+        resolve_detector(config.detector.weights)
 
 
 @dataclass
@@ -305,7 +328,8 @@ def load_pipeline(
 
     A source given by name is opened last, with `source_options` (see `open_source`), once the models are loaded:
     a live source starts reading when it opens, and would otherwise drop or queue frames while they load.
-    `outputs` are opened after the source (a video output takes its frame rate) and written after `sinks`.
+    `outputs` are opened after the source (a video output takes its frame rate) and written after `sinks`; prompts
+    are checked against a source opened here (a caller that opens its own source checks them itself, earlier).
     """
     try:
         config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, list(overrides))
@@ -316,6 +340,8 @@ def load_pipeline(
         raise
     src = source if isinstance(source, Source) else open_source(source, **(source_options or {}))
     try:
+        if prompts is not None and src is not source:  # a source opened here (a live one): its size is known now
+            prompts.check(src.size, src.total)
         sinks = [*sinks, *(outputs.open(src.fps) if outputs is not None else [])]
     except BaseException:
         src.close()

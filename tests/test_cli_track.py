@@ -79,9 +79,11 @@ def test_help_lists_the_commands():
     [
         (["--text", " , "], "no class names in the text prompt"),
         (["--like", "900,100,1000,200"], "lies outside the"),
-        (["--like", "100,100,100,200@3"], "zero area"),
+        (["--like", "100,100,100,200@3"], "needs x2 > x1 and y2 > y1"),
         (["--box", "100,100,200,200", "--dataset", "{tmp}/keep.txt/dataset"], "cannot be created"),
         (["--box", "100,100,200,200", "--dataset", "{tmp}"], "not an empty folder"),
+        (["--box", "100,100,200,200", "--dataset", "{tmp}/d", "--dataset-format", "voc"], "must be one of yolo, coco"),
+        (["--box", "100,100,200,200", "--dataset", "{tmp}/d", "--dataset-every", "0"], "at least 1"),
     ],
 )
 def test_bad_open_vocabulary_and_dataset_input_is_one_line_and_loses_nothing(options, expected, tmp_path, data_dir):

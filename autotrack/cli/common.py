@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from autotrack.config import find_pipeline
+from autotrack.errors import InputError
 
 if TYPE_CHECKING:
     from autotrack.prompters.manual import ManualPrompts
@@ -58,6 +59,8 @@ def pipeline_options(command):
         click.option("--prompts", "prompts_file", type=click.Path(), help="JSON file of boxes/points with object IDs."),
         click.option("--box", "boxes", multiple=True, help="A box x1,y1,x2,y2 on the first frame (repeatable)."),
         click.option("--points", "points", multiple=True, help="Clicks 'x,y;x,y' (x,y,0 = negative) for one object."),
+        click.option("--class", "class_names", multiple=True,
+                     help="Class name of the --box/--points objects: once for all, or once per object in order."),
         click.option("--like", "like", multiple=True, metavar="x1,y1,x2,y2[@FRAME]",
                      help="An example box (on frame FRAME, default 0): find every object that looks like it "
                           "(YOLOE; repeatable)."),
@@ -70,6 +73,16 @@ def pipeline_options(command):
     return command
 
 
+def check_option(name: str, value: int | None) -> None:
+    """One-line errors for numeric options out of range (click's own range errors span several lines)."""
+    if value is None:
+        return
+    if name == "imgsz" and (value < 32 or value % 32):
+        raise InputError(f"--imgsz must be a positive multiple of 32, got {value}")
+    if name == "max_frames" and value < 1:
+        raise InputError(f"--max-frames must be at least 1, got {value}")
+
+
 def choose_pipeline(options: dict) -> tuple[str, ManualPrompts | None, list[str]]:
     """From the `pipeline_options` values (by name): the pipeline to run, the user prompts (or None) and the config
     overrides. By default text-sam2 for text or example boxes, manual-sam2 when prompts are given and no detector,
@@ -77,11 +90,16 @@ def choose_pipeline(options: dict) -> tuple[str, ManualPrompts | None, list[str]
     from autotrack.prompters.manual import ManualPrompts
     from autotrack.prompters.yoloe import parse_text
 
+    for name in ("imgsz", "max_frames"):
+        check_option(name, options[name])
     prompts = None
     if options["prompts_file"]:
         prompts = ManualPrompts.from_json(options["prompts_file"])
     elif options["boxes"] or options["points"] or options["like"]:
-        prompts = ManualPrompts.from_options(options["boxes"], options["points"], like=options["like"])
+        prompts = ManualPrompts.from_options(options["boxes"], options["points"], classes=options["class_names"],
+                                             like=options["like"])
+    if options["class_names"] and not (options["boxes"] or options["points"]):
+        raise InputError("--class names the --box/--points objects; a prompts file gives each object's \"class\"")
     text = options["text"]
     pipeline = options["pipeline"]
     if pipeline is None:

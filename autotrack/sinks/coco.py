@@ -67,16 +67,17 @@ class CocoFile:
 
 class CocoJsonSink(Sink):
     """Writes `images` (one per frame), `annotations` (one per visible object: track id, category, xywh bbox,
-    area, score, COCO RLE `segmentation` with str counts) and `categories` (from class_id and class_name).
+    area, score, COCO RLE `segmentation` with str counts) and `categories` (one per class name).
 
     Image ids are 1-based (`frame_index + 1`); `file_name` is `<frame_index:05d>.jpg` as in the DAVIS layout.
-    Rows without a class (no class_id) get category -1, named "object".
+    A category is a class name (rows without one are "object", or "class <id>"): it keeps the detector's class id
+    when the row has one that no other name took, else the next free id, so the ids are stable within a run.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._file = CocoFile(self.path, "autotrack results")
-        self._categories: dict[int, str] = {}
+        self._categories: dict[str, int] = {}  # class name -> category id
 
     def write(self, result: FrameResult) -> None:
         height, width = result.frame.shape[:2]
@@ -84,7 +85,7 @@ class CocoJsonSink(Sink):
         image = {"id": image_id, "frame_index": result.frame_index, "width": width, "height": height,
                  "file_name": f"{result.frame_index:05d}.jpg"}
         annotations = self._annotations(visible(result.detections), image_id)
-        categories = [{"id": i, "name": name} for i, name in sorted(self._categories.items())]
+        categories = [{"id": i, "name": name} for name, i in sorted(self._categories.items(), key=lambda c: c[1])]
         self._file.add(image, annotations, categories)
 
     def _annotations(self, detections: sv.Detections, image_id: int) -> list[dict]:
@@ -92,9 +93,9 @@ class CocoJsonSink(Sink):
         annotations = []
         for i in range(len(detections)):
             x1, y1, x2, y2 = (float(v) for v in detections.xyxy[i])
-            category = int(detections.class_id[i]) if detections.class_id is not None else -1
+            class_id = int(detections.class_id[i]) if detections.class_id is not None else -1
             name = str(names[i]) if names is not None and names[i] else None
-            self._categories.setdefault(category, name or ("object" if category < 0 else f"class {category}"))
+            category = self._category(class_id, name or ("object" if class_id < 0 else f"class {class_id}"))
             annotation = {
                 "id": self._file.n_annotations + len(annotations) + 1,
                 "image_id": image_id,
@@ -111,6 +112,14 @@ class CocoJsonSink(Sink):
                 annotation["segmentation"] = {"size": list(mask.shape), "counts": sv.mask_to_rle(mask, compressed=True)}
             annotations.append(annotation)
         return annotations
+
+    def _category(self, class_id: int, name: str) -> int:
+        """The category id of a class name, given the first time it is seen."""
+        if name not in self._categories:
+            taken = set(self._categories.values())
+            free = class_id >= 0 and class_id not in taken
+            self._categories[name] = class_id if free else max(taken, default=0) + 1
+        return self._categories[name]
 
     def close(self) -> None:
         self._file.close()

@@ -36,9 +36,13 @@ class DatasetError(AutotrackError, OSError):
     """The dataset folder cannot be written; the message says which and why."""
 
 
-def check_dataset_dir(path: str | Path) -> None:
-    """Refuse, before a run starts, a folder that is not empty (a dataset would be mixed into it) or that cannot
-    be created or written."""
+def check_dataset(path: str | Path, format: str = "yolo", every: int = 1) -> None:
+    """Refuse, before a run starts, an unknown format, `every` below 1, or a folder that is not empty (a dataset
+    would be mixed into it) or that cannot be created or written."""
+    if format not in FORMATS:
+        raise DatasetError(f"dataset format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if every < 1:
+        raise DatasetError(f"dataset every must be at least 1, got {every}")
     path = Path(path)
     if path.exists():
         if not path.is_dir() or any(path.iterdir()):
@@ -65,11 +69,7 @@ class DatasetSink(Sink):
     """
 
     def __init__(self, directory: str | Path, format: str = "yolo", every: int = 1) -> None:
-        if format not in FORMATS:
-            raise DatasetError(f"dataset format must be one of {', '.join(FORMATS)}, got {format!r}")
-        if every < 1:
-            raise DatasetError(f"dataset every must be >= 1, got {every}")
-        check_dataset_dir(directory)
+        check_dataset(directory, format, every)
         self.directory = Path(directory)
         self.format = format
         self.every = every
