@@ -5,11 +5,16 @@
         ...
     summary = pipeline.run()              # or just run it and get the counts
 
+While it runs, another thread (a user interface) may prompt a new or live object (`add_prompt`), remove one
+(`remove`) or change the detector's classes (`set_classes`); prompts and removals apply at the start of the next
+frame.
+
 `load_pipeline` builds one from a ready pipeline (`pipelines/*.yaml`) or a config.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -21,13 +26,18 @@ import supervision as sv
 
 from autotrack.config import PipelineConfig, load_config
 from autotrack.identity import IdentityManager, PointTracks
-from autotrack.prompters.manual import ManualPrompts
+from autotrack.errors import AutotrackError
+from autotrack.prompters.manual import ManualPrompts, UserPrompt
 from autotrack.prompters.points import PointPrompter
 from autotrack.sinks import Sink
 from autotrack.sources import Source, open_source
 from autotrack.types import Event, FrameResult, ObjectState, Prompt
 
 Prompter = Callable[[np.ndarray, int], "sv.Detections | None"]
+
+
+class PipelineError(AutotrackError, ValueError):
+    """A request the pipeline cannot honour (e.g. new classes for a pipeline without a detector)."""
 
 
 class Tracker(Protocol):
@@ -95,6 +105,36 @@ class Pipeline:
         self._ids: set[int] = set()
         self._occluded: set[int] = set()  # objects occluded on the last frame: their points prompt nothing
         self._next_prompt_frame = 0  # user prompts for frames before this one were given
+        # requests from other threads, taken at the start of the next frame
+        self._requests_lock = threading.Lock()
+        self._new_prompts: list[UserPrompt] = []
+        self._removals: list[int] = []
+        self._prompter_lock = threading.Lock()  # the detector's classes never change in the middle of a frame
+
+    def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
+        """Prompt a new object (`object_id` None) or re-prompt a live one; returns its ID. Safe to call from any
+        thread while the pipeline runs: the prompt applies to the next frame processed."""
+        if object_id is None:
+            object_id = self.identity.new_id()
+        with self._requests_lock:
+            self._new_prompts.append(UserPrompt(object_id, 0, prompt, class_name))
+        return object_id
+
+    def remove(self, object_id: int) -> None:
+        """Stop following an object and retire its ID (a `removed` event). Safe to call from any thread while the
+        pipeline runs: the object leaves at the start of the next frame. Unknown IDs are ignored then."""
+        with self._requests_lock:
+            self._removals.append(object_id)
+
+    def set_classes(self, classes: list[str] | None) -> None:
+        """Follow other detector classes from the next detection on (None: all); live objects keep their IDs.
+
+        Safe to call from any thread; it waits for a detection in progress. Raises PipelineError when the
+        pipeline has no detector that can change its classes, and the detector's error for an unknown class."""
+        if not hasattr(self.prompter, "set_classes"):
+            raise PipelineError("this pipeline has no detector whose classes can be changed")
+        with self._prompter_lock:
+            self.prompter.set_classes(classes)
 
     def stream(self) -> Iterator[FrameResult]:
         """Process frames as they come and yield each frame's result; sinks and source close at the end."""
@@ -134,9 +174,19 @@ class Pipeline:
         self.summary.input_fps = stats.input_fps
 
     def _process(self, index: int, timestamp: float, image: np.ndarray) -> FrameResult:
-        detections = self.prompter(image, index) if self.prompter is not None else None
+        with self._requests_lock:
+            requested, removals = self._new_prompts, self._removals
+            self._new_prompts, self._removals = [], []
+        with self._prompter_lock:
+            detections = self.prompter(image, index) if self.prompter is not None else None
         prompts = self.identity.plan(detections, self._point_tracks(image))
-        users = self.prompts.between(self._next_prompt_frame, index + 1)
+        for obj_id in removals:
+            if self.identity.remove(obj_id, self.tracker):
+                prompts.pop(obj_id, None)
+                if self.points is not None:
+                    self.points.remove(obj_id)
+        users = self.prompts.between(self._next_prompt_frame, index + 1) + requested
+        users = [user for user in users if user.object_id not in removals]
         for user in users:
             self.identity.add_user_prompt(user.object_id, user.prompt, user.class_name)
             prompts[user.object_id] = user.prompt

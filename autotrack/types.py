@@ -57,7 +57,7 @@ class ObjectState:
     status: str = "tracked"
 
 
-EVENT_KINDS = ("born", "reprompted", "occluded", "resumed", "lost")
+EVENT_KINDS = ("born", "reprompted", "occluded", "resumed", "lost", "removed")
 
 
 @dataclass

@@ -74,6 +74,10 @@ class YoloPrompter:
         self.every = every
         self.device = None if device == "auto" else device
 
+    def set_classes(self, classes: list[str | int] | None) -> None:
+        """Keep only these classes (names or ids; None keeps all) from the next detection on."""
+        self.classes = resolve_classes(classes, self.names)
+
     def __call__(self, frame: np.ndarray, frame_index: int) -> sv.Detections | None:
         if frame_index % self.every:
             return None
