@@ -8,6 +8,7 @@ from autotrack import __version__
 from autotrack.batch_cli import batch_command
 from autotrack.bench_cli import bench_command
 from autotrack.eval.cli import eval_group
+from autotrack.serve_cli import serve_command
 from autotrack.track_cli import pipelines_command, track_command
 from autotrack.weights_cli import weights_command
 
@@ -24,3 +25,4 @@ main.add_command(pipelines_command)
 main.add_command(eval_group, "eval")
 main.add_command(weights_command)
 main.add_command(bench_command)
+main.add_command(serve_command)

@@ -10,3 +10,9 @@ from __future__ import annotations
 class AutotrackError(Exception):
     """Bad input or an unusable environment (a missing file, a malformed prompt, no display): the message says what
     to do. Every user-facing error of autotrack derives from this class."""
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of an error's message (its repr when it has none), as the user sees it."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)

@@ -25,8 +25,8 @@ import numpy as np
 import supervision as sv
 
 from autotrack.config import PipelineConfig, load_config
-from autotrack.identity import IdentityManager, PointTracks
 from autotrack.errors import AutotrackError
+from autotrack.identity import IdentityManager, PointTracks
 from autotrack.prompters.manual import ManualPrompts, UserPrompt
 from autotrack.prompters.points import PointPrompter
 from autotrack.sinks import Sink

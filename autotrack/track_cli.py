@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from autotrack.config import ConfigError, builtin_pipelines, find_pipeline
+from autotrack.errors import one_line
 
 # Errors whose message is the whole story: shown as one line, exit code 1.
 USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, ValueError)
@@ -176,12 +177,6 @@ def track_command(source, pipeline, detector, classes, sam, sam_weights, imgsz, 
     if message:
         click.echo(message, err=True)
         sys.exit(code)
-
-
-def one_line(error: BaseException) -> str:
-    """The first line of an error's message (its repr when it has none)."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else repr(error)
 
 
 def _build(source, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes, points,

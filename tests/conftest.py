@@ -1,10 +1,11 @@
-"""Shared fixtures: paths to the real test data, and a running RTSP test server."""
+"""Shared fixtures: paths to the real test data, a running RTSP test server, torch on one thread."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 from live_stream import RtspServer
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -25,3 +26,12 @@ def server():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """SAM2 on one thread: two threads on a shared 2-core machine are many times slower, not faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
