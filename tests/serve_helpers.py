@@ -30,9 +30,9 @@ def wait_for(condition: Callable[[], object], timeout: float = 60.0, what: str =
 
 @contextmanager
 def running_console(output_dir: Path, token: str | None = None, sources: tuple[str, ...] = (),
-                    max_sources: int = 8) -> Iterator[str]:
+                    max_sources: int = 8, pipeline: dict = TEST_PIPELINE) -> Iterator[str]:
     """A console served by uvicorn in a thread on 127.0.0.1; yields its base URL. Every source stops at the end."""
-    console = Console(RunOptions(output_dir=output_dir, **TEST_PIPELINE), max_sources)
+    console = Console(RunOptions(output_dir=output_dir, **pipeline), max_sources)
     port = free_port()
     config = uvicorn.Config(create_app(console, token, sources), host="127.0.0.1", port=port, log_level="warning",
                             ws_max_size=64 * 1024)

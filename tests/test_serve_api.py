@@ -6,6 +6,7 @@ The console runs in a thread on 127.0.0.1 with the manual pipeline and random SA
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from autotrack.cli import main
+from autotrack.eval.synthetic import make_scenario, write_scenario
 from autotrack.serve import check_host
 from autotrack.serve.security import MAX_BODY, ServeError
 
@@ -87,6 +89,8 @@ def test_add_a_source_prompt_a_box_stream_json_per_frame_and_remove_the_object(s
         mot = http.get(source + "/files/run-1/tracks.txt").text.splitlines()
         assert mot and {line.split(",")[1] for line in mot} == {str(object_id)}
         assert http.get(source + "/frame.jpg").headers["content-type"] == "image/jpeg"
+        no_detector = http.put(source + "/classes", json={"classes": ["car"]})
+        assert no_detector.status_code == 400 and "no detector" in no_detector.json()["detail"]
         assert http.post(source + "/stop").json()["state"] in ("running", "stopped")
         wait_for(lambda: http.get(source).json()["state"] == "stopped", 30, "the stop")
         assert http.post(source + "/objects", json={"box": BOX}).status_code == 409  # not running
@@ -142,3 +146,33 @@ def test_downloads_come_only_from_the_source_folder_and_requests_are_bounded(tmp
         assert http.post("/api/sources/nope/objects", json={"box": BOX}).status_code == 404
         assert http.delete("/api/sources/b").status_code == 204
         assert [s["id"] for s in http.get("/api/sources").json()] == ["a"]
+
+
+def test_a_recording_plays_live_pauses_where_it_was_and_takes_new_detector_classes(tmp_path, one_torch_thread):
+    clip = write_scenario(make_scenario("mixed", n_frames=300, size=(160, 120), seed=3), tmp_path / "clip").video
+    detector = {"pipeline": "yolo-sam2", "overrides": ["detector.weights=random", "detector.imgsz=64",
+                                                       "sam.weights=random", "sam.imgsz=64", "device=cpu"]}
+    with running_console(tmp_path / "out", sources=(str(clip),), pipeline=detector) as base, \
+            httpx.Client(base_url=base, timeout=30) as http:
+        source = "/api/sources/video"
+        with connect(websocket_url(base, source + "/stream?images=false")) as ws:
+            running = next(f for f in frames(ws) if f["stats"]["frames"] >= 3)  # past the slow first frames
+            assert running["stats"]["input_fps"] == 30  # the recording's own rate
+
+            changed = http.put(source + "/classes", json={"classes": ["car", "person"]})
+            assert changed.status_code == 200
+            unknown = http.put(source + "/classes", json={"classes": ["unicorn"]})
+            assert unknown.status_code == 400 and "unknown class 'unicorn'" in unknown.json()["detail"]
+            assert http.put(source + "/classes", json={"classes": None}).status_code == 200
+
+            assert http.post(source + "/pause").json()["state"] == "paused"
+            time.sleep(1.0)  # the frame in progress when it paused is finished
+            paused_at = http.get(source).json()["frame"]
+            time.sleep(1.5)  # 45 frames of the recording
+            assert http.get(source).json()["frame"] == paused_at
+            assert http.post(source + "/start").json()["state"] == "running"
+            resumed = next(f for f in frames(ws) if f["frame"] > paused_at)
+            assert resumed["frame"] <= paused_at + 10  # where it was, not 45 frames on
+        kinds = [(e["kind"], e["reason"]) for e in http.get(source + "/events").json()]
+        assert ("classes", "car, person") in kinds and ("classes", "all classes") in kinds
+        assert [k for k, _ in kinds if k in ("paused", "resumed")] == ["paused", "resumed"]

@@ -144,26 +144,36 @@ function outline(object, filled) {
 }
 
 // ------------------------------------------------------------------------------------------------ objects
+const tbody = document.querySelector("#objects tbody");
+const rowsById = new Map(); // rows are updated in place, so a click on a button is never lost to a new frame
+
 function showObjects(objects) {
-  const rows = objects.map((object) => {
-    const row = element("tr", { "data-id": object.id, class: "status-" + object.status },
-      element("td", {}, "#" + object.id), element("td", {}, object.class || "–"),
-      element("td", {}, object.status), element("td", {}, number(object.affinity)),
-      element("td", {}, number(object.occurrence)), element("td", {}, number(object.motion)),
-      element("td", {}, String(object.age)), element("td"));
-    if (object.status !== "lost") {
-      row.lastChild.append(
-        element("button", { type: "button", class: "reprompt", onclick: () => select(object.id) }, "re-prompt"),
-        element("button", { type: "button", class: "remove", onclick: () => removeObject(object.id) }, "remove"));
-    }
+  const ids = new Set(objects.map((object) => object.id));
+  for (const [id, row] of rowsById) {
+    if (!ids.has(id)) { row.remove(); rowsById.delete(id); }
+  }
+  objects.forEach((object, index) => {
+    const row = rowsById.get(object.id) || newRow(object.id);
+    const cells = ["#" + object.id, object.class || "–", object.status, number(object.affinity),
+                   number(object.occurrence), number(object.motion), String(object.age)];
+    cells.forEach((value, i) => { if (row.cells[i].textContent !== value) row.cells[i].textContent = value; });
+    row.className = "status-" + object.status;
     row.classList.toggle("hovered", object.id === hovered);
     row.classList.toggle("selected", selected !== null && object.id === selected.id);
-    return row;
+    row.querySelectorAll("button").forEach((button) => { button.hidden = object.status === "lost"; });
+    if (tbody.rows[index] !== row) tbody.insertBefore(row, tbody.rows[index] || null);
   });
-  document.querySelector("#objects tbody").replaceChildren(...rows);
 }
 
-const tbody = document.querySelector("#objects tbody");
+function newRow(id) {
+  const row = element("tr", { "data-id": id }, ...Array.from({ length: 7 }, () => element("td")),
+    element("td", {},
+      element("button", { type: "button", class: "reprompt", onclick: () => select(id) }, "re-prompt"),
+      element("button", { type: "button", class: "remove", onclick: () => removeObject(id) }, "remove")));
+  rowsById.set(id, row);
+  return row;
+}
+
 tbody.addEventListener("mouseover", (event) => {
   const row = event.target.closest("tr");
   setHovered(row ? Number(row.dataset.id) : null);
