@@ -6,12 +6,16 @@ and `autotrack --help` stay fast.
 
 from importlib import import_module
 
-from autotrack.types import Event, FrameResult, ObjectState, Prompt
+from autotrack.errors import AutotrackError
+from autotrack.types import Event, EventKind, FrameResult, ObjectState, Prompt, Status, Tracker
 
 __version__ = "0.1.0"
 
 # public name -> module that defines it, imported on first access (PEP 562)
 _LAZY = {
+    "Pipeline": "autotrack.pipeline",
+    "load_pipeline": "autotrack.pipeline",
+    "PointTracker": "autotrack.points",
     "SAM2Tracker": "autotrack.sam2.engine",
 }
 
@@ -22,4 +26,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'autotrack' has no attribute {name!r}")
 
 
-__all__ = ["Event", "FrameResult", "ObjectState", "Prompt", *_LAZY]
+__all__ = ["AutotrackError", "Event", "EventKind", "FrameResult", "ObjectState", "Prompt", "Status", "Tracker",
+           *_LAZY]

@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from autotrack.config import PipelineConfig, load_config
+from autotrack.errors import AutotrackError, InputError, one_line
 from autotrack.prompters.manual import ManualPrompts
 from autotrack.sources.images import IMAGE_EXTENSIONS, _natural_key
 from autotrack.sources.live import URL_SCHEMES
-from autotrack.track_cli import make_sinks, one_line
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 SUMMARY = "summary.json"
@@ -80,7 +80,7 @@ def collect_inputs(items: Iterable[str]) -> list[str]:
     for item in items:
         found.extend(_expand(str(item)))
     if not found:
-        raise ValueError("no inputs given")
+        raise InputError("no inputs given")
     return list(dict.fromkeys(found))
 
 
@@ -95,7 +95,7 @@ def _expand(item: str) -> list[str]:
     if any(char in item for char in "*?["):
         matches = sorted(glob.glob(item), key=lambda p: _natural_key(Path(p)))
         if not matches:
-            raise ValueError(f"no files match {item}")
+            raise InputError(f"no files match {item}")
         return [path for match in matches for path in _expand(match)]
     item = os.path.normpath(item)
     if os.path.isdir(item):
@@ -104,7 +104,7 @@ def _expand(item: str) -> list[str]:
             return [item]
         videos = [str(p) for p in files if p.suffix.lower() in VIDEO_EXTENSIONS]
         if not videos:
-            raise ValueError(f"folder {item} holds neither images nor videos ({' '.join(VIDEO_EXTENSIONS)})")
+            raise InputError(f"folder {item} holds neither images nor videos ({' '.join(VIDEO_EXTENSIONS)})")
         return videos
     return [item]
 
@@ -162,6 +162,7 @@ def write_json(path: Path, data: object) -> None:
 def process_input(job: Job) -> InputResult:
     """Run the pipeline on one input and write its outputs; any error becomes a "failed" result, never a raise."""
     from autotrack.pipeline import load_pipeline
+    from autotrack.sinks import Outputs
     from autotrack.sources import open_source
 
     result = InputResult(job.input, job.out_dir.name, "failed", attempts=job.attempt)
@@ -169,14 +170,11 @@ def process_input(job: Job) -> InputResult:
         import torch
 
         torch.set_num_threads(job.threads)
-        source = open_source(job.source)
-        try:
-            video = job.out_dir / VIDEO_FILE if job.save_video else None
-            sinks = make_sinks(video, job.out_dir / MOT_FILE, job.out_dir / JSON_FILE, None, source.fps)
-        except BaseException:
-            source.close()
-            raise
-        summary = load_pipeline(job.config, source, sinks, job.prompts, max_frames=job.max_frames).run()
+        video = job.out_dir / VIDEO_FILE if job.save_video else None
+        outputs = Outputs(video=video, mot=job.out_dir / MOT_FILE, json=job.out_dir / JSON_FILE)
+        source = open_source(job.source)  # a bad input fails before the models load
+        summary = load_pipeline(job.config, source, prompts=job.prompts, max_frames=job.max_frames,
+                                outputs=outputs).run()
     except Exception as error:  # one bad input must not stop the batch: report it instead
         result.error = one_line(error)
         return result
@@ -220,7 +218,7 @@ def run(
     specs = collect_inputs(inputs)
     config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, list(overrides))
     if retries < 0:
-        raise ValueError(f"retries must be >= 0, got {retries}")
+        raise InputError(f"retries must be >= 0, got {retries}")
     output_dir = Path(output_dir).resolve()  # absolute: Ray workers run in other folders, maybe on other nodes
     output_dir.mkdir(parents=True, exist_ok=True)
     names = output_names(specs)
@@ -320,7 +318,7 @@ def _ray_executor(address: str, workers: int | None, cpus: float, gpus: float, r
     try:
         import ray
     except ImportError:
-        raise RuntimeError("Ray is not installed: pip install 'autotrack[ray]'") from None
+        raise AutotrackError("Ray is not installed: pip install 'autotrack[ray]'") from None
     owns_runtime = not ray.is_initialized()
     if owns_runtime:
         try:
@@ -329,13 +327,13 @@ def _ray_executor(address: str, workers: int | None, cpus: float, gpus: float, r
             else:
                 ray.init(address=address, log_to_driver=False)
         except Exception as error:  # Ray raises ConnectionError, ValueError or RuntimeError for a bad address
-            raise RuntimeError(f"cannot connect to Ray at {address!r}: {one_line(error)}") from None
+            raise AutotrackError(f"cannot connect to Ray at {address!r}: {one_line(error)}") from None
     for kind, need in (("CPU", cpus), ("GPU", gpus)):  # a task no node can hold would wait forever
         most = max((node["Resources"].get(kind, 0) for node in ray.nodes() if node["Alive"]), default=0)
         if need > most:
             if owns_runtime:
                 ray.shutdown()
-            raise RuntimeError(f"each task asks for {need:g} {kind}(s) but no node of the Ray cluster has more than "
+            raise AutotrackError(f"each task asks for {need:g} {kind}(s) but no node of the Ray cluster has more than "
                                f"{most:g}")
     # max_retries re-runs a task whose worker or node died; failed inputs are retried by _run_with_retries.
     return _RayExecutor(ray, owns_runtime, {"num_cpus": cpus, "num_gpus": gpus, "max_retries": retries})

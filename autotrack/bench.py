@@ -30,9 +30,9 @@ import numpy as np
 import psutil
 import torch
 
+from autotrack.errors import InputError
 from autotrack.eval.synthetic import make_scenario, render_frame
-from autotrack.identity import IdentityManager
-from autotrack.pipeline import Pipeline, build_prompter, build_tracker
+from autotrack.pipeline import Pipeline, build_parts
 from autotrack.prompters.manual import ManualPrompts, UserPrompt
 from autotrack.sam2.engine import STAGES, SAM2Tracker
 from autotrack.sinks import MotSink, Sink
@@ -91,6 +91,21 @@ class RunResult:
         }
 
 
+# Random weights give every object nearly the same mask: the identity manager would let all but one yield (mask
+# IoU > 0.8) and retire them, and a run for N objects would time one. With random weights the bench keeps every
+# prompted object, so it measures the cost of N objects; an explicit --set still wins.
+KEEP_EVERY_OBJECT = ("identity.overlap_iou=1.0", "identity.max_lost=1000000000")
+
+
+def bench_config(pipeline: str, sam_weights: str | None, imgsz: int, device: str | None, sets=()):
+    """The pipeline config a bench runs."""
+    from autotrack.config import load_config
+
+    keep = list(KEEP_EVERY_OBJECT) if sam_weights == "random" else []
+    given = {"sam.weights": sam_weights, "sam.imgsz": imgsz, "device": device}
+    return load_config(pipeline, [f"{k}={v}" for k, v in given.items() if v is not None] + keep + list(sets))
+
+
 # --------------------------------------------------------------------------------------------------------- clips
 def make_clip(source: str | Path | None, frames: int, objects: int, work_dir: str | Path,
               size: tuple[int, int] = SYNTHETIC_SIZE) -> Clip:
@@ -100,9 +115,9 @@ def make_clip(source: str | Path | None, frames: int, objects: int, work_dir: st
     across the middle of the frame. A video shorter than `frames` is run to its end.
     """
     if frames < 2:
-        raise ValueError(f"a benchmark needs at least 2 frames, got {frames}")
+        raise InputError(f"a benchmark needs at least 2 frames, got {frames}")
     if objects < 1:
-        raise ValueError(f"a benchmark needs at least 1 object, got {objects}")
+        raise InputError(f"a benchmark needs at least 1 object, got {objects}")
     if source is None:
         scenario = make_scenario("mixed", n_frames=frames, size=size, seed=0)
         video = Path(work_dir) / "synthetic.mp4"
@@ -116,11 +131,11 @@ def make_clip(source: str | Path | None, frames: int, objects: int, work_dir: st
         finally:
             writer.release()
         if objects > len(boxes):
-            raise ValueError(f"the synthetic clip has {len(boxes)} objects on its first frame, not {objects}")
+            raise InputError(f"the synthetic clip has {len(boxes)} objects on its first frame, not {objects}")
         return Clip(video, boxes[:objects], frames)
     with open_source(str(source)) as src:
         if not isinstance(src, VideoSource):
-            raise ValueError(f"{source}: give a video file (ultralytics' video predictor reads only those)")
+            raise InputError(f"{source}: give a video file (ultralytics' video predictor reads only those)")
         return Clip(Path(source), spread_boxes(src.size, objects), min(frames, src.total))
 
 
@@ -183,7 +198,7 @@ class TimedTracker:
 
     def __init__(self, tracker: SAM2Tracker, clock: FrameClock) -> None:
         if not tracker.profile:
-            raise ValueError("TimedTracker needs a SAM2Tracker built with profile=True")
+            raise TypeError("TimedTracker needs a SAM2Tracker built with profile=True")
         self.tracker, self.clock = tracker, clock
 
     def step(self, frame: np.ndarray, prompts: dict[int, Prompt] | None = None) -> dict[int, ObjectState]:
@@ -265,9 +280,9 @@ def run_pipeline(clip: Clip, config, warmup: int = 3, name: str | None = None,
     Results go to a MOTChallenge file in `work_dir` (the "sinks" stage), or nowhere when it is None.
     """
     clock = FrameClock()
-    engine = build_tracker(config)
+    parts = build_parts(config)
+    engine, prompter = parts.tracker, parts.prompter
     engine.profile = True
-    prompter = build_prompter(config)
 
     def timed_prompter(frame: np.ndarray, index: int):
         with clock.time("prompter"):
@@ -280,9 +295,10 @@ def run_pipeline(clip: Clip, config, warmup: int = 3, name: str | None = None,
         timed_prompter if prompter is not None else None,
         TimedTracker(engine, clock),
         sinks,
-        IdentityManager(config.identity),
+        parts.identity,
         prompts,
         clip.frames,
+        parts.points,
     )
     result = measure(name or f"autotrack {config.sam.memory}", pipeline.stream(), clock, warmup, rest="identity")
     result.memory_entries = {i: engine.memory_entries(i) for i in engine.object_ids}
@@ -295,11 +311,10 @@ def run_ultralytics(clip: Clip, weights_file: str | Path, imgsz: int, device: st
     `sam2.1_t.pt` (ultralytics picks the architecture from the file name)."""
     from ultralytics.models.sam import SAM2VideoPredictor
 
-    from autotrack.sam2.engine import resolve_device
+    from autotrack.device import ultralytics_device
 
-    torch_device = resolve_device(device)
     overrides = dict(conf=0.0, task="segment", mode="predict", imgsz=imgsz, model=str(weights_file), save=False,
-                     verbose=False, device="cpu" if torch_device.type == "cpu" else str(torch_device))
+                     verbose=False, device=ultralytics_device(device))
     predictor = SAM2VideoPredictor(overrides=overrides)
     clock = FrameClock()
 

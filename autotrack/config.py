@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import yaml
@@ -19,7 +20,7 @@ import yaml
 from autotrack.errors import AutotrackError
 from autotrack.identity import IdentityConfig
 
-BUILTIN_DIR = Path(__file__).resolve().parents[1] / "pipelines"
+BUILTIN_DIR = files("autotrack") / "pipelines"  # package data: present in a wheel install as in a checkout
 DEFAULT_PIPELINE = "yolo-sam2"
 POINT_BACKENDS = ("lk", "cotracker")
 
@@ -48,7 +49,7 @@ class SamConfig:
 
 @dataclass
 class PointsConfig:
-    """The point tracker (`autotrack.prompters.points.PointPrompter`): points follow each object so SAM2 can be
+    """The point tracker (`autotrack.points.tracker.PointTracker`): points follow each object so SAM2 can be
     re-prompted from them when its scores stay low and no detection helps."""
 
     backend: str = "lk"  # lk (OpenCV Lucas-Kanade) or cotracker (CoTracker3 online, torch.hub)
@@ -81,8 +82,9 @@ _OPTIONAL = ("detector", "points")  # sections that may be `null`: no detector, 
 
 
 def builtin_pipelines() -> dict[str, Path]:
-    """Ready pipelines shipped in `pipelines/`, by name."""
-    return {path.stem: path for path in sorted(BUILTIN_DIR.glob("*.yaml"))}
+    """Ready pipelines shipped with the package (`autotrack/pipelines/*.yaml`), by name."""
+    paths = sorted((Path(str(entry)) for entry in BUILTIN_DIR.iterdir()), key=lambda path: path.name)
+    return {path.stem: path for path in paths if path.suffix == ".yaml"}
 
 
 def find_pipeline(name_or_path: str) -> Path:

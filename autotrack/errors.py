@@ -13,6 +13,10 @@ class AutotrackError(Exception):
 
 
 def one_line(error: BaseException) -> str:
-    """The first line of an error's message (its repr when it has none), as the user sees it."""
+    """The first line of an error's message (its type when it has none), as the command line shows it."""
     text = str(error).strip()
-    return text.splitlines()[0] if text else repr(error)
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class InputError(AutotrackError, ValueError):
+    """A value, file or prompt autotrack was given cannot be used (out of range, malformed, missing a part)."""

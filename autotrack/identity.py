@@ -36,26 +36,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import supervision as sv
 from scipy.optimize import linear_sum_assignment
 
 from autotrack.motion import BoxKalmanFilter, mask_to_box
-from autotrack.types import Event, ObjectState, Prompt
-
-TRACKED = "tracked"
-OCCLUDED = "occluded"
+from autotrack.types import Event, EventKind, ObjectState, Prompt, Status, Tracker
 
 PointTracks = dict[int, tuple[np.ndarray, np.ndarray]]
 """Per tracker ID: visible points (Nx2, pixels) and their labels (N, 1 = on the object, 0 = not)."""
-
-
-class Engine(Protocol):
-    """The part of the SAM2 engine the identity manager uses."""
-
-    def remove(self, obj_id: int) -> None: ...
 
 
 @dataclass
@@ -110,7 +100,7 @@ class _Track:
     class_name: str
     kalman: BoxKalmanFilter = field(default_factory=BoxKalmanFilter)
     predicted: np.ndarray | None = None  # Kalman box for the current frame
-    status: str = TRACKED
+    status: str = Status.TRACKED
     occluded_frames: int = 0  # consecutive frames occluded
     low_score_frames: int = 0  # consecutive frames with low affinity or occurrence
 
@@ -176,7 +166,7 @@ class IdentityManager:
                 tracker_id = self._birth(box, float(confidence[det]), int(class_id[det]), str(class_name[det]))
                 born_boxes.append(box)
                 prompts[tracker_id] = Prompt(box=box)
-                self._events.append(Event("born", tracker_id, f"detection confidence {confidence[det]:.2f}, "
+                self._events.append(Event(EventKind.BORN, tracker_id, f"detection confidence {confidence[det]:.2f}, "
                                                               f"{untracked:.0%} of its box untracked"))
         return prompts
 
@@ -203,14 +193,14 @@ class IdentityManager:
             self._tracks[tracker_id] = track
             with self._id_lock:
                 self._next_id = max(self._next_id, tracker_id + 1)
-            self._events.append(Event("born", tracker_id, "user prompt"))
+            self._events.append(Event(EventKind.BORN, tracker_id, "user prompt"))
         else:
             track.box = box
             self._reprompted(track, "user prompt")
         track.kalman.initiate(box)
         track.predicted = track.kalman.box
 
-    def remove(self, tracker_id: int, engine: Engine) -> bool:
+    def remove(self, tracker_id: int, engine: Tracker) -> bool:
         """Stop following an object the user removed: its track and engine state go, its ID is retired (a
         `removed` event). Call between `plan` and `engine.step`, and drop any prompt `plan` gave it. Returns False
         when the ID is not live (already lost or never used), and then does nothing."""
@@ -221,10 +211,10 @@ class IdentityManager:
         del self._tracks[tracker_id]
         engine.remove(tracker_id)
         self._events = [event for event in self._events if event.tracker_id != tracker_id]
-        self._events.append(Event("removed", tracker_id, "removed by the user; ID retired"))
+        self._events.append(Event(EventKind.REMOVED, tracker_id, "removed by the user; ID retired"))
         return True
 
-    def observe(self, states: dict[int, ObjectState], engine: Engine) -> tuple[sv.Detections, list[Event]]:
+    def observe(self, states: dict[int, ObjectState], engine: Tracker) -> tuple[sv.Detections, list[Event]]:
         """Read the engine's results for this frame: update statuses, retire lost objects, build the output.
 
         Args:
@@ -263,7 +253,7 @@ class IdentityManager:
         tracks = list(self._tracks.values())
         if not tracks or len(boxes) == 0:
             return []
-        track_boxes = np.stack([t.predicted if t.status == OCCLUDED else t.box for t in tracks])
+        track_boxes = np.stack([t.predicted if t.status == Status.OCCLUDED else t.box for t in tracks])
         iou = sv.box_iou_batch(track_boxes, boxes)
         track_class = np.array([t.class_id for t in tracks])[:, None]
         class_clash = (track_class >= 0) & (class_id[None, :] >= 0) & (track_class != class_id[None, :])
@@ -273,7 +263,7 @@ class IdentityManager:
 
     def _reprompt_reason(self, track: _Track, iou: float) -> str:
         """Why a matched track needs its detection as a new prompt; empty when it does not."""
-        if track.status == OCCLUDED:
+        if track.status == Status.OCCLUDED:
             return f"re-entry: detection matches its predicted box (IoU {iou:.2f})"
         if track.low_score_frames >= self.config.low_score_frames:
             return f"low scores for {track.low_score_frames} frames"
@@ -296,7 +286,7 @@ class IdentityManager:
 
     def _reprompted(self, track: _Track, reason: str) -> None:
         track.low_score_frames = 0
-        self._events.append(Event("reprompted", track.tracker_id, reason))
+        self._events.append(Event(EventKind.REPROMPTED, track.tracker_id, reason))
 
     def _birth(self, box: np.ndarray, confidence: float, class_id: int, class_name: str) -> int:
         """Start a track with a new, never used ID; returns the ID."""
@@ -348,23 +338,23 @@ class IdentityManager:
     def _visible(self, track: _Track, state: ObjectState) -> None:
         track.box = np.asarray(state.box, dtype=np.float32)
         track.kalman.update(track.box)
-        if track.status == OCCLUDED:
-            self._events.append(Event("resumed", track.tracker_id,
+        if track.status == Status.OCCLUDED:
+            self._events.append(Event(EventKind.RESUMED, track.tracker_id,
                                       f"visible again after {track.occluded_frames} frames "
                                       f"(occurrence {state.occurrence:.2f})"))
-        track.status = TRACKED
+        track.status = Status.TRACKED
         track.occluded_frames = 0
 
-    def _hidden(self, track: _Track, reason: str, engine: Engine) -> None:
+    def _hidden(self, track: _Track, reason: str, engine: Tracker) -> None:
         """An object not visible on this frame: its Kalman filter coasts; too long hidden and it is lost."""
-        if track.status == TRACKED:
-            self._events.append(Event("occluded", track.tracker_id, reason))
-        track.status = OCCLUDED
+        if track.status == Status.TRACKED:
+            self._events.append(Event(EventKind.OCCLUDED, track.tracker_id, reason))
+        track.status = Status.OCCLUDED
         track.occluded_frames += 1
         if track.occluded_frames > self.config.max_lost:
             engine.remove(track.tracker_id)
             del self._tracks[track.tracker_id]
-            self._events.append(Event("lost", track.tracker_id,
+            self._events.append(Event(EventKind.LOST, track.tracker_id,
                                       f"occluded for {track.occluded_frames} frames > max_lost "
                                       f"{self.config.max_lost}; ID retired"))
 

@@ -9,7 +9,10 @@ While it runs, another thread (a user interface) may prompt a new or live object
 (`remove`) or change the detector's classes (`set_classes`); prompts and removals apply at the start of the next
 frame.
 
-`load_pipeline` builds one from a ready pipeline (`pipelines/*.yaml`) or a config.
+`build_parts` is the one place that turns a config into a pipeline's parts (each config section's keys are the
+keyword arguments of its part's constructor); `load_pipeline` builds a whole pipeline from a ready pipeline
+(`autotrack/pipelines/*.yaml`), a YAML file or a config. The command line, `batch`, `eval run` and `bench` all build
+through them. Imports point down: this module uses sources, prompters, points, identity, the engine and sinks.
 """
 
 from __future__ import annotations
@@ -18,8 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import supervision as sv
@@ -27,25 +29,17 @@ import supervision as sv
 from autotrack.config import PipelineConfig, load_config
 from autotrack.errors import AutotrackError
 from autotrack.identity import IdentityManager, PointTracks
+from autotrack.points.tracker import PointTracker
 from autotrack.prompters.manual import ManualPrompts, UserPrompt
-from autotrack.prompters.points import PointPrompter
-from autotrack.sinks import Sink
+from autotrack.sinks import Outputs, Sink
 from autotrack.sources import Source, open_source
-from autotrack.types import Event, FrameResult, ObjectState, Prompt
+from autotrack.types import Event, EventKind, FrameResult, Prompt, Status, Tracker
 
 Prompter = Callable[[np.ndarray, int], "sv.Detections | None"]
 
 
 class PipelineError(AutotrackError, ValueError):
     """A request the pipeline cannot honour (e.g. new classes for a pipeline without a detector)."""
-
-
-class Tracker(Protocol):
-    """What the pipeline needs of a tracker (SAM2Tracker, or a scripted stand-in in tests)."""
-
-    def step(self, frame: np.ndarray, prompts: dict[int, Prompt] | None = None) -> dict[int, ObjectState]: ...
-
-    def remove(self, obj_id: int) -> None: ...
 
 
 @dataclass
@@ -77,7 +71,7 @@ class Pipeline:
         prompts: user prompts with their own IDs (`ManualPrompts`); a prompt for frame f applies on the first
             frame processed with index >= f, so a live source that dropped frame f does not lose it.
         max_frames: stop after this many frames.
-        points: a `PointPrompter` that keeps points on every object (seeded from its first mask, or the user's
+        points: a `PointTracker` (`autotrack.points`) that keeps points on every object (seeded from its first mask, or the user's
             clicks; re-seeded from its mask when few are left), so the identity manager can re-prompt a track
             from its points when its scores stay low and no detection matches it; or None.
     """
@@ -91,7 +85,7 @@ class Pipeline:
         identity: IdentityManager | None = None,
         prompts: ManualPrompts | None = None,
         max_frames: int | None = None,
-        points: PointPrompter | None = None,
+        points: PointTracker | None = None,
     ) -> None:
         self.source = source if isinstance(source, Source) else open_source(source)
         self.prompter = prompter
@@ -194,7 +188,7 @@ class Pipeline:
         states = self.tracker.step(image, prompts)
         tracked, events = self.identity.observe(states, self.tracker)
         if self.points is not None:
-            fresh = {event.tracker_id for event in events if event.kind == "born"} | {u.object_id for u in users}
+            fresh = {event.tracker_id for event in events if event.kind == EventKind.BORN} | {u.object_id for u in users}
             self._follow_points(image, {obj_id: prompts[obj_id] for obj_id in fresh}, tracked, events)
         self.summary.events.update(event.kind for event in events)
         if tracked.tracker_id is not None:
@@ -225,10 +219,10 @@ class Pipeline:
         """After the tracker step: drop the points of lost objects, seed new or user-prompted objects (`fresh`,
         with their prompts), and re-seed objects with too few points left from masks whose scores are good."""
         for event in events:
-            if event.kind == "lost":
+            if event.kind == EventKind.LOST:
                 self.points.remove(event.tracker_id)
         status = dict(zip(tracked.tracker_id, tracked.data["status"])) if tracked.tracker_id is not None else {}
-        self._occluded = {int(obj_id) for obj_id, s in status.items() if s == "occluded"}
+        self._occluded = {int(obj_id) for obj_id, s in status.items() if s == Status.OCCLUDED}
         masks = _visible_masks(tracked)
         for obj_id, prompt in sorted(fresh.items()):
             self._seed_points(obj_id, prompt, image, masks)
@@ -262,7 +256,24 @@ def _visible_masks(
     data = detections.data
     rows = zip(detections.tracker_id, detections.mask, data["status"], data["affinity"], data["occurrence"])
     return {int(i): mask for i, mask, status, affinity, occurrence in rows
-            if status == "tracked" and mask.any() and affinity >= min_affinity and occurrence >= min_occurrence}
+            if status == Status.TRACKED and mask.any() and affinity >= min_affinity and occurrence >= min_occurrence}
+
+
+@dataclass
+class Parts:
+    """A pipeline's parts built from its config: what `Pipeline` takes besides the source, prompts and sinks."""
+
+    prompter: Prompter | None
+    tracker: Tracker
+    identity: IdentityManager
+    points: PointTracker | None
+
+
+def build_parts(config: PipelineConfig) -> Parts:
+    """Every part a config describes: the detector (or None), the engine, the identity manager and the point
+    tracker (or None). Each section's keys are passed by name to its part's constructor, with the device."""
+    return Parts(build_prompter(config), build_tracker(config), IdentityManager(config.identity),
+                 build_points(config))
 
 
 def build_prompter(config: PipelineConfig) -> Prompter | None:
@@ -271,25 +282,22 @@ def build_prompter(config: PipelineConfig) -> Prompter | None:
         return None
     from autotrack.prompters.yolo import YoloPrompter
 
-    d = config.detector
-    return YoloPrompter(d.weights, d.classes, d.conf, d.imgsz, d.every, config.device)
+    return YoloPrompter(**asdict(config.detector), device=config.device)
 
 
 def build_tracker(config: PipelineConfig) -> Tracker:
-    """The configured SAM2 engine."""
+    """The configured engine."""
     from autotrack.sam2.engine import SAM2Tracker
 
-    s = config.sam
-    return SAM2Tracker(s.model, s.weights, s.imgsz, config.device, s.memory, s.kalman)
+    return SAM2Tracker(**asdict(config.sam), device=config.device)
 
 
-def build_points(config: PipelineConfig) -> PointPrompter | None:
-    """The configured point tracker, or None for a pipeline without one."""
+def build_points(config: PipelineConfig) -> PointTracker | None:
+    """The configured point tracker, or None for a pipeline without one (CoTracker3 runs on the device)."""
     if config.points is None:
         return None
-    p = config.points
-    options = {"device": None if config.device == "auto" else config.device} if p.backend == "cotracker" else {}
-    return PointPrompter(p.backend, p.num_points, p.num_negatives, p.min_visible, **options)
+    options = {"device": config.device} if config.points.backend == "cotracker" else {}
+    return PointTracker(**asdict(config.points), **options)
 
 
 def load_pipeline(
@@ -300,19 +308,25 @@ def load_pipeline(
     overrides: list[str] = (),
     max_frames: int | None = None,
     source_options: dict | None = None,
+    outputs: Outputs | None = None,
 ) -> Pipeline:
     """Build a Pipeline from a ready pipeline name (`yolo-sam2`, ...), a YAML path, or a PipelineConfig.
 
     A source given by name is opened last, with `source_options` (see `open_source`), once the models are loaded:
     a live source starts reading when it opens, and would otherwise drop or queue frames while they load.
+    `outputs` are opened after the source (a video output takes its frame rate) and written after `sinks`.
     """
     try:
         config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, list(overrides))
-        prompter, tracker, identity = build_prompter(config), build_tracker(config), IdentityManager(config.identity)
-        points = build_points(config)
+        parts = build_parts(config)
     except BaseException:
         if isinstance(source, Source):
             source.close()  # the pipeline would have owned it
         raise
     src = source if isinstance(source, Source) else open_source(source, **(source_options or {}))
-    return Pipeline(src, prompter, tracker, sinks, identity, prompts, max_frames, points)
+    try:
+        sinks = [*sinks, *(outputs.open(src.fps) if outputs is not None else [])]
+    except BaseException:
+        src.close()
+        raise
+    return Pipeline(src, parts.prompter, parts.tracker, sinks, parts.identity, prompts, max_frames, parts.points)

@@ -1,11 +1,15 @@
-"""Plain data types shared by every part of autotrack: prompts in, object states and frame results out."""
+"""Plain data types shared by every part of autotrack: prompts in, object states and frame results out, the
+statuses and event kinds they carry, and the `Tracker` protocol every engine follows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import supervision as sv
+
+from autotrack.errors import InputError
 
 
 @dataclass
@@ -29,11 +33,34 @@ class Prompt:
                 self.labels = np.ones(len(self.points), dtype=np.int32)
             self.labels = np.asarray(self.labels, dtype=np.int32).reshape(-1)
             if len(self.labels) != len(self.points):
-                raise ValueError(f"{len(self.points)} points but {len(self.labels)} labels")
+                raise InputError(f"{len(self.points)} points but {len(self.labels)} labels")
         if self.mask is not None:
             self.mask = np.asarray(self.mask, dtype=bool)
         if self.box is None and self.points is None and self.mask is None:
-            raise ValueError("a Prompt needs a box, points or a mask")
+            raise InputError("a Prompt needs a box, points or a mask")
+
+
+class Status:
+    """An object's status on one frame (`ObjectState.status`, `FrameResult.detections.data["status"]`)."""
+
+    PROMPTED = "prompted"  # the engine segmented it from a prompt on this frame
+    TRACKED = "tracked"  # visible, followed from memory
+    OCCLUDED = "occluded"  # not visible; its ID is kept and its box is the Kalman prediction
+
+
+class EventKind:
+    """The kinds of decision the identity manager reports (`Event.kind`)."""
+
+    BORN = "born"
+    REPROMPTED = "reprompted"
+    OCCLUDED = "occluded"
+    RESUMED = "resumed"
+    LOST = "lost"
+    REMOVED = "removed"  # by the user (`Pipeline.remove`)
+
+
+EVENT_KINDS = (EventKind.BORN, EventKind.REPROMPTED, EventKind.OCCLUDED, EventKind.RESUMED, EventKind.LOST,
+               EventKind.REMOVED)
 
 
 @dataclass
@@ -46,7 +73,8 @@ class ObjectState:
         affinity: predicted IoU of the chosen mask candidate (mask quality).
         occurrence: sigmoid of the object-score logit (is the object visible at all).
         motion: IoU between the Kalman-predicted box and the chosen box, None until the filter is stable.
-        status: "prompted" on a frame with a prompt, otherwise "tracked"; the identity manager refines it.
+        status: `Status.PROMPTED` on a frame with a prompt, otherwise `Status.TRACKED`; the identity manager
+            refines it.
     """
 
     mask: np.ndarray
@@ -54,10 +82,7 @@ class ObjectState:
     affinity: float
     occurrence: float
     motion: float | None
-    status: str = "tracked"
-
-
-EVENT_KINDS = ("born", "reprompted", "occluded", "resumed", "lost", "removed")
+    status: str = Status.TRACKED
 
 
 @dataclass
@@ -82,3 +107,13 @@ class FrameResult:
     frame: np.ndarray
     detections: sv.Detections
     events: list[Event] = field(default_factory=list)
+
+
+class Tracker(Protocol):
+    """What the pipeline and the identity manager need of an engine (`SAM2Tracker`, or a scripted stand-in)."""
+
+    def step(self, frame: np.ndarray, prompts: dict[int, Prompt] | None = None) -> dict[int, ObjectState]:
+        """Process the next frame with these prompts (new or known object IDs); every object's state on it."""
+
+    def remove(self, obj_id: int) -> None:
+        """Stop following an object and free its memory."""

@@ -2,7 +2,7 @@
 
 The frames are a synthetic textured scene seen by a camera that pans and turns slowly, so every point moves
 (sub-pixel amounts included). Points are sampled as in real use, 100 per object, each object a cell of the frame.
-Only `PointPrompter.update` is timed (forward and backward LK, the checks, the bookkeeping).
+Only `PointTracker.update` is timed (forward and backward LK, the checks, the bookkeeping).
 
     python benchmarks/bench_points.py
 """
@@ -14,7 +14,7 @@ import time
 import cv2
 import numpy as np
 
-from autotrack.prompters.points import PointPrompter
+from autotrack.points.tracker import PointTracker
 
 WIDTH, HEIGHT = 1280, 720
 FRAMES = 60
@@ -37,7 +37,7 @@ def render_frames(n: int, seed: int = 0) -> list[np.ndarray]:
 
 def bench(frames: list[np.ndarray], num_points: int, per_object: int = 100) -> tuple[float, float, float]:
     """Median and mean ms per `update`, and the share of points still visible at the end."""
-    prompter = PointPrompter(num_points=per_object)
+    prompter = PointTracker(num_points=per_object)
     columns = 10 if num_points > per_object else 1
     rows = max(1, num_points // per_object // columns)
     cell_w, cell_h = WIDTH // columns, HEIGHT // rows

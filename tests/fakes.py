@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
-from autotrack.motion import box_iou, mask_to_box
+from autotrack.motion import mask_to_box
 from autotrack.types import ObjectState, Prompt
 
 World = dict[str, list[np.ndarray | None]]
@@ -142,7 +142,7 @@ class ScriptedEngine:
                       for name, b in visible.items()}
         else:
             box = prompt.box if prompt.box is not None else mask_to_box(prompt.mask)
-            scores = {name: box_iou(box, b) for name, b in visible.items()}
+            scores = {name: sv.box_iou(box, b) for name, b in visible.items()}
         if not scores or max(scores.values()) <= 0:
             raise ValueError(f"prompt on frame {f} points at no visible world object: {prompt}")
         return max(scores, key=scores.get)

@@ -64,7 +64,7 @@ def test_bad_options_are_one_line_errors(args, message):
 
 def test_random_weights_keep_every_prompted_object():
     """Random masks overlap almost fully; without this the 3-object bench would time one object after max_lost."""
-    from autotrack.bench_cli import bench_config
+    from autotrack.bench import bench_config
 
     config = bench_config("manual-sam2", "random", 64, "cpu")
     assert config.identity.overlap_iou == 1.0 and config.identity.max_lost >= 10**9

@@ -95,3 +95,21 @@ def test_mot_without_detector_or_det_file_says_so(tmp_path):
     result = CliRunner().invoke(main, ["eval", "run", str(tmp_path / "set"), "--layout", "mot", *FAST])
     assert result.exit_code == 1
     assert f"{files.sequence_dir.name}: no det/det.txt" in result.output
+
+
+def test_points_pipeline_runs_its_point_tracker(data_dir, tmp_path, monkeypatch):
+    """`-p points-sam2` is built by the same builder as `track`: the point tracker follows each sequence's frames."""
+    from autotrack.points import PointTracker
+
+    seen = []
+    update = PointTracker.update
+
+    def counting_update(self, frame):
+        seen.append((id(self), frame.shape))
+        return update(self, frame)
+
+    monkeypatch.setattr(PointTracker, "update", counting_update)
+    eval_run(data_dir / "davis2016", "-p", "points-sam2", "--sequences", "dog,libby", "--max-frames", "3",
+             "--work-dir", tmp_path / "work", "--json", tmp_path / "vos.json")
+    assert len(seen) == 6  # every frame of both sequences
+    assert len({tracker for tracker, _ in seen}) == 2  # a fresh point tracker per sequence

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fakes import Fault, ScriptedEngine, make_detections, moving_box, world_detections
+from supervision import box_iou
 
 from autotrack.identity import IdentityConfig, IdentityManager
-from autotrack.motion import box_iou
 from autotrack.types import EVENT_KINDS
 
 

@@ -26,7 +26,7 @@ from autotrack.pipeline import Pipeline, RunSummary
 from autotrack.prompters.manual import ManualPrompts
 from autotrack.sinks import DisplayError, FrameAnnotator, WindowSink
 from autotrack.sources import LiveSource
-from autotrack.track_cli import progress_fields
+from autotrack.cli.track import progress_fields
 from autotrack.types import FrameResult
 
 pytestmark = pytest.mark.timeout(90)

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from autotrack.prompters.cotracker import CoTrackerOnline, CoTrackerUnavailable, load_cotracker
-from autotrack.prompters.point_sampling import sample_points_in_mask
-from autotrack.prompters.points import PointPrompter, PointTrack
+from autotrack.points.cotracker import CoTrackerOnline, CoTrackerUnavailable, load_cotracker
+from autotrack.points.sampling import sample_points_in_mask
+from autotrack.points.tracker import PointTrack, PointTracker
 from autotrack.types import Prompt
 
 H, W = 240, 320
@@ -110,7 +110,7 @@ def lookup(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def test_lk_points_follow_translation_rotation_and_scale():
     clip = render_clip()
-    prompter = PointPrompter(num_points=24)
+    prompter = PointTracker(num_points=24)
     prompter.add_from_mask(1, clip.objects[0], clip.frames[0])
     start = prompter.tracks[1].points.copy()
     assert len(start) == 24
@@ -129,7 +129,7 @@ def test_lk_marks_points_under_the_occluder_invisible():
     for speed in (2, 4, 8):
         for seed in (0, 1, 2):
             clip = render_clip(occluder=(40, 90), occluder_speed=speed, seed=seed)
-            prompter = PointPrompter(num_points=32)
+            prompter = PointTracker(num_points=32)
             prompter.add_from_mask(1, clip.objects[0], clip.frames[0])
             start = prompter.tracks[1].points.copy()
             ever_near = np.zeros(len(start), bool)  # within an LK window (10 px) of the occluder
@@ -157,7 +157,7 @@ def test_lk_marks_points_under_the_occluder_invisible():
 
 def count_visible(reseed: bool) -> list[int]:
     clip = render_clip(occluder=(0, H))  # the bar sweeps over the whole disc
-    prompter = PointPrompter(num_points=16)
+    prompter = PointTracker(num_points=16)
     prompter.add_from_mask(1, clip.objects[0], clip.frames[0])
     counts = []
     for t in range(1, len(clip.frames)):
@@ -181,7 +181,7 @@ def test_reseeding_from_the_mask_keeps_enough_points_alive():
 
 def test_objects_join_and_leave_while_others_keep_being_tracked():
     clip = render_clip(n=21)
-    prompter = PointPrompter()
+    prompter = PointTracker()
     prompter.add_from_mask(1, clip.objects[0], clip.frames[0])
     disc_start = prompter.tracks[1].points.copy()
     patch = np.zeros((H, W), bool)
@@ -202,7 +202,7 @@ def test_objects_join_and_leave_while_others_keep_being_tracked():
 
 def test_reseed_keeps_visible_points_inside_the_mask_and_tops_up():
     clip = render_clip(n=2)
-    prompter = PointPrompter(num_points=16)
+    prompter = PointTracker(num_points=16)
     prompter.add_from_mask(1, clip.objects[0], clip.frames[0])
     before = prompter.tracks[1]
     half = clip.objects[0].copy()
@@ -229,7 +229,7 @@ def test_lk_points_stay_on_real_objects_with_reseeding_from_their_masks():
         truths = sorted((DAVIS / "Annotations" / "480p" / sequence).glob("*.png"))[:30]
         frames = [cv2.imread(str(path)) for path in images]
         masks = [cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 127 for path in truths]
-        prompter = PointPrompter()
+        prompter = PointTracker()
         prompter.add_from_mask(1, masks[0], frames[0])
         fewest = prompter.num_points
         for frame, mask in zip(frames[1:], masks[1:]):
@@ -262,7 +262,7 @@ def test_mask_queries_put_positives_inside_and_negatives_on_the_other_object_onl
     frame, a, b = two_objects()
     far = np.zeros((H, W), bool)
     far[200:235, 5:40] = True  # another object, but not near object a
-    prompter = PointPrompter(num_points=12, num_negatives=6)
+    prompter = PointTracker(num_points=12, num_negatives=6)
     prompter.add_from_mask(1, a, frame, negatives_from=[b, far])
     track = prompter.tracks[1]
     positives, negatives = track.points[track.labels == 1], track.points[track.labels == 0]
@@ -274,7 +274,7 @@ def test_mask_queries_put_positives_inside_and_negatives_on_the_other_object_onl
 def test_box_queries_stay_in_the_box_centre_and_off_other_objects():
     frame, a, b = two_objects()
     box = np.array([70, 70, 200, 170])  # overlaps object b on its right side
-    prompter = PointPrompter(num_points=10, num_negatives=4)
+    prompter = PointTracker(num_points=10, num_negatives=4)
     prompter.add_from_box(1, box, frame, negatives_from=[b])
     track = prompter.tracks[1]
     positives, negatives = track.points[track.labels == 1], track.points[track.labels == 0]
@@ -312,7 +312,7 @@ def test_prompt_has_only_visible_points_and_caps_positives():
 
 def test_bad_input_gives_clear_errors():
     frame, a, _ = two_objects()
-    prompter = PointPrompter()
+    prompter = PointTracker()
     with pytest.raises(ValueError, match="positive"):
         prompter.add(1, [[10, 10]], [0], frame)
     with pytest.raises(ValueError, match="empty"):
@@ -320,7 +320,7 @@ def test_bad_input_gives_clear_errors():
     with pytest.raises(ValueError, match="uint8 frame"):
         prompter.add_from_mask(1, a, frame.astype(np.float32))
     with pytest.raises(ValueError, match="unknown point tracker"):
-        PointPrompter(backend="sift")
+        PointTracker(backend="sift")
 
 
 # ---------------------------------------------------------------- CoTracker3
@@ -379,7 +379,7 @@ def panning_clip(n: int, velocity=(-3.3, 1.7), seed: int = 1) -> tuple[list[np.n
 def test_cotracker_backend_windows_queries_and_visibility_with_a_stand_in_model():
     frames, shifts = panning_clip(40)
     model = StandInCoTracker()
-    prompter = PointPrompter(backend="cotracker", model=model, device="cpu")
+    prompter = PointTracker(backend="cotracker", model=model, device="cpu")
     start = np.array([[12.0, 30.0], [80.0, 60.0], [140.0, 20.0], [100.0, 100.0]], np.float32)
     prompter.add(1, start, None, frames[0])
     assert model.queries[:, 0].tolist() == [15.0] * 4  # queries [t, x, y] on the last frame of the first window
@@ -407,7 +407,7 @@ def test_cotracker_backend_windows_queries_and_visibility_with_a_stand_in_model(
 def test_cotracker_restarts_when_an_object_joins():
     frames, shifts = panning_clip(30)
     model = StandInCoTracker()
-    prompter = PointPrompter(backend="cotracker", model=model, device="cpu")
+    prompter = PointTracker(backend="cotracker", model=model, device="cpu")
     prompter.add(1, [[80.0, 60.0]], None, frames[0])
     for t in range(1, 12):
         prompter.update(frames[t])
@@ -443,6 +443,6 @@ def test_cotracker_download_gives_up_on_a_silent_network(monkeypatch, tmp_path):
     monkeypatch.setattr(socket, "create_connection", lambda address, *a, **k: connect(silent.getsockname(), *a, **k))
     try:
         with pytest.raises(CoTrackerUnavailable, match="download failed.*scaled_online.pth"):
-            PointPrompter(backend="cotracker", timeout=0.5)
+            PointTracker(backend="cotracker", timeout=0.5)
     finally:
         silent.close()

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from supervision import box_iou
 
 from autotrack.cli import main
 from autotrack.config import ConfigError, PointsConfig, from_dict, load_config
 from autotrack.eval.synthetic import make_scenario, render_frame, write_scenario
 from autotrack.identity import IdentityConfig, IdentityManager
 from autotrack.pipeline import Pipeline, build_points
+from autotrack.points.tracker import PointTracker
 from autotrack.prompters.manual import ManualPrompts
-from autotrack.prompters.points import PointPrompter
 from tests.fakes import Fault, ScriptedEngine, moving_box, world_detections
 
 
@@ -56,25 +57,18 @@ def inside(points: np.ndarray, box: np.ndarray) -> np.ndarray:
     return (points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / union
-
-
 FAULT = Fault("disc", start=5, end=20, affinity=0.2, drift=(10.0, 0.0))  # low scores and a mask drifting right
 REPROMPT_FRAME = FAULT.start + IdentityConfig().low_score_frames
 
 
-def run_failing_track(clip: Clip, points: PointPrompter | None) -> tuple[ScriptedEngine, list]:
+def run_failing_track(clip: Clip, points: PointTracker | None) -> tuple[ScriptedEngine, list]:
     engine = ScriptedEngine(clip.world, faults=[FAULT])
     pipeline = Pipeline(clip.frames[:16], None, engine, prompts=click_on_disc(clip), points=points)
     return engine, list(pipeline.stream())
 
 
 def test_a_failing_track_is_reprompted_from_its_points_and_keeps_its_id(clip):
-    engine, results = run_failing_track(clip, PointPrompter("lk"))
+    engine, results = run_failing_track(clip, PointTracker("lk"))
 
     prompted = {frame: prompts for frame, prompts in enumerate(engine.prompts) if prompts}
     assert sorted(prompted) == [0, REPROMPT_FRAME]
@@ -98,7 +92,7 @@ def test_without_a_point_tracker_the_same_failure_is_never_repaired(clip):
 
 def test_points_are_reseeded_from_the_mask_after_a_full_occlusion(clip):
     engine = ScriptedEngine(clip.world)
-    points = PointPrompter("lk")
+    points = PointTracker("lk")
     pipeline = Pipeline(clip.frames, None, engine, prompts=click_on_disc(clip), points=points)
     results = list(pipeline.stream())
 
@@ -121,7 +115,7 @@ def test_births_get_points_with_negatives_on_their_neighbour_and_lost_objects_dr
     def detector(frame, index):  # finds both objects on the first frame only
         return world_detections(world, index) if index == 0 else None
 
-    points = PointPrompter("lk", num_points=12, num_negatives=4)
+    points = PointTracker("lk", num_points=12, num_negatives=4)
     identity = IdentityManager(IdentityConfig(max_lost=1))
     stream = Pipeline([clip.frames[0]] * n, detector, engine, identity=identity, points=points).stream()
     next(stream)

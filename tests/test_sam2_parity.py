@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from autotrack import Prompt, SAM2Tracker
-from autotrack.sam2.build import build_model
 from autotrack.eval.synthetic import make_scenario, render_frame, write_scenario
+from autotrack.sam2.build import build_model
 
 IMGSZ = 512
 FRAMES = 30

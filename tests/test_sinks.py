@@ -6,7 +6,6 @@ import json
 import shutil
 
 import cv2
-
 import numpy as np
 import pytest
 import supervision as sv
@@ -14,8 +13,8 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from autotrack.sinks import CallbackSink, CocoJsonSink, DavisPngSink, MotSink, VideoSink
-from autotrack.sinks.video import H264, fourcc
 from autotrack.sinks.davis import davis_palette
+from autotrack.sinks.video import H264, fourcc
 from autotrack.types import FrameResult
 
 W, H, N_FRAMES = 160, 120, 6

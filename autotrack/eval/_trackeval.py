@@ -12,6 +12,8 @@ import warnings
 
 import trackeval
 
+from autotrack.errors import InputError
+
 QUIET = {"PRINT_CONFIG": False}  # config for metrics that print their settings when built
 
 # Compute only: no printing, no files written next to the data, no error log inside site-packages.
@@ -42,7 +44,7 @@ def run_trackeval(dataset_class: type, dataset_config: dict, metrics: list) -> d
             dataset = dataset_class(config)
             results, _ = trackeval.Evaluator(_QUIET_EVALUATOR).evaluate([dataset], metrics)
         except trackeval.utils.TrackEvalException as err:
-            raise ValueError(f"TrackEval: {err}") from None
+            raise InputError(f"TrackEval: {err}") from None
     (tracker_results,) = results[dataset.get_name()].values()
     (class_name,) = dataset.class_list
     return {seq: by_class[class_name] for seq, by_class in tracker_results.items()}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from autotrack.errors import InputError
 from autotrack.eval.sot import GT_FILE_NAMES
 from autotrack.sources.images import list_images
 
@@ -36,7 +37,7 @@ def detect_layout(root: Path) -> str:
         return "mot"
     if any((d / "img").is_dir() and any((d / name).is_file() for name in GT_FILE_NAMES) for d in subdirs):
         return "otb"
-    raise ValueError(f"{root}: not a dataset layout autotrack knows (DAVIS JPEGImages/ + Annotations/, "
+    raise InputError(f"{root}: not a dataset layout autotrack knows (DAVIS JPEGImages/ + Annotations/, "
                      "MOTChallenge <seq>/img1 + <seq>/gt/gt.txt, or OTB <seq>/img + <seq>/groundtruth_rect.txt)")
 
 
@@ -48,14 +49,14 @@ def find_sequences(root: str | Path, layout: str | None = None,
         raise FileNotFoundError(f"dataset folder not found: {root}")
     layout = layout or detect_layout(root)
     if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+        raise InputError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     found = {"davis": _davis, "mot": _mot, "otb": _otb}[layout](root)
     if not found:
-        raise ValueError(f"no {layout} sequences in {root}")
+        raise InputError(f"no {layout} sequences in {root}")
     if names:
         unknown = sorted(set(names) - set(found))
         if unknown:
-            raise ValueError(f"no sequence(s) {', '.join(unknown)} in {root}; it has {', '.join(found)}")
+            raise InputError(f"no sequence(s) {', '.join(unknown)} in {root}; it has {', '.join(found)}")
         found = {name: found[name] for name in names}
     return layout, list(found.values())
 

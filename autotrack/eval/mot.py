@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import trackeval
 
+from autotrack.errors import InputError
 from autotrack.eval._trackeval import QUIET, run_trackeval
 
 BENCHMARKS = ("MOT15", "MOT16", "MOT17", "MOT20")
@@ -43,7 +44,7 @@ def evaluate_mot(
     if benchmark is None:
         benchmark = _infer_benchmark(gt_rows.values())
     elif benchmark not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}")
+        raise InputError(f"unknown benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}")
 
     results = run_trackeval(
         trackeval.datasets.MotChallenge2DBox,
@@ -73,11 +74,11 @@ def read_mot_file(path: Path, min_columns: int) -> np.ndarray:
     try:
         rows = np.loadtxt(io.StringIO(text.replace(",", " ")), ndmin=2)
     except ValueError as err:
-        raise ValueError(f"{path}: not a MOTChallenge text file ({err})") from None
+        raise InputError(f"{path}: not a MOTChallenge text file ({err})") from None
     if rows.shape[1] < min_columns:
-        raise ValueError(f"{path}: rows have {rows.shape[1]} columns, MOTChallenge needs at least {min_columns}")
+        raise InputError(f"{path}: rows have {rows.shape[1]} columns, MOTChallenge needs at least {min_columns}")
     if (rows[:, 0] < 1).any():
-        raise ValueError(f"{path}: frame numbers start at 1 in MOTChallenge files")
+        raise InputError(f"{path}: frame numbers start at 1 in MOTChallenge files")
     return rows
 
 
@@ -86,7 +87,7 @@ def _find_sequences(gt_root: Path) -> list[str]:
         raise FileNotFoundError(f"ground-truth folder not found: {gt_root}")
     sequences = sorted(d.name for d in gt_root.iterdir() if (d / "gt" / "gt.txt").is_file())
     if not sequences:
-        raise ValueError(f"no sequences in {gt_root}: expected <seq>/gt/gt.txt")
+        raise InputError(f"no sequences in {gt_root}: expected <seq>/gt/gt.txt")
     return sequences
 
 
@@ -99,7 +100,7 @@ def _sequence_length(seq_dir: Path, gt_rows: np.ndarray, pred_rows: np.ndarray) 
             ini.read(ini_path)
             return int(ini["Sequence"]["seqLength"])
         except (configparser.Error, KeyError, ValueError):
-            raise ValueError(f"{ini_path}: needs seqLength in its [Sequence] section") from None
+            raise InputError(f"{ini_path}: needs seqLength in its [Sequence] section") from None
     return int(max(gt_rows[:, 0].max(initial=1), pred_rows[:, 0].max(initial=1)))
 
 

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from autotrack.config import load_config
+from autotrack.errors import InputError
 from autotrack.eval.datasets import Sequence, find_sequences
 from autotrack.identity import IdentityManager
-from autotrack.pipeline import Pipeline, Prompter, build_prompter, build_tracker
+from autotrack.pipeline import Pipeline, Prompter, build_parts, build_points
 from autotrack.prompters.manual import ManualPrompts, UserPrompt
 from autotrack.sinks import DavisPngSink, MotSink, Sink
 from autotrack.sources.images import ImageSource
@@ -43,18 +44,19 @@ def run_dataset(
     """Run `pipeline` on each sequence of the dataset at `root`, write ground truth and predictions into
     `work_dir/gt` and `work_dir/pred`, and return the metric's table (`{sequence: metrics}` plus "COMBINED")."""
     if max_frames is not None and max_frames < 1:
-        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+        raise InputError(f"max_frames must be at least 1, got {max_frames}")
     layout, found = find_sequences(root, layout, sequences)
     config = load_config(pipeline, list(overrides))
-    tracker = build_tracker(config)
-    prompter = build_prompter(config)
+    parts = build_parts(config)  # the models load once; each sequence gets a fresh identity and point tracker
     gt_root, pred_root = Path(work_dir) / "gt", Path(work_dir) / "pred"
-    for sequence in found:
+    for index, sequence in enumerate(found):
         frames = sequence.images[:max_frames]
-        tracker.reset()
-        prompts, sinks, seq_prompter = _PREPARE[layout](sequence, frames, gt_root, pred_root, prompter)
-        Pipeline(ImageSource(frames), seq_prompter, tracker, sinks, IdentityManager(config.identity),
-                 ManualPrompts(prompts)).run()
+        parts.tracker.reset()
+        prompts, sinks, prompter = _PREPARE[layout](sequence, frames, gt_root, pred_root, parts.prompter)
+        identity = parts.identity if index == 0 else IdentityManager(config.identity)
+        points = parts.points if index == 0 else build_points(config)
+        Pipeline(ImageSource(frames), prompter, parts.tracker, sinks, identity, ManualPrompts(prompts),
+                 points=points).run()
     return _score(layout, gt_root, pred_root)
 
 
@@ -88,15 +90,15 @@ def _prepare_davis(sequence: Sequence, frames: list[Path], gt_root: Path, pred_r
     labels = read_label_map(first)
     ids = [int(i) for i in np.unique(labels) if i not in (0, 255)]  # 255: DAVIS "void"
     if not ids:
-        raise ValueError(f"{sequence.name}: the first annotation ({first}) holds no object")
+        raise InputError(f"{sequence.name}: the first annotation ({first}) holds no object")
     prompts = [UserPrompt(i, 0, Prompt(mask=labels == i)) for i in ids]
     return prompts, [DavisPngSink(pred_root / sequence.name)], prompter
 
 
 def _prepare_mot(sequence: Sequence, frames: list[Path], gt_root: Path, pred_root: Path, prompter: Prompter | None):
     """Write the frames' ground truth and a seqinfo.ini of their length; prompt from the detector or det.txt."""
+    from autotrack.eval.det_file import DetFilePrompter
     from autotrack.eval.mot import read_mot_file
-    from autotrack.prompters.det_file import DetFilePrompter
 
     if prompter is None:
         if sequence.detections is None:
@@ -121,10 +123,10 @@ def _prepare_otb(sequence: Sequence, frames: list[Path], gt_root: Path, pred_roo
 
     boxes = read_boxes(sequence.ground_truth)
     if len(boxes) < len(frames):
-        raise ValueError(f"{sequence.name}: {len(boxes)} ground-truth boxes for {len(frames)} frames")
+        raise InputError(f"{sequence.name}: {len(boxes)} ground-truth boxes for {len(frames)} frames")
     x, y, w, h = boxes[0]
     if not (w > 0 and h > 0):
-        raise ValueError(f"{sequence.name}: the first frame has no ground-truth box")
+        raise InputError(f"{sequence.name}: the first frame has no ground-truth box")
     (gt_root / sequence.name).mkdir(parents=True)
     np.savetxt(gt_root / sequence.name / "groundtruth_rect.txt", boxes[: len(frames)], fmt="%g", delimiter=",")
     prompt = Prompt(box=[x - 1, y - 1, x - 1 + w, y - 1 + h])

@@ -13,8 +13,9 @@ import re
 from pathlib import Path
 
 import numpy as np
+import supervision as sv
 
-from autotrack.motion import box_iou
+from autotrack.errors import InputError
 
 SUCCESS_THRESHOLDS = np.linspace(0.0, 1.0, 21)
 PRECISION_RADIUS_PX = 20.0
@@ -35,11 +36,11 @@ def evaluate_sot(gt: str | Path, pred: str | Path) -> dict[str, dict[str, float]
     for seq, (gt_file, pred_file) in pairs.items():
         gt_boxes, pred_boxes = read_boxes(gt_file), read_boxes(pred_file)
         if len(gt_boxes) != len(pred_boxes):
-            raise ValueError(f"{pred_file}: {len(pred_boxes)} boxes, but the ground truth has {len(gt_boxes)}")
+            raise InputError(f"{pred_file}: {len(pred_boxes)} boxes, but the ground truth has {len(gt_boxes)}")
         # Frames without a ground-truth box (NaN or zero size: target absent or out of view) are not scored.
         visible = (gt_boxes[:, 2] > 0) & (gt_boxes[:, 3] > 0)  # False for NaN too
         if not visible.any():
-            raise ValueError(f"{gt_file}: no frame has a ground-truth box")
+            raise InputError(f"{gt_file}: no frame has a ground-truth box")
         summary[seq] = {
             "AUC": success_auc(gt_boxes[visible], pred_boxes[visible]),
             "Precision": precision(gt_boxes[visible], pred_boxes[visible]),
@@ -61,16 +62,16 @@ def read_boxes(path: Path) -> np.ndarray:
         except ValueError:
             box = []
         if len(box) != 4:
-            raise ValueError(f"{path}, line {number}: expected x,y,w,h, got {line.strip()!r}")
+            raise InputError(f"{path}, line {number}: expected x,y,w,h, got {line.strip()!r}")
         boxes.append(box)
     if not boxes:
-        raise ValueError(f"{path}: no boxes")
+        raise InputError(f"{path}: no boxes")
     return np.array(boxes)
 
 
 def success_auc(gt_boxes: np.ndarray, pred_boxes: np.ndarray) -> float:
     """Area under the success curve in percent for paired (N, 4) x,y,w,h boxes; a NaN prediction has IoU 0."""
-    ious = np.array([box_iou(_xyxy(g), _xyxy(p)) for g, p in zip(gt_boxes, pred_boxes)])
+    ious = np.array([sv.box_iou(_xyxy(g), _xyxy(p)) for g, p in zip(gt_boxes, pred_boxes)])
     success = [(ious > threshold).mean() for threshold in SUCCESS_THRESHOLDS]
     return 100 * float(np.mean(success))
 
@@ -97,12 +98,12 @@ def _sequence_files(gt: Path, pred: Path) -> dict[str, tuple[Path, Path]]:
         if not path.exists():
             raise FileNotFoundError(f"{what} not found: {path}")
     if not (gt.is_dir() and pred.is_dir()):
-        raise ValueError("give two box files, or two folders (<gt>/<seq>/groundtruth_rect.txt and <pred>/<seq>.txt)")
+        raise InputError("give two box files, or two folders (<gt>/<seq>/groundtruth_rect.txt and <pred>/<seq>.txt)")
     pairs = {}
     for seq_dir in sorted(d for d in gt.iterdir() if d.is_dir()):
         gt_file = next((seq_dir / name for name in GT_FILE_NAMES if (seq_dir / name).is_file()), None)
         if gt_file is not None:
             pairs[seq_dir.name] = (gt_file, pred / f"{seq_dir.name}.txt")
     if not pairs:
-        raise ValueError(f"no sequences in {gt}: expected <seq>/{' or <seq>/'.join(GT_FILE_NAMES)}")
+        raise InputError(f"no sequences in {gt}: expected <seq>/{' or <seq>/'.join(GT_FILE_NAMES)}")
     return pairs

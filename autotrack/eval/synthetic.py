@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
+from autotrack.errors import InputError
 from autotrack.motion import mask_to_box
 from autotrack.sinks.davis import write_index_png
 from autotrack.sinks.mot import format_mot_row
@@ -173,12 +174,12 @@ def make_scenario(kind: str = "mixed", n_frames: int = 90, size: tuple[int, int]
     """Build a scenario: `kind` is "mixed" (every case) or one of "occlusion", "crossing", "exit_reentry",
     "distractor", "late_entry"; `size` is (width, height)."""
     if kind not in KINDS:
-        raise ValueError(f"unknown scenario kind {kind!r}; choose from {', '.join(KINDS)}")
+        raise InputError(f"unknown scenario kind {kind!r}; choose from {', '.join(KINDS)}")
     width, height = size
     if n_frames < 2 or width < 64 or height < 48:
-        raise ValueError(f"a scenario needs at least 2 frames of 64x48 pixels, got {n_frames} of {width}x{height}")
+        raise InputError(f"a scenario needs at least 2 frames of 64x48 pixels, got {n_frames} of {width}x{height}")
     if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+        raise InputError(f"fps must be positive, got {fps}")
     rng = np.random.default_rng(seed)
     background = _background(width, height, rng)
     colours = _distinct_colours(len(_LAYOUT), rng)

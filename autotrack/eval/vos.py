@@ -15,6 +15,7 @@ import numpy as np
 import trackeval
 from PIL import Image, UnidentifiedImageError
 
+from autotrack.errors import InputError
 from autotrack.eval._trackeval import run_trackeval
 
 
@@ -32,7 +33,7 @@ def evaluate_vos(gt_root: str | Path, pred_root: str | Path) -> dict[str, dict[s
             raise FileNotFoundError(f"{what} folder not found: {root}")
     sequences = sorted(d.name for d in gt_root.iterdir() if d.is_dir() and any(d.glob("*.png")))
     if not sequences:
-        raise ValueError(f"no sequences in {gt_root}: expected <seq>/<frame>.png")
+        raise InputError(f"no sequences in {gt_root}: expected <seq>/<frame>.png")
 
     with tempfile.TemporaryDirectory(prefix="autotrack-vos-") as tmp:
         lengths = {seq: _copy_as_labels(gt_root / seq, pred_root / seq, Path(tmp), seq) for seq in sequences}
@@ -59,11 +60,11 @@ def read_label_map(path: Path) -> np.ndarray:
             is_palette = image.mode == "P"
             labels = np.array(image)
     except (UnidentifiedImageError, OSError):
-        raise ValueError(f"{path}: not a readable PNG mask") from None
+        raise InputError(f"{path}: not a readable PNG mask") from None
     if labels.dtype == bool:  # 1-bit PNG
         labels = labels.astype(np.uint8)
     if labels.ndim != 2 or labels.dtype != np.uint8:
-        raise ValueError(f"{path}: expected a single-channel 8-bit mask (palette or grayscale)")
+        raise InputError(f"{path}: expected a single-channel 8-bit mask (palette or grayscale)")
     if not is_palette and np.isin(labels, (0, 255)).all():
         labels = (labels == 255).astype(np.uint8)
     return labels
@@ -81,7 +82,7 @@ def _copy_as_labels(gt_dir: Path, pred_dir: Path, out_root: Path, seq: str) -> i
             raise FileNotFoundError(f"no predicted mask for {seq}/{frame} in {pred_dir}")
         gt, pred = read_label_map(gt_dir / frame), read_label_map(pred_dir / frame)
         if gt.shape != pred.shape:
-            raise ValueError(f"{seq}/{frame}: predicted mask is {pred.shape}, ground truth is {gt.shape}")
+            raise InputError(f"{seq}/{frame}: predicted mask is {pred.shape}, ground truth is {gt.shape}")
         Image.fromarray(gt).save(out_root / "gt" / seq / frame, compress_level=1)
         Image.fromarray(pred).save(out_root / "pred" / seq / frame, compress_level=1)
     return len(frames)

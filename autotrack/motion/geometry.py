@@ -1,23 +1,14 @@
-"""Box and mask geometry helpers."""
+"""Mask-to-box in the convention autotrack's outputs use (supervision's boxes, end pixel exclusive)."""
 
 from __future__ import annotations
 
 import numpy as np
+import supervision as sv
 
 
 def mask_to_box(mask: np.ndarray) -> np.ndarray:
-    """Return the xyxy box (float32) that encloses a bool mask; zeros for an empty mask."""
-    ys = np.flatnonzero(mask.any(axis=1))
-    xs = np.flatnonzero(mask.any(axis=0))
-    if len(xs) == 0:
+    """The xyxy box (float32) enclosing a bool mask, its far edges one past the last pixel (so a one-pixel mask has
+    width 1); zeros for an empty mask. supervision's `mask_to_xyxy` gives the last pixel itself."""
+    if not mask.any():
         return np.zeros(4, dtype=np.float32)
-    return np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], dtype=np.float32)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two xyxy boxes; 0 when either is empty."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
+    return (sv.mask_to_xyxy(mask[None])[0] + np.array([0, 0, 1, 1])).astype(np.float32)

@@ -7,16 +7,16 @@ Noise follows SAMURAI (itself from ByteTrack/DeepSORT): position and velocity no
 from __future__ import annotations
 
 import numpy as np
+import supervision as sv
 from filterpy.kalman import KalmanFilter
 
 _POS_WEIGHT = 1.0 / 20
 _VEL_WEIGHT = 1.0 / 160
 
 
-def xyxy_to_xyah(box: np.ndarray) -> np.ndarray:
-    """xyxy -> (cx, cy, w/h, h)."""
-    w, h = box[2] - box[0], box[3] - box[1]
-    return np.array([box[0] + w / 2, box[1] + h / 2, w / max(h, 1e-6), h], dtype=np.float64)
+def _xyah(box: np.ndarray) -> np.ndarray:
+    """xyxy -> (cx, cy, w/h, h), supervision's measurement space."""
+    return sv.xyxy_to_xcycarh(np.asarray(box, dtype=np.float64)[None])[0]
 
 
 def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
@@ -43,7 +43,7 @@ class BoxKalmanFilter:
 
     def initiate(self, box: np.ndarray) -> None:
         """Start the filter at a box, with zero velocity and height-scaled uncertainty."""
-        z = xyxy_to_xyah(box)
+        z = _xyah(box)
         h = z[3]
         self.kf.x = np.concatenate([z, np.zeros(4)])[:, None]
         std = [2 * _POS_WEIGHT * h, 2 * _POS_WEIGHT * h, 1e-2, 2 * _POS_WEIGHT * h,
@@ -61,7 +61,7 @@ class BoxKalmanFilter:
         """Correct the state with a measured xyxy box."""
         h = float(self.kf.x[3, 0])
         self.kf.R = np.diag(np.square([_POS_WEIGHT * h, _POS_WEIGHT * h, 1e-1, _POS_WEIGHT * h]))
-        self.kf.update(xyxy_to_xyah(box)[:, None])
+        self.kf.update(_xyah(box)[:, None])
 
     @property
     def box(self) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
+from autotrack.device import ultralytics_device
 from autotrack.errors import AutotrackError
 
 
@@ -47,7 +48,7 @@ class YoloPrompter:
         conf: minimum detection confidence.
         imgsz: detector input size.
         every: run on every n-th frame only (returns None on the others).
-        device: torch device for ultralytics ("auto" lets ultralytics choose).
+        device: "auto" (CUDA, then MPS, then the CPU), "cpu", "cuda", "cuda:1", "mps".
     """
 
     def __init__(
@@ -72,7 +73,7 @@ class YoloPrompter:
         self.conf = conf
         self.imgsz = imgsz
         self.every = every
-        self.device = None if device == "auto" else device
+        self.device = ultralytics_device(device)
 
     def set_classes(self, classes: list[str | int] | None) -> None:
         """Keep only these classes (names or ids; None keeps all) from the next detection on."""

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from ultralytics.models.sam.build import build_sam2_b, build_sam2_l, build_sam2_s, build_sam2_t
+from ultralytics.models.sam.build import (
+    build_sam2_b,
+    build_sam2_l,
+    build_sam2_s,
+    build_sam2_t,
+)
 from ultralytics.models.sam.modules.sam import SAM2Model
 
 from autotrack.weights import WeightsError, get_spec, load_state_dict, resolve_weights

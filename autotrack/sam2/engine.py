@@ -25,11 +25,13 @@ from ultralytics.data.augment import LetterBox
 from ultralytics.models.sam.modules.utils import get_1d_sine_pe
 from ultralytics.utils import ops
 
+from autotrack.device import resolve_device
+from autotrack.errors import InputError
 from autotrack.motion import mask_to_box
 from autotrack.sam2.build import build_model
-from autotrack.sam2.memory import MAX_OBJ_PTRS, POLICIES, MemoryEntry, ObjectMemory
+from autotrack.sam2.memory import MAX_OBJ_PTRS, MEMORY_POLICIES, MemoryEntry, ObjectMemory
 from autotrack.sam2.scoring import MotionScorer, motion_weight
-from autotrack.types import ObjectState, Prompt
+from autotrack.types import ObjectState, Prompt, Status
 from autotrack.weights import get_spec
 
 PIXEL_MEAN = (123.675, 116.28, 103.53)  # RGB, as SAM2 was trained
@@ -53,15 +55,6 @@ class _Decoded:
     object_score: torch.Tensor  # (B, 1) logits
     affinity: np.ndarray  # (B,) predicted IoU of the chosen mask
     motion: list[float | None]
-
-
-def resolve_device(device: str) -> torch.device:
-    """"auto" picks CUDA, then Apple MPS, then the CPU."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
-    return torch.device(device)
 
 
 class SAM2Tracker:
@@ -97,9 +90,9 @@ class SAM2Tracker:
         profile: bool = False,
     ) -> None:
         if imgsz % 32:
-            raise ValueError(f"imgsz must be a multiple of 32, got {imgsz}")
-        if memory not in POLICIES:
-            raise ValueError(f"unknown memory policy {memory!r}; choose one of {', '.join(POLICIES)}")
+            raise InputError(f"imgsz must be a multiple of 32, got {imgsz}")
+        if memory not in MEMORY_POLICIES:
+            raise InputError(f"unknown memory policy {memory!r}; choose one of {', '.join(MEMORY_POLICIES)}")
         self.spec = get_spec(model)
         self.device = resolve_device(device)
         self.model = build_model(model, weights).to(self.device)
@@ -146,7 +139,7 @@ class SAM2Tracker:
         re-prompts it (its memory is kept and the prompt becomes a conditioning frame).
         """
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"expected an HxWx3 uint8 BGR frame, got shape {frame.shape} and dtype {frame.dtype}")
+            raise InputError(f"expected an HxWx3 uint8 BGR frame, got shape {frame.shape} and dtype {frame.dtype}")
         self.frame_index += 1
         prompts = prompts or {}
         if not prompts and not self._objects:
@@ -176,7 +169,7 @@ class SAM2Tracker:
         """Segment a prompted object: a new one from the image alone, a known one also from its memory."""
         known = obj_id in self._objects
         if not known:
-            policy = POLICIES[self.memory_policy]()
+            policy = MEMORY_POLICIES[self.memory_policy]()
             scorer = MotionScorer(weight=motion_weight(self.spec.size)) if self.kalman else None
             self._objects[obj_id] = _Object(ObjectMemory(policy), scorer)
         obj = self._objects[obj_id]
@@ -398,7 +391,7 @@ class SAM2Tracker:
                 affinity=float(decoded.affinity[0]),
                 occurrence=float(torch.sigmoid(decoded.object_score[0, 0]).item()),
                 motion=decoded.motion[0],
-                status="prompted" if obj_id in prompted else "tracked",
+                status=Status.PROMPTED if obj_id in prompted else Status.TRACKED,
             )
         return states
 

@@ -84,7 +84,7 @@ class MotionAwarePolicy:
         return [(first_pos + i, entry) for i, entry in enumerate(chosen)]
 
 
-POLICIES = {"fifo": FifoPolicy, "motion-aware": MotionAwarePolicy}
+MEMORY_POLICIES = {"fifo": FifoPolicy, "motion-aware": MotionAwarePolicy}
 
 
 @dataclass

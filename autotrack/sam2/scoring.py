@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import supervision as sv
 
-from autotrack.motion import BoxKalmanFilter, box_iou
+from autotrack.motion import BoxKalmanFilter
 
 STABLE_FRAMES = 15  # consecutive confident frames before motion is trusted
 CONFIDENCE_GATE = 0.3  # predicted IoU at or below this restarts the stability count
@@ -49,7 +50,7 @@ class MotionScorer:
         if self.stable_count < STABLE_FRAMES:
             self._observe(boxes[best], pred_ious[best])
             return best, None
-        motion = np.array([box_iou(predicted, box) for box in boxes])
+        motion = np.array([sv.box_iou(predicted, box) for box in boxes])
         chosen = int(np.argmax(self.weight * motion + (1 - self.weight) * pred_ious))
         self._observe(boxes[chosen], pred_ious[chosen])
         return chosen, float(motion[chosen])

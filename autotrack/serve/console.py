@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from autotrack.errors import InputError
 from autotrack.serve.worker import (
     Conflict,
     NotFound,
@@ -31,7 +32,7 @@ class Console:
         and a source that cannot be opened shows its error rather than failing the request."""
         spec = spec.strip()
         if not spec:
-            raise ValueError("empty source")
+            raise InputError("empty source")
         with self._lock:
             if len(self._workers) >= self.max_sources:
                 raise Conflict(f"at most {self.max_sources} sources; remove one first")

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from autotrack.types import FrameResult
+from autotrack.types import FrameResult, Status
 
 # an object's outline on the page, sent every frame: enough to highlight its mask, small enough to send
 MAX_POLYGONS = 20
@@ -44,7 +44,7 @@ def object_rows(result: FrameResult, first_seen: dict[int, int]) -> list[dict]:
         rows.append({
             "id": tracker_id,
             "class": str(data["class_name"][i]) if "class_name" in data else "",
-            "status": str(data["status"][i]) if "status" in data else "tracked",
+            "status": str(data["status"][i]) if "status" in data else Status.TRACKED,
             "affinity": _number(data["affinity"][i]) if "affinity" in data else None,
             "occurrence": _number(data["occurrence"][i]) if "occurrence" in data else None,
             "motion": _number(data["motion"][i]) if "motion" in data else None,

@@ -28,16 +28,17 @@ from autotrack.serve.messages import (
     identity_events,
     object_rows,
 )
-from autotrack.sinks import CocoJsonSink, FrameAnnotator, MotSink
+from autotrack.sinks import FrameAnnotator, Outputs
 from autotrack.sources import LiveSource, RealTimeSource, is_live, open_source
 from autotrack.sources.live import redact
-from autotrack.types import FrameResult, Prompt
+from autotrack.types import EventKind, FrameResult, Prompt
 
 logger = logging.getLogger(__name__)
 
 STARTING, RUNNING, PAUSED, STOPPED, FINISHED, FAILED = "starting", "running", "paused", "stopped", "finished", "failed"
 ACTIVE = (STARTING, RUNNING, PAUSED)
 MOT_FILE, COCO_FILE = "tracks.txt", "tracks.json"
+LOST = EventKind.LOST  # the status of a lost object in the object list (the engine's statuses are `Status`)
 KEEP_LOST = 10  # lost objects still listed (status "lost"), most recent first
 KEEP_EVENTS = 500  # event log lines kept per source, for pages that open later
 
@@ -199,7 +200,7 @@ class SourceWorker:
             "run": self.folder.name if self.folder else None,
             "frame": frame.get("frame"),
             "stats": frame.get("stats"),
-            "objects": sum(1 for row in frame.get("objects", []) if row["status"] != "lost"),
+            "objects": sum(1 for row in frame.get("objects", []) if row["status"] != LOST),
         }
 
     def events(self) -> list[dict]:
@@ -248,14 +249,9 @@ class SourceWorker:
             source, live = self.spec, {"policy": "latest", "reconnect": options.reconnect}
         else:
             source, live = RealTimeSource(open_source(self.spec)), None
-        pipeline = load_pipeline(options.pipeline, source, (), options.prompts, options.overrides,
-                                 options.max_frames, live)
-        try:
-            pipeline.sinks = [MotSink(self.folder / MOT_FILE), CocoJsonSink(self.folder / COCO_FILE)]
-        except BaseException:
-            pipeline.close()
-            raise
-        return pipeline
+        outputs = Outputs(mot=self.folder / MOT_FILE, json=self.folder / COCO_FILE)
+        return load_pipeline(options.pipeline, source, (), options.prompts, options.overrides, options.max_frames,
+                             live, outputs)
 
     def _new_run(self) -> None:
         """Forget the previous run (its IDs start again at 1) and choose the new run's folder."""
@@ -283,10 +279,10 @@ class SourceWorker:
         summary = self._pipeline.summary
         events = identity_events(result)
         for event in result.events:
-            if event.kind == "born":
+            if event.kind == EventKind.BORN:
                 self._first_seen[event.tracker_id] = index
-            elif event.kind in ("lost", "removed"):
-                self._retire(event.tracker_id, keep=event.kind == "lost")
+            elif event.kind in (EventKind.LOST, EventKind.REMOVED):
+                self._retire(event.tracker_id, keep=event.kind == EventKind.LOST)
         if summary.reconnects > self._reconnects:
             self._reconnects = summary.reconnects
             events.append(event_row("reconnected", index, reason=f"stream back, {summary.reconnects} reconnect(s)"))
@@ -314,7 +310,7 @@ class SourceWorker:
         self._first_seen.pop(object_id, None)
         row = self._rows.get(object_id)
         if keep and row is not None:
-            self._lost[object_id] = {**row, "status": "lost", "outline": []}
+            self._lost[object_id] = {**row, "status": LOST, "outline": []}
             while len(self._lost) > KEEP_LOST:
                 self._lost.popitem(last=False)
 

@@ -10,6 +10,7 @@ from autotrack.sinks.callback import CallbackSink
 from autotrack.sinks.coco import CocoJsonSink
 from autotrack.sinks.davis import DavisPngSink
 from autotrack.sinks.mot import MotSink
+from autotrack.sinks.outputs import OutputError, Outputs
 from autotrack.sinks.video import VideoSink
 from autotrack.sinks.window import DisplayError, WindowSink
 
@@ -20,6 +21,8 @@ __all__ = [
     "DisplayError",
     "FrameAnnotator",
     "MotSink",
+    "OutputError",
+    "Outputs",
     "Sink",
     "VideoSink",
     "WindowSink",

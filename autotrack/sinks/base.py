@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import supervision as sv
 
-from autotrack.types import FrameResult
+from autotrack.types import FrameResult, Status
 
 
 class Sink:
@@ -36,5 +36,5 @@ def visible(detections: sv.Detections) -> sv.Detections:
         raise ValueError("sinks need detections with tracker_id set (one id per object)")
     keep = detections.box_area > 0
     if "status" in detections.data:
-        keep &= detections.data["status"] == "tracked"
+        keep &= detections.data["status"] == Status.TRACKED
     return detections[keep]

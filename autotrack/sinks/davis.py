@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from autotrack.errors import InputError
 from autotrack.sinks.base import Sink, visible
 from autotrack.types import FrameResult
 
@@ -46,7 +47,7 @@ class DavisPngSink(Sink):
         labels = np.zeros(result.frame.shape[:2], dtype=np.uint8)
         if len(detections):
             if detections.mask is None:
-                raise ValueError("DavisPngSink needs detections with masks")
+                raise InputError("DavisPngSink needs detections with masks")
             for track_id, mask in zip(detections.tracker_id, detections.mask):
                 if mask.any():
                     labels[mask] = self._index_of(int(track_id))
@@ -55,6 +56,6 @@ class DavisPngSink(Sink):
     def _index_of(self, track_id: int) -> int:
         if track_id not in self.object_index:
             if len(self.object_index) == 255:
-                raise ValueError(f"DAVIS PNGs hold at most 255 objects; tracker id {track_id} would be the 256th")
+                raise InputError(f"DAVIS PNGs hold at most 255 objects; tracker id {track_id} would be the 256th")
             self.object_index[track_id] = len(self.object_index) + 1
         return self.object_index[track_id]

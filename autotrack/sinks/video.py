@@ -15,8 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from autotrack.errors import InputError
 from autotrack.sinks.annotate import FrameAnnotator
 from autotrack.sinks.base import Sink
+from autotrack.sinks.outputs import OutputError
 from autotrack.types import FrameResult
 
 # 'avc1' (H.264) plays in browsers but pip's OpenCV usually cannot encode it; 'mp4v' always works but browsers
@@ -41,7 +43,7 @@ def open_video_writer(path: str | Path, fps: float, size: tuple[int, int]) -> cv
                 return writer
     finally:
         cv2.utils.logging.setLogLevel(log_level)
-    raise RuntimeError(
+    raise OutputError(
         f"cannot open a video writer for {path} (tried codecs {', '.join(CODECS)}): "
         "use a .mp4 (or .mkv/.avi) path in a writable folder"
     )
@@ -50,7 +52,7 @@ def open_video_writer(path: str | Path, fps: float, size: tuple[int, int]) -> cv
 def check_frame(frame: np.ndarray) -> tuple[int, int]:
     """Return (width, height) of a BGR uint8 frame; raise ValueError for anything a video writer would drop."""
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise ValueError(f"expected a BGR uint8 frame of shape (H, W, 3), got {frame.dtype} {frame.shape}")
+        raise InputError(f"expected a BGR uint8 frame of shape (H, W, 3), got {frame.dtype} {frame.shape}")
     return frame.shape[1], frame.shape[0]
 
 
@@ -62,7 +64,7 @@ class VideoSink(Sink):
 
     def __init__(self, path: str | Path, fps: float, trace_length: int = 30) -> None:
         if fps <= 0:
-            raise ValueError(f"fps must be positive, got {fps}")
+            raise InputError(f"fps must be positive, got {fps}")
         self.path = Path(path)
         self.fps = fps
         self.annotate = FrameAnnotator(trace_length=trace_length)
@@ -75,7 +77,7 @@ class VideoSink(Sink):
             self._writer = open_video_writer(self.path, self.fps, size)
             self._size = size
         elif size != self._size:
-            raise ValueError(f"frame {result.frame_index} is {size[0]}x{size[1]}, the video is "
+            raise InputError(f"frame {result.frame_index} is {size[0]}x{size[1]}, the video is "
                              f"{self._size[0]}x{self._size[1]}")
         self._writer.write(self.annotate(result.frame, result.detections))
 

@@ -31,7 +31,7 @@ from autotrack.sources.base import Frame, RateMeter, Source, SourceError
 
 logger = logging.getLogger(__name__)
 
-POLICIES = ("latest", "all")
+FRAME_POLICIES = ("latest", "all")
 URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "http://", "https://")
 
 _FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
@@ -91,8 +91,8 @@ class LiveSource(Source):
         rtsp_transport: str | None = "tcp",
     ):
         super().__init__()
-        if policy not in POLICIES:
-            raise SourceError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        if policy not in FRAME_POLICIES:
+            raise SourceError(f"unknown policy {policy!r}; choose one of {', '.join(FRAME_POLICIES)}")
         if buffer_size < 1:
             raise SourceError(f"buffer_size must be at least 1, got {buffer_size}")
         self.spec = spec

@@ -1,4 +1,4 @@
-"""Point tracking with CoTracker3 online (Meta), the optional `cotracker` backend of `PointPrompter`.
+"""Point tracking with CoTracker3 online (Meta), the optional `cotracker` backend of `PointTracker`.
 
 The model comes from torch.hub (`facebookresearch/co-tracker`, entry `cotracker3_online`): its code goes to
 `<hub dir>/facebookresearch_co-tracker_main` and its weights to `<hub dir>/checkpoints/scaled_online.pth`, both
@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autotrack.device import resolve_device
 from autotrack.errors import AutotrackError
 
 HUB_REPO = "facebookresearch/co-tracker"
@@ -90,7 +91,7 @@ def load_cotracker(download: bool = True, timeout: float = 10.0) -> torch.nn.Mod
 
 
 class CoTrackerOnline:
-    """Joint tracking of every point with CoTracker3 online; the `cotracker` backend of `PointPrompter`.
+    """Joint tracking of every point with CoTracker3 online; the `cotracker` backend of `PointTracker`.
 
     Args:
         model: a CoTracker online predictor (default: `load_cotracker()`); anything with the same call signature,
@@ -108,7 +109,7 @@ class CoTrackerOnline:
         download: bool = True,
         timeout: float = 10.0,
     ) -> None:
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = resolve_device(device)
         if model is None:
             model = load_cotracker(download=download, timeout=timeout)
         self.model = model.to(self.device)

@@ -8,12 +8,11 @@ stays fast.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from autotrack.track_cli import one_line
+from autotrack.cli.common import config_overrides
 
 Results = dict[str, dict[str, float]]
 
@@ -46,7 +45,7 @@ def mot_command(gt_root: Path, pred_dir: Path, benchmark: str | None, json_path:
     """
     from autotrack.eval.mot import evaluate_mot
 
-    _report(lambda: evaluate_mot(gt_root, pred_dir, benchmark), json_path)
+    _report(evaluate_mot(gt_root, pred_dir, benchmark), json_path)
 
 
 @eval_group.command("vos")
@@ -57,7 +56,7 @@ def vos_command(gt_root: Path, pred_root: Path, json_path: Path | None) -> None:
     """J&F, J and F (TrackEval's JAndF) on DAVIS layouts: <seq>/<frame>.png on both sides."""
     from autotrack.eval.vos import evaluate_vos
 
-    _report(lambda: evaluate_vos(gt_root, pred_root), json_path)
+    _report(evaluate_vos(gt_root, pred_root), json_path)
 
 
 @eval_group.command("sot")
@@ -72,7 +71,7 @@ def sot_command(gt: Path, pred: Path, json_path: Path | None) -> None:
     """
     from autotrack.eval.sot import evaluate_sot
 
-    _report(lambda: evaluate_sot(gt, pred), json_path)
+    _report(evaluate_sot(gt, pred), json_path)
 
 
 @eval_group.command("run")
@@ -100,25 +99,18 @@ def run_command(dataset_dir: Path, pipeline: str, layout: str | None, sequences:
     import tempfile
 
     from autotrack.eval.run import run_dataset
-    from autotrack.track_cli import config_overrides, user_errors
 
-    overrides = config_overrides(None, None, None, sam_weights, imgsz, device, sets)
+    overrides = config_overrides({"sam.weights": sam_weights, "sam.imgsz": imgsz, "device": device}, sets)
     names = [name.strip() for name in sequences.split(",")] if sequences else None
     if work_dir is not None and work_dir.exists() and any(work_dir.iterdir()):
         raise click.ClickException(f"work folder {work_dir} is not empty")
     with tempfile.TemporaryDirectory(prefix="autotrack-eval-") as tmp:
         folder = work_dir or Path(tmp)
-        _report(lambda: run_dataset(dataset_dir, folder, pipeline, overrides, layout, names, max_frames),
-                json_path, user_errors())
+        _report(run_dataset(dataset_dir, folder, pipeline, overrides, layout, names, max_frames), json_path)
 
 
-def _report(evaluate: Callable[[], Results], json_path: Path | None,
-            errors: tuple[type[BaseException], ...] = (FileNotFoundError, ValueError)) -> None:
-    """Run an evaluation, print its table and optionally save it; bad input (`errors`) becomes a one-line error."""
-    try:
-        results = evaluate()
-    except errors as err:
-        raise click.ClickException(one_line(err)) from None
+def _report(results: Results, json_path: Path | None) -> None:
+    """Print an evaluation's table and optionally save it."""
     click.echo(format_table(results))
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

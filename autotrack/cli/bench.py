@@ -9,8 +9,6 @@ from pathlib import Path
 
 import click
 
-from autotrack.track_cli import config_overrides, one_line, user_errors
-
 
 @click.command("bench")
 @click.argument("source", required=False)
@@ -37,32 +35,15 @@ def bench_command(source, pipeline, frames, warmup, imgsz, objects, sam_weights,
     """
     if warmup >= frames:
         raise click.BadParameter(f"--warmup {warmup} leaves no frame of --frames {frames} to time")
-    try:
-        _bench(source, pipeline, frames, warmup, imgsz, objects, sam_weights, device, sets, no_ultralytics,
-               json_path, plot_path)
-    except user_errors() as error:
-        raise click.ClickException(one_line(error)) from None
-
-
-# Random weights give every object nearly the same mask: the identity manager would let all but one yield (mask
-# IoU > 0.8) and retire them, and a run for N objects would time one. With random weights the bench keeps every
-# prompted object, so it measures the cost of N objects; an explicit --set still wins.
-KEEP_EVERY_OBJECT = ("identity.overlap_iou=1.0", "identity.max_lost=1000000000")
-
-
-def bench_config(pipeline: str, sam_weights: str | None, imgsz: int, device: str | None, sets=()):
-    """The pipeline config a bench runs."""
-    from autotrack.config import load_config
-
-    keep = list(KEEP_EVERY_OBJECT) if sam_weights == "random" else []
-    return load_config(pipeline, config_overrides(None, None, None, sam_weights, imgsz, device, keep + list(sets)))
+    _bench(source, pipeline, frames, warmup, imgsz, objects, sam_weights, device, sets, no_ultralytics,
+           json_path, plot_path)
 
 
 def _bench(source, pipeline, frames, warmup, imgsz, objects, sam_weights, device, sets, no_ultralytics,
            json_path, plot_path) -> None:
     from autotrack import bench
 
-    config = bench_config(pipeline, sam_weights, imgsz, device, sets)
+    config = bench.bench_config(pipeline, sam_weights, imgsz, device, sets)
     with tempfile.TemporaryDirectory(prefix="autotrack-bench-") as work:
         clip = bench.make_clip(source, frames, objects, work)
         weights = bench.weights_file(config.sam.model, config.sam.weights, work)

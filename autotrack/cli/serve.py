@@ -6,13 +6,7 @@ from pathlib import Path
 
 import click
 
-from autotrack.errors import one_line
-from autotrack.track_cli import (
-    config_overrides,
-    live_options,
-    pipeline_and_prompts,
-    pipeline_options,
-)
+from autotrack.cli.common import choose_pipeline, live_options, pipeline_options
 
 TOKEN_ENV = "AUTOTRACK_TOKEN"
 
@@ -29,36 +23,25 @@ TOKEN_ENV = "AUTOTRACK_TOKEN"
 @click.option("--max-sources", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--reconnect", metavar="N|forever", default="forever", show_default=True,
               help="Streams: reconnect attempts after the input is lost.")
-def serve_command(sources, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes, points,
-                  max_frames, device, sets, host, port, token, output_dir, max_sources, reconnect) -> None:
+def serve_command(sources, host, port, token, output_dir, max_sources, reconnect, **options) -> None:
     """Open a browser console on SOURCEs (video files, image folders, webcams, stream URLs; more can be added from
     the page): watch the annotated frames, click to follow objects, see every ID and event, download the results.
     """
     try:
+        import uvicorn
+
         from autotrack.serve import Console, RunOptions, check_host, create_app
     except ImportError as error:
         raise click.ClickException(f"autotrack serve needs the serve extra ({error.name} is missing): "
                                    'pip install "autotrack[serve]"') from None
-    import uvicorn
 
-    from autotrack.errors import AutotrackError
-
-    try:
-        check_host(host, token)
-        pipeline, prompts = pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points)
-    except AutotrackError as error:
-        raise click.ClickException(one_line(error)) from None
+    check_host(host, token)
     if len(sources) > max_sources:
         raise click.UsageError(f"{len(sources)} sources given, --max-sources is {max_sources}")
-    options = RunOptions(
-        pipeline=pipeline,
-        overrides=config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets),
-        prompts=prompts,
-        max_frames=max_frames,
-        reconnect=live_options(None, reconnect)["reconnect"],
-        output_dir=Path(output_dir),
-    )
-    app = create_app(Console(options, max_sources), token, sources)
+    pipeline, prompts, overrides = choose_pipeline(options)
+    run_options = RunOptions(pipeline, overrides, prompts, options["max_frames"],
+                             live_options(None, reconnect)["reconnect"], Path(output_dir))
+    app = create_app(Console(run_options, max_sources), token, sources)
     address = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
     click.echo(f"autotrack console on {address}" + ("?token=..." if token else "") + " (Ctrl-C stops it)")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws_max_size=64 * 1024,

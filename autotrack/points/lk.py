@@ -6,7 +6,7 @@ points of its object: a similarity transform (rotation, scale, translation) is f
 motion over the last `motion_window` frames, and points more than `max_motion_residual` px off it are dropped.
 Check (3) catches points that an occluder's edge drags along a little every frame: they pass check (2), because
 the occluder's texture is trackable too, and a one-frame motion check, because each step is small. Parts that move
-differently from the whole object (a swinging arm) are dropped by it too; the prompter re-seeds objects that run
+differently from the whole object (a swinging arm) are dropped by it too; the point tracker re-seeds objects that run
 low. A lost point is never revived: LK cannot tell where it went.
 """
 
@@ -17,11 +17,11 @@ from collections import deque
 import cv2
 import numpy as np
 
-from autotrack.prompters.point_sampling import to_gray
+from autotrack.points.sampling import to_gray
 
 
 class LucasKanadeTracker:
-    """Frame-to-frame sparse optical flow with per-point visibility; the `lk` backend of `PointPrompter`."""
+    """Frame-to-frame sparse optical flow with per-point visibility; the `lk` backend of `PointTracker`."""
 
     def __init__(
         self,

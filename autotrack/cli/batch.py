@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from autotrack.track_cli import config_overrides, one_line, pipeline_and_prompts, pipeline_options, user_errors
+from autotrack.cli.common import choose_pipeline, pipeline_options
 
 
 @click.command("batch")
@@ -23,9 +23,8 @@ from autotrack.track_cli import config_overrides, one_line, pipeline_and_prompts
               help="GPUs each Ray task asks for (0.5 puts two tasks on one GPU).")
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
               help="How many more times a failed input is tried.")
-def batch_command(inputs, output_dir, pipeline, detector, classes, sam, sam_weights, imgsz, prompts_file, boxes,
-                  points, max_frames, device, sets, save_video, ray_address, workers, cpus_per_task, gpus_per_task,
-                  retries) -> None:
+def batch_command(inputs, output_dir, save_video, ray_address, workers, cpus_per_task, gpus_per_task, retries,
+                  **options) -> None:
     """Run a pipeline on every input and write the results under --output-dir; complete inputs are skipped.
 
     INPUTS are video files, folders (a folder holding images is one image sequence, else each video in it is one
@@ -35,16 +34,13 @@ def batch_command(inputs, output_dir, pipeline, detector, classes, sam, sam_weig
 
     if gpus_per_task and not ray_address:
         raise click.UsageError("--gpus-per-task needs --ray (the local pool runs every process on --device)")
-    errors = user_errors()
+    pipeline, prompts, overrides = choose_pipeline(options)
     try:
-        pipeline, prompts = pipeline_and_prompts(pipeline, detector, prompts_file, boxes, points)
-        overrides = config_overrides(detector, classes, sam, sam_weights, imgsz, device, sets)
-        results = batch.run(inputs, pipeline, output_dir, overrides, prompts, max_frames, save_video, ray_address,
-                            workers, cpus_per_task, gpus_per_task, retries, on_result=_echo)
+        results = batch.run(inputs, pipeline, output_dir, overrides, prompts, max_frames=options["max_frames"],
+                            save_video=save_video, ray=ray_address, workers=workers, cpus_per_task=cpus_per_task,
+                            gpus_per_task=gpus_per_task, retries=retries, on_result=_echo)
     except KeyboardInterrupt:
         raise click.ClickException("interrupted; finished inputs are complete: run again to do the rest") from None
-    except errors as error:
-        raise click.ClickException(one_line(error)) from None
     counts = {status: sum(r.status == status for r in results) for status in ("ok", "skipped", "failed")}
     click.echo(", ".join(f"{n} {status}" for status, n in counts.items()) + f"; summary in {output_dir}/summary.json")
     if counts["failed"]:

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import supervision as sv
 
+from autotrack.eval.mot import read_mot_file
+
 
 class DetFilePrompter:
     """Reads `det/det.txt` (`frame,-1,x,y,w,h,conf,...`, frames from 1) and gives each frame's boxes.
@@ -16,8 +18,6 @@ class DetFilePrompter:
     """
 
     def __init__(self, path: str | Path) -> None:
-        from autotrack.eval.mot import read_mot_file
-
         rows = read_mot_file(Path(path), min_columns=7)
         self._by_frame = {int(frame): rows[rows[:, 0] == frame] for frame in np.unique(rows[:, 0])}
 

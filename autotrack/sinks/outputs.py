@@ -1,0 +1,68 @@
+"""Outputs: the files (and window) a run writes, checked before any model loads and opened as sinks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from autotrack.errors import AutotrackError
+from autotrack.sinks.base import Sink
+
+
+class OutputError(AutotrackError, RuntimeError):
+    """An output path cannot be written; the message names it."""
+
+
+@dataclass
+class Outputs:
+    """Where a run writes its results; every output is optional.
+
+    Attributes:
+        video: annotated video (.mp4).
+        mot: MOTChallenge txt.
+        json: COCO-style JSON with RLE masks.
+        masks_dir: folder of DAVIS-layout PNG masks.
+        show: show the annotated frames in a window.
+    """
+
+    video: str | Path | None = None
+    mot: str | Path | None = None
+    json: str | Path | None = None
+    masks_dir: str | Path | None = None
+    show: bool = False
+
+    def check(self) -> None:
+        """Fail with one line, before anything is opened, when an output file's folder is missing or the path is
+        a folder."""
+        for path in (self.video, self.mot, self.json):
+            if path is None:
+                continue
+            path = Path(path)
+            if not path.parent.is_dir():
+                raise OutputError(f"output folder does not exist: {path.parent}")
+            if path.is_dir():
+                raise OutputError(f"output {path} is a folder; give a file name")
+
+    def open(self, fps: float | None) -> list[Sink]:
+        """The sinks for these outputs (a window first, so it shows every frame as soon as possible)."""
+        from autotrack.sinks.coco import CocoJsonSink
+        from autotrack.sinks.davis import DavisPngSink
+        from autotrack.sinks.mot import MotSink
+        from autotrack.sinks.video import VideoSink
+        from autotrack.sinks.window import WindowSink
+
+        sinks: list[Sink] = [WindowSink()] if self.show else []
+        try:
+            if self.video:
+                sinks.append(VideoSink(self.video, fps or 30.0))
+            if self.mot:
+                sinks.append(MotSink(self.mot))
+            if self.json:
+                sinks.append(CocoJsonSink(self.json))
+            if self.masks_dir:
+                sinks.append(DavisPngSink(self.masks_dir))
+        except BaseException:
+            for sink in sinks:
+                sink.close()
+            raise
+        return sinks
