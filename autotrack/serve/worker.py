@@ -22,7 +22,12 @@ from autotrack.errors import AutotrackError, one_line
 from autotrack.pipeline import Pipeline, load_pipeline
 from autotrack.prompters.manual import ManualPrompts
 from autotrack.serve.channel import FRAME, Channel
-from autotrack.serve.messages import encode_jpeg, event_row, identity_events, object_rows
+from autotrack.serve.messages import (
+    encode_jpeg,
+    event_row,
+    identity_events,
+    object_rows,
+)
 from autotrack.sinks import FrameAnnotator, Outputs
 from autotrack.sources import LiveSource, RealTimeSource, is_live, open_source
 from autotrack.sources.live import redact
