@@ -30,8 +30,8 @@ def websocket_url(base: str, path: str) -> str:
     return "ws://" + base.removeprefix("http://") + path
 
 
-def frames(ws, count: int = 300):
-    """The frame messages of a JSON-only stream, at most `count` of them (any message may take 10 s to come)."""
+def frames(ws, count: int = 1000):
+    """The frame messages of a JSON-only stream, at most `count` messages (any message may take 10 s to come)."""
     for _ in range(count):
         message = json.loads(ws.recv(timeout=10))
         if message["type"] == "frame":
@@ -64,7 +64,11 @@ def test_add_a_source_prompt_a_box_stream_json_per_frame_and_remove_the_object(s
             prompted = http.post(source + "/objects", json={"box": BOX, "class": "thing"})
             assert prompted.status_code == 202
             object_id = prompted.json()["id"]
-            seen = [f for f, _ in zip(frames(ws), range(4))]
+            seen = []  # frames until the object has been followed for a frame (frames sent before it came first)
+            for frame in frames(ws):
+                seen.append(frame)
+                if (row(frame, object_id) or {}).get("age", 0) > 0:
+                    break
             born = [e for f in seen for e in f["events"] if e["kind"] == "born"]
             assert born and born[0]["id"] == object_id and born[0]["reason"] == "user prompt"
             last = row(seen[-1], object_id)
@@ -166,8 +170,13 @@ def test_a_recording_plays_live_pauses_where_it_was_and_takes_new_detector_class
             assert http.put(source + "/classes", json={"classes": None}).status_code == 200
 
             assert http.post(source + "/pause").json()["state"] == "paused"
-            time.sleep(1.0)  # the frame in progress when it paused is finished
-            paused_at = http.get(source).json()["frame"]
+
+            def settled() -> tuple[int] | None:  # the frame in progress when it paused is finished
+                before = http.get(source).json()["frame"]
+                time.sleep(1.0)
+                return (before,) if http.get(source).json()["frame"] == before else None
+
+            (paused_at,) = wait_for(settled, 30, "the pause")
             time.sleep(1.5)  # 45 frames of the recording
             assert http.get(source).json()["frame"] == paused_at
             assert http.post(source + "/start").json()["state"] == "running"
