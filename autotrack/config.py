@@ -10,6 +10,7 @@ A pipeline file has up to five sections, each optional (defaults below):
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -37,6 +38,12 @@ class DetectorConfig:
     imgsz: int = 640
     every: int = 1
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.conf <= 1.0:
+            raise ValueError(f"conf must be between 0 and 1, got {self.conf}")
+        if self.imgsz < 32 or self.every < 1:
+            raise ValueError(f"imgsz must be at least 32 and every at least 1, got {self.imgsz} and {self.every}")
+
 
 @dataclass
 class SamConfig:
@@ -45,6 +52,10 @@ class SamConfig:
     imgsz: int = 1024
     memory: str = "motion-aware"
     kalman: bool = True
+
+    def __post_init__(self) -> None:
+        if self.imgsz < 32 or self.imgsz % 32:
+            raise ValueError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
 
 
 @dataclass
@@ -109,10 +120,12 @@ def load_config(name_or_path: str = DEFAULT_PIPELINE, overrides: list[str] = ())
         raise ConfigError(f"pipeline file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"pipeline file {path} must hold a mapping of sections")
-    for item in overrides:
-        _apply_override(data, item)
     data.setdefault("name", path.stem)
-    return from_dict(data, where=str(path))
+    config = from_dict(copy.deepcopy(data), where=str(path))
+    for item in overrides:  # one at a time, so an error names the override that caused it, not the file
+        _apply_override(data, item)
+        config = from_dict(copy.deepcopy(data), where=f"--set {item}")
+    return config
 
 
 def from_dict(data: dict, where: str = "config") -> PipelineConfig:
@@ -125,8 +138,9 @@ def from_dict(data: dict, where: str = "config") -> PipelineConfig:
             continue
         if not isinstance(values[name], dict):
             raise ConfigError(f"{where}: section {name!r} must be a mapping")
+        checked = _check_keys(values[name], section, f"{where}: {name}")
         try:
-            values[name] = section(**_check_keys(values[name], section, f"{where}: {name}"))
+            values[name] = section(**checked)
         except (TypeError, ValueError) as error:
             raise ConfigError(f"{where}: {name}: {error}") from None
     return PipelineConfig(**values)

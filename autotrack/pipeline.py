@@ -71,9 +71,9 @@ class Pipeline:
         prompts: user prompts with their own IDs (`ManualPrompts`); a prompt for frame f applies on the first
             frame processed with index >= f, so a live source that dropped frame f does not lose it.
         max_frames: stop after this many frames.
-        points: a `PointTracker` (`autotrack.points`) that keeps points on every object (seeded from its first mask, or the user's
-            clicks; re-seeded from its mask when few are left), so the identity manager can re-prompt a track
-            from its points when its scores stay low and no detection matches it; or None.
+        points: a `PointTracker` (`autotrack.points`) that keeps points on every object (seeded from its first
+            mask, or the user's clicks; re-seeded from its mask when few are left), so the identity manager can
+            re-prompt a track from its points when its scores stay low and no detection matches it; or None.
     """
 
     def __init__(
@@ -99,6 +99,7 @@ class Pipeline:
         self._ids: set[int] = set()
         self._occluded: set[int] = set()  # objects occluded on the last frame: their points prompt nothing
         self._next_prompt_frame = 0  # user prompts for frames before this one were given
+        self._reconnects_seen = 0  # reconnections of the source already reported as events
         # requests from other threads, taken at the start of the next frame
         self._requests_lock = threading.Lock()
         self._new_prompts: list[UserPrompt] = []
@@ -168,6 +169,7 @@ class Pipeline:
         self.summary.input_fps = stats.input_fps
 
     def _process(self, index: int, timestamp: float, image: np.ndarray) -> FrameResult:
+        source_events = self._source_events()
         with self._requests_lock:
             requested, removals = self._new_prompts, self._removals
             self._new_prompts, self._removals = [], []
@@ -187,8 +189,10 @@ class Pipeline:
         self._next_prompt_frame = index + 1
         states = self.tracker.step(image, prompts)
         tracked, events = self.identity.observe(states, self.tracker)
+        events = source_events + events
         if self.points is not None:
-            fresh = {event.tracker_id for event in events if event.kind == EventKind.BORN} | {u.object_id for u in users}
+            born = {event.tracker_id for event in events if event.kind == EventKind.BORN}
+            fresh = born | {u.object_id for u in users}
             self._follow_points(image, {obj_id: prompts[obj_id] for obj_id in fresh}, tracked, events)
         self.summary.events.update(event.kind for event in events)
         if tracked.tracker_id is not None:
@@ -198,6 +202,14 @@ class Pipeline:
         for sink in self.sinks:
             sink.write(result)
         return result
+
+    def _source_events(self) -> list[Event]:
+        """A `reconnected` event on the first frame after a live stream came back."""
+        stats = self.source.stats
+        if stats.reconnects <= self._reconnects_seen:
+            return []
+        self._reconnects_seen = stats.reconnects
+        return [Event(EventKind.RECONNECTED, None, f"reconnected after {stats.outage or 0:.1f} s")]
 
     def _point_tracks(self, image: np.ndarray) -> PointTracks | None:
         """Move every object's points onto this frame; the visible points of each object SAM2 still sees, as its
@@ -259,6 +271,17 @@ def _visible_masks(
             if status == Status.TRACKED and mask.any() and affinity >= min_affinity and occurrence >= min_occurrence}
 
 
+def check_weights(config: PipelineConfig) -> None:
+    """Fail in one line, before any model loads, when a weights file the config names is missing, is not a
+    checkpoint, or (offline) cannot be had. Loads nothing."""
+    from autotrack.weights import resolve_detector, resolve_weights
+
+    if config.sam.weights != "random":
+        resolve_weights(config.sam.model, config.sam.weights)
+    if config.detector is not None:
+        resolve_detector(config.detector.weights)
+
+
 @dataclass
 class Parts:
     """A pipeline's parts built from its config: what `Pipeline` takes besides the source, prompts and sinks."""
@@ -314,7 +337,8 @@ def load_pipeline(
 
     A source given by name is opened last, with `source_options` (see `open_source`), once the models are loaded:
     a live source starts reading when it opens, and would otherwise drop or queue frames while they load.
-    `outputs` are opened after the source (a video output takes its frame rate) and written after `sinks`.
+    `outputs` are opened after the source (a video output takes its frame rate) and written after `sinks`; prompts
+    are checked against a source opened here (a caller that opens its own source checks them itself, earlier).
     """
     try:
         config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, list(overrides))
@@ -325,6 +349,8 @@ def load_pipeline(
         raise
     src = source if isinstance(source, Source) else open_source(source, **(source_options or {}))
     try:
+        if prompts is not None and src is not source:  # a source opened here (a live one): its size is known now
+            prompts.check(src.size, src.total)
         sinks = [*sinks, *(outputs.open(src.fps) if outputs is not None else [])]
     except BaseException:
         src.close()

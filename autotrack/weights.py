@@ -98,10 +98,7 @@ def resolve_weights(name: str, weights: str | Path | None = None) -> Path:
     """Return the weight file for model `name`: `weights` if given, else a local file, else a download."""
     spec = get_spec(name)
     if weights is not None:
-        path = Path(weights)
-        if not path.is_file():
-            raise WeightsError(f"weights file not found: {path}")
-        return path
+        return check_checkpoint(weights)
     local = find_local(name)
     if local is not None:
         return local
@@ -117,14 +114,32 @@ def resolve_weights(name: str, weights: str | Path | None = None) -> Path:
     return path
 
 
+def check_checkpoint(path: str | Path) -> Path:
+    """`path` if it is a readable file that looks like a PyTorch checkpoint (a zip archive, as `torch.save` writes,
+    or a legacy pickle), without loading it; WeightsError otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as error:
+        raise WeightsError(f"cannot read weights file {path}: {error.strerror or error}") from None
+    if head != b"PK\x03\x04" and not head.startswith(b"\x80"):
+        raise WeightsError(f"{path} is not a PyTorch checkpoint (a .pt/.pth file written by torch.save)")
+    return path
+
+
 def load_state_dict(path: Path) -> dict:
     """Read a checkpoint saved by ultralytics (a bare state_dict) or by Meta (`{"model": state_dict}`)."""
     import torch  # heavy: only when a file is really loaded
 
+    check_checkpoint(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for corrupt files
-        raise WeightsError(f"cannot read weights file {path}: {error}") from error
+        reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
+        raise WeightsError(f"cannot read weights file {path}: {reason}") from error
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
         checkpoint = checkpoint["model"]
     return checkpoint
@@ -138,3 +153,29 @@ def find_local(name: str) -> Path | None:
             if (folder / file).is_file():
                 return folder / file
     return None
+
+
+def resolve_detector(weights: str) -> str:
+    """The YOLO weights to load for `weights`: "random" or a model yaml as given; a file that exists; a file name
+    found in `search_dirs()`; else the name itself, which ultralytics downloads on first use.
+
+    Raises WeightsError, within seconds and before anything loads, for a missing path, a file that is not a
+    checkpoint, or a name that is nowhere here when the network cannot be reached.
+    """
+    if weights == "random" or weights.endswith((".yaml", ".yml")):
+        return weights
+    path = Path(weights)
+    if path.is_file():
+        return str(check_checkpoint(path))
+    hint = "for a smoke run without weights use --detector random"
+    if path.parent != Path("."):
+        raise WeightsError(f"detector weights file not found: {path} ({hint})")
+    for folder in search_dirs():
+        if (folder / path.name).is_file():
+            return str(check_checkpoint(folder / path.name))
+    url = f"{ULTRALYTICS_RELEASE}/{path.name}"
+    if os.environ.get("AUTOTRACK_OFFLINE") or not _reachable(url):
+        dirs = ", ".join(str(d) for d in search_dirs())
+        raise WeightsError(f"detector weights {path.name!r} not found and cannot be downloaded (no network). "
+                           f"Put {path.name} in one of: {dirs}. Get it from {url}; {hint}")
+    return weights

@@ -22,8 +22,8 @@ def installed(tmp_path_factory) -> Path:
     wheel = next((work / "dist").glob("autotrack-*.whl"))
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(work / "venv")], check=True)
     bin_dir = work / "venv" / "bin"
-    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
-                   check=True, timeout=300)
+    install = ["install", "--ignore-installed", "--no-deps", "--no-index", "-q", str(wheel)]  # not the checkout's
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", *install], check=True, timeout=300)
     return bin_dir
 
 

@@ -123,7 +123,7 @@ def test_all_frames_policy_skips_nothing_and_keeps_the_queue_bounded(server):
     assert max(queued) == 4  # the slow start filled the queue, and it never grew past its size
 
 
-def test_cli_reconnects_and_keeps_the_same_object_id(server, tmp_path, one_torch_thread):
+def test_cli_reconnects_and_keeps_the_same_object_id(server, tmp_path, one_torch_thread, caplog):
     restarted_after = []  # MOT rows written before the stream came back
 
     def drop_the_stream():
@@ -139,6 +139,9 @@ def test_cli_reconnects_and_keeps_the_same_object_id(server, tmp_path, one_torch
     gap.join()
     assert result.exit_code == 0, result.output
     assert summary_value(result.output, "reconnects") == "1"
+    # a warning: Python shows it on stderr when nothing configured logging (pytest's log capture holds it here)
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "reconnected" in r.getMessage()]
+    assert len(said) == 1 and re.search(r"reconnected after \d+\.\d s \(\d+ attempt\(s\)\)", said[0]), said
     assert summary_value(result.output, "frames") == "20"
     rows = check_outputs(tmp_path, 20)
     assert restarted_after[0] <= 10  # so at least 10 frames were tracked after the reconnect...

@@ -89,7 +89,7 @@ def test_add_a_source_prompt_a_box_stream_json_per_frame_and_remove_the_object(s
             assert http.post(source + "/objects", json={"id": object_id, "box": BOX}).status_code == 404
 
         files = [f["path"] for f in http.get(source + "/files").json()]
-        assert files == ["run-1/tracks.json", "run-1/tracks.txt"]
+        assert {"run-1/tracks.json", "run-1/tracks.txt", "run-1/tracks.classes.csv"} == set(files)
         mot = http.get(source + "/files/run-1/tracks.txt").text.splitlines()
         assert mot and {line.split(",")[1] for line in mot} == {str(object_id)}
         assert http.get(source + "/frame.jpg").headers["content-type"] == "image/jpeg"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from autotrack.config import find_pipeline
+from autotrack.errors import InputError
 
 if TYPE_CHECKING:
     from autotrack.prompters.manual import ManualPrompts
@@ -55,6 +56,8 @@ def pipeline_options(command):
         click.option("--prompts", "prompts_file", type=click.Path(), help="JSON file of boxes/points with object IDs."),
         click.option("--box", "boxes", multiple=True, help="A box x1,y1,x2,y2 on the first frame (repeatable)."),
         click.option("--points", "points", multiple=True, help="Clicks 'x,y;x,y' (x,y,0 = negative) for one object."),
+        click.option("--class", "class_names", multiple=True,
+                     help="Class name of the --box/--points objects: once for all, or once per object in order."),
         click.option("--max-frames", type=int, help="Stop after this many frames."),
         click.option("--device", help="auto, cpu, cuda, cuda:1, mps."),
         click.option("--set", "sets", multiple=True, help="Override a config key, e.g. --set identity.max_lost=60."),
@@ -64,6 +67,16 @@ def pipeline_options(command):
     return command
 
 
+def check_option(name: str, value: int | None) -> None:
+    """One-line errors for numeric options out of range (click's own range errors span several lines)."""
+    if value is None:
+        return
+    if name == "imgsz" and (value < 32 or value % 32):
+        raise InputError(f"--imgsz must be a positive multiple of 32, got {value}")
+    if name == "max_frames" and value < 1:
+        raise InputError(f"--max-frames must be at least 1, got {value}")
+
+
 def choose_pipeline(options: dict) -> tuple[str, ManualPrompts | None, list[str]]:
     """From the `pipeline_options` values (by name): the pipeline to run, the user prompts (or None) and the config
     overrides. By default manual-sam2 when prompts are given and no detector, else yolo-sam2. Fails on a bad
@@ -71,6 +84,8 @@ def choose_pipeline(options: dict) -> tuple[str, ManualPrompts | None, list[str]
     from autotrack.prompters.manual import ManualPrompts
 
     pipeline = options["pipeline"]
+    for name in ("imgsz", "max_frames"):
+        check_option(name, options[name])
     user_given = options["prompts_file"] or options["boxes"] or options["points"]
     if pipeline is None:
         pipeline = "manual-sam2" if user_given and options["detector"] is None else "yolo-sam2"
@@ -79,7 +94,9 @@ def choose_pipeline(options: dict) -> tuple[str, ManualPrompts | None, list[str]
     if options["prompts_file"]:
         prompts = ManualPrompts.from_json(options["prompts_file"])
     elif options["boxes"] or options["points"]:
-        prompts = ManualPrompts.from_options(options["boxes"], options["points"])
+        prompts = ManualPrompts.from_options(options["boxes"], options["points"], classes=options["class_names"])
+    if options["class_names"] and not (options["boxes"] or options["points"]):
+        raise InputError("--class names the --box/--points objects; a prompts file gives each object's \"class\"")
     classes = options["classes"]
     values = {"detector.weights": options["detector"], "detector.classes": f"[{classes}]" if classes else None,
               "sam.model": options["sam"], "sam.weights": options["sam_weights"], "sam.imgsz": options["imgsz"],

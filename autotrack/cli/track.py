@@ -48,7 +48,7 @@ def track_command(source, output, mot, json_path, masks_dir, show, live, reconne
     outputs = Outputs(video=output, mot=mot, json=json_path, masks_dir=masks_dir, show=show)
     with stop_on_sigterm():
         try:
-            runner = _build(source, outputs, live_options(live, reconnect), options)
+            runner, config = _build(source, outputs, live_options(live, reconnect), options)
         except Terminated:
             sys.exit(EXIT_TERMINATED)
         except KeyboardInterrupt:
@@ -63,29 +63,44 @@ def track_command(source, output, mot, json_path, masks_dir, show, live, reconne
         except AutotrackError as error:  # e.g. a stream lost for good: the outputs are closed and complete
             code, message = 1, f"Error: {one_line(error)}"
     _print_summary(runner.summary)
+    if runner.summary.objects == 0 and config.detector is not None and config.detector.weights == "random":
+        click.echo("note: a detector with random weights (--detector random) finds nothing; it is for smoke runs "
+                   "and timing. Give real weights, or prompts (--box, --points, --prompts).", err=True)
     if message:
         click.echo(message, err=True)
         sys.exit(code)
 
 
 def _build(source, outputs, source_options: dict, options: dict):
-    """Check the options and outputs, open a file source, then build the pipeline: bad input fails before any
-    model loads."""
-    from autotrack.pipeline import load_pipeline
+    """Check every option, prompt, output and weights file, open a file source and check the prompts against it,
+    then build the pipeline: bad input fails in one line before any model loads (a live source opens last, once
+    the models are loaded, so it neither drops nor queues frames meanwhile; its prompts are checked then)."""
+    from autotrack.config import load_config
+    from autotrack.pipeline import check_weights, load_pipeline
     from autotrack.sinks.window import check_display
     from autotrack.sources import is_live, open_source
 
-    if source_options and not is_live(source):
+    live = is_live(source)
+    if source_options and not live:
         raise click.UsageError("--live, --all-frames and --reconnect apply to webcams and streams only")
     if outputs.show:
         check_display()
     pipeline, prompts, overrides = choose_pipeline(options)
+    config = load_config(pipeline, overrides)
     outputs.check()
-    if not is_live(source):
-        source = open_source(source)  # a missing or unreadable file fails before any model loads
-    # a live source opens last, once the models are loaded, so it neither drops nor queues frames meanwhile
-    return load_pipeline(pipeline, source, prompts=prompts, overrides=overrides, max_frames=options["max_frames"],
-                         source_options=source_options, outputs=outputs)
+    if not live:
+        source = open_source(source)
+    try:
+        if prompts is not None and not live:
+            prompts.check(source.size, source.total)
+        check_weights(config)
+    except BaseException:
+        if not live:
+            source.close()
+        raise
+    runner = load_pipeline(config, source, prompts=prompts, max_frames=options["max_frames"],
+                           source_options=source_options, outputs=outputs)
+    return runner, config
 
 
 def _run(runner) -> None:

@@ -7,6 +7,7 @@ import supervision as sv
 
 from autotrack.device import ultralytics_device
 from autotrack.errors import AutotrackError
+from autotrack.weights import resolve_detector
 
 
 class PrompterError(AutotrackError, RuntimeError):
@@ -64,8 +65,9 @@ class YoloPrompter:
 
         if every < 1:
             raise PrompterError(f"every must be >= 1, got {every}")
+        model_file = "yolo11n.yaml" if weights == "random" else resolve_detector(weights)
         try:
-            self.model = YOLO("yolo11n.yaml" if weights == "random" else weights)
+            self.model = YOLO(model_file)
         except Exception as error:  # ultralytics raises several types for missing or bad files
             raise PrompterError(f"cannot load detector {weights!r}: {str(error).strip().splitlines()[0]}") from error
         self.names = _coco_names() if weights == "random" else dict(self.model.names)

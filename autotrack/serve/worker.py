@@ -121,7 +121,6 @@ class SourceWorker:
         self._first_seen: dict[int, int] = {}  # object ID -> frame it was born on
         self._rows: dict[int, dict] = {}  # object ID -> its latest row
         self._lost: OrderedDict[int, dict] = OrderedDict()
-        self._reconnects = 0
         self._annotator: FrameAnnotator | None = None
         self._cond = threading.Condition()  # guards the state; wakes a paused worker
         self._stop = threading.Event()
@@ -260,7 +259,6 @@ class SourceWorker:
         self.folder = self._next_folder()
         self._ids, self._first_seen, self._rows, self._lost = set(), {}, {}, OrderedDict()
         self._annotator = FrameAnnotator()  # one per run: it keeps the motion traces
-        self._reconnects = 0
 
     def _wait_while_paused(self) -> bool:
         """Block while paused (a recording then resumes where it was); False when the run should stop."""
@@ -283,9 +281,6 @@ class SourceWorker:
                 self._first_seen[event.tracker_id] = index
             elif event.kind in (EventKind.LOST, EventKind.REMOVED):
                 self._retire(event.tracker_id, keep=event.kind == EventKind.LOST)
-        if summary.reconnects > self._reconnects:
-            self._reconnects = summary.reconnects
-            events.append(event_row("reconnected", index, reason=f"stream back, {summary.reconnects} reconnect(s)"))
         rows = object_rows(result, self._first_seen)
         self._rows = {row["id"]: row for row in rows}
         self._ids.update(self._rows)

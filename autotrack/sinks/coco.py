@@ -26,10 +26,11 @@ def _dumps(value: object) -> str:
 
 class CocoJsonSink(Sink):
     """Writes `images` (one per frame), `annotations` (one per visible object: track id, category, xywh bbox,
-    area, score, COCO RLE `segmentation` with str counts) and `categories` (from class_id and class_name).
+    area, score, COCO RLE `segmentation` with str counts) and `categories` (one per class name).
 
     Image ids are 1-based (`frame_index + 1`); `file_name` is `<frame_index:05d>.jpg` as in the DAVIS layout.
-    Rows without a class (no class_id) get category -1, named "object".
+    A category is a class name (rows without one are "object", or "class <id>"): it keeps the detector's class id
+    when the row has one that no other name took, else the next free id, so the ids are stable within a run.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -39,7 +40,7 @@ class CocoJsonSink(Sink):
         self._file.write(b'{"info":{"description":"autotrack results"},"annotations":[\n')
         self._tail_at = self._file.tell()
         self._images: list[str] = []
-        self._categories: dict[int, str] = {}
+        self._categories: dict[str, int] = {}  # class name -> category id
         self._n_annotations = 0
         self._write_from_tail("")
 
@@ -60,9 +61,9 @@ class CocoJsonSink(Sink):
         annotations = []
         for i in range(len(detections)):
             x1, y1, x2, y2 = (float(v) for v in detections.xyxy[i])
-            category = int(detections.class_id[i]) if detections.class_id is not None else -1
+            class_id = int(detections.class_id[i]) if detections.class_id is not None else -1
             name = str(names[i]) if names is not None and names[i] else None
-            self._categories.setdefault(category, name or ("object" if category < 0 else f"class {category}"))
+            category = self._category(class_id, name or ("object" if class_id < 0 else f"class {class_id}"))
             annotation = {
                 "id": self._n_annotations + len(annotations) + 1,
                 "image_id": image_id,
@@ -80,9 +81,17 @@ class CocoJsonSink(Sink):
             annotations.append(annotation)
         return annotations
 
+    def _category(self, class_id: int, name: str) -> int:
+        """The category id of a class name, given the first time it is seen."""
+        if name not in self._categories:
+            taken = set(self._categories.values())
+            free = class_id >= 0 and class_id not in taken
+            self._categories[name] = class_id if free else max(taken, default=0) + 1
+        return self._categories[name]
+
     def _write_from_tail(self, annotations_text: str) -> None:
         """Overwrite the old tail with new annotations and the new tail, then flush."""
-        categories = [{"id": i, "name": name} for i, name in sorted(self._categories.items())]
+        categories = [{"id": i, "name": name} for name, i in sorted(self._categories.items(), key=lambda c: c[1])]
         tail = f'\n],"images":[{",".join(self._images)}],"categories":{_dumps(categories)}}}\n'
         data = annotations_text.encode()
         self._file.seek(self._tail_at)

@@ -32,8 +32,13 @@ class Outputs:
     show: bool = False
 
     def check(self) -> None:
-        """Fail with one line, before anything is opened, when an output file's folder is missing or the path is
-        a folder."""
+        """Fail with one line, before anything is opened or any model loads, when an output cannot be written: its
+        folder is missing, the path is a folder (or, for `masks_dir`, a file), writing there is refused, or the
+        video's suffix names no container it can write. Leaves nothing behind."""
+        from autotrack.sinks.video import SUFFIXES
+
+        if self.video is not None and Path(self.video).suffix.lower() not in SUFFIXES:
+            raise OutputError(f"video output {self.video}: use a {', '.join(SUFFIXES)} file name")
         for path in (self.video, self.mot, self.json):
             if path is None:
                 continue
@@ -42,6 +47,14 @@ class Outputs:
                 raise OutputError(f"output folder does not exist: {path.parent}")
             if path.is_dir():
                 raise OutputError(f"output {path} is a folder; give a file name")
+            _try_writing(path)
+        if self.masks_dir is not None:
+            folder = Path(self.masks_dir)
+            if folder.exists() and not folder.is_dir():
+                raise OutputError(f"masks folder {folder} is a file")
+            if not folder.exists() and not folder.parent.is_dir():
+                raise OutputError(f"output folder does not exist: {folder.parent}")
+            _try_writing((folder if folder.exists() else folder.parent) / ".autotrack-write-test")
 
     def open(self, fps: float | None) -> list[Sink]:
         """The sinks for these outputs (a window first, so it shows every frame as soon as possible)."""
@@ -66,3 +79,15 @@ class Outputs:
                 sink.close()
             raise
         return sinks
+
+
+def _try_writing(path: Path) -> None:
+    """Open `path` for appending (creating it when missing, then removing it again): OutputError if refused."""
+    existed = path.exists()
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
+    if not existed:
+        path.unlink()
