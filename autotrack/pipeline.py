@@ -6,6 +6,10 @@
     summary = pipeline.run()              # or just run it and get the counts
     pipeline.set_text("forklift, person")   # an open-vocabulary detector's classes, from the next frame on
 
+While it runs, another thread (a user interface) may prompt a new or live object (`add_prompt`), remove one
+(`remove`) or change the detector's classes (`set_classes`); prompts and removals apply at the start of the next
+frame.
+
 `build_parts` is the one place that turns a config into a pipeline's parts (each config section's keys are the
 keyword arguments of its part's constructor); `load_pipeline` builds a whole pipeline from a ready pipeline
 (`autotrack/pipelines/*.yaml`), a YAML file or a config. The command line, `batch`, `eval run` and `bench` all build
@@ -14,6 +18,7 @@ through them. Imports point down: this module uses sources, prompters, points, i
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -25,7 +30,7 @@ import supervision as sv
 from autotrack.config import PipelineConfig, load_config
 from autotrack.identity import IdentityManager, PointTracks
 from autotrack.points.tracker import PointTracker
-from autotrack.prompters.manual import Example, ManualPrompts
+from autotrack.prompters.manual import Example, ManualPrompts, UserPrompt
 from autotrack.prompters.yolo import PrompterError
 from autotrack.prompters.yoloe import parse_text
 from autotrack.sinks import Outputs, Sink
@@ -94,6 +99,26 @@ class Pipeline:
         self._occluded: set[int] = set()  # objects occluded on the last frame: their points prompt nothing
         self._next_prompt_frame = 0  # user prompts for frames before this one were given
         self._reconnects_seen = 0  # reconnections of the source already reported as events
+        # requests from other threads, taken at the start of the next frame
+        self._requests_lock = threading.Lock()
+        self._new_prompts: list[UserPrompt] = []
+        self._removals: list[int] = []
+        self._prompter_lock = threading.Lock()  # the detector's classes never change in the middle of a frame
+
+    def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
+        """Prompt a new object (`object_id` None) or re-prompt a live one; returns its ID. Safe to call from any
+        thread while the pipeline runs: the prompt applies to the next frame processed."""
+        if object_id is None:
+            object_id = self.identity.new_id()
+        with self._requests_lock:
+            self._new_prompts.append(UserPrompt(object_id, 0, prompt, class_name))
+        return object_id
+
+    def remove(self, object_id: int) -> None:
+        """Stop following an object and retire its ID (a `removed` event). Safe to call from any thread while the
+        pipeline runs: the object leaves at the start of the next frame. Unknown IDs are ignored then."""
+        with self._requests_lock:
+            self._removals.append(object_id)
 
     def stream(self) -> Iterator[FrameResult]:
         """Process frames as they come and yield each frame's result; sinks and source close at the end."""
@@ -122,12 +147,13 @@ class Pipeline:
 
         An open-vocabulary detector (`YoloePrompter`) takes any names (its examples stay); a closed-set YOLO takes a
         subset of its classes (None: all). Thread-safe: another thread may call it while `stream()` runs (e.g. a web
-        console); a bad name raises there and the run goes on unchanged.
+        console): it waits for a detection in progress; a bad name raises there and the run goes on unchanged.
         """
         set_classes = getattr(self.prompter, "set_classes", None)
         if set_classes is None:
             raise PrompterError("this pipeline has no detector whose classes can change")
-        set_classes(classes)
+        with self._prompter_lock:
+            set_classes(classes)
 
     def set_text(self, text: str | list[str]) -> None:
         """Text prompts, as `--text` takes them ("forklift, person in a hard hat", or a list): `set_classes` with
@@ -151,10 +177,20 @@ class Pipeline:
 
     def _process(self, index: int, timestamp: float, image: np.ndarray) -> FrameResult:
         source_events = self._source_events()
-        self._give_examples(image, self.prompts.examples_between(self._next_prompt_frame, index + 1))
-        detections = self.prompter(image, index) if self.prompter is not None else None
+        with self._requests_lock:
+            requested, removals = self._new_prompts, self._removals
+            self._new_prompts, self._removals = [], []
+        with self._prompter_lock:
+            self._give_examples(image, self.prompts.examples_between(self._next_prompt_frame, index + 1))
+            detections = self.prompter(image, index) if self.prompter is not None else None
         prompts = self.identity.plan(detections, self._point_tracks(image))
-        users = self.prompts.between(self._next_prompt_frame, index + 1)
+        for obj_id in removals:
+            if self.identity.remove(obj_id, self.tracker):
+                prompts.pop(obj_id, None)
+                if self.points is not None:
+                    self.points.remove(obj_id)
+        users = self.prompts.between(self._next_prompt_frame, index + 1) + requested
+        users = [user for user in users if user.object_id not in removals]
         for user in users:
             self.identity.add_user_prompt(user.object_id, user.prompt, user.class_name)
             prompts[user.object_id] = user.prompt

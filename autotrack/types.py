@@ -56,6 +56,7 @@ class EventKind:
     OCCLUDED = "occluded"
     RESUMED = "resumed"
     LOST = "lost"
+    REMOVED = "removed"  # the user removed the object (`Pipeline.remove`); its ID is retired
     RECONNECTED = "reconnected"  # about the source, not an object: a live stream came back (tracker_id None)
 
 

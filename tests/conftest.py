@@ -1,5 +1,5 @@
-"""Shared fixtures: paths to the real test data, a machine without network or weights, and a running RTSP test
-server."""
+"""Shared fixtures: paths to the real test data, a machine without network or weights, a running RTSP test
+server, torch on one thread."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
+import torch
 from live_stream import RtspServer
 
 from autotrack import weights as registry
@@ -42,3 +43,12 @@ def no_network(monkeypatch, tmp_path):
     monkeypatch.setattr(registry, "CACHE_DIR", tmp_path / "cache")
     monkeypatch.delenv("AUTOTRACK_WEIGHTS", raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """SAM2 on one thread: two threads on a shared 2-core machine are many times slower, not faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

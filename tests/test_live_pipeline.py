@@ -16,18 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from fakes import ScriptedEngine, moving_box
 from live_stream import OPTIONS, counter_of, free_port
 from pycocotools.coco import COCO
 
 from autotrack.cli import main
+from autotrack.cli.track import progress_fields
 from autotrack.pipeline import Pipeline, RunSummary
 from autotrack.prompters.manual import ManualPrompts
 from autotrack.sinks import DisplayError, FrameAnnotator, WindowSink
 from autotrack.sources import LiveSource
-from autotrack.cli.track import progress_fields
 from autotrack.types import FrameResult
 
 pytestmark = pytest.mark.timeout(90)
@@ -74,15 +73,6 @@ def summary_value(output: str, name: str) -> str:
     match = re.search(rf"^\s*{name}\s+(\S+)$", output, re.MULTILINE)
     assert match, output
     return match.group(1)
-
-
-@pytest.fixture
-def one_torch_thread():
-    """SAM2 on one thread: two threads on a shared 2-core machine are many times slower, not faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class SlowEngine(ScriptedEngine):

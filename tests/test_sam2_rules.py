@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from autotrack.sam2.memory import FifoPolicy, MemoryEntry, MotionAwarePolicy, ObjectMemory
+from autotrack.sam2.memory import (
+    FifoPolicy,
+    MemoryEntry,
+    MotionAwarePolicy,
+    ObjectMemory,
+)
 from autotrack.sam2.scoring import STABLE_FRAMES, MotionScorer
 
 

@@ -12,7 +12,14 @@ import supervision as sv
 from PIL import Image
 from pycocotools.coco import COCO
 
-from autotrack.sinks import CallbackSink, CocoJsonSink, DavisPngSink, MotSink, OutputError, VideoSink
+from autotrack.sinks import (
+    CallbackSink,
+    CocoJsonSink,
+    DavisPngSink,
+    MotSink,
+    OutputError,
+    VideoSink,
+)
 from autotrack.sinks.davis import davis_palette
 from autotrack.types import FrameResult
 

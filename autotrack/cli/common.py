@@ -1,5 +1,5 @@
 """What several commands share: the options that choose and tune a pipeline and its prompts, how those become
-config overrides, and clean stops on Ctrl-C and SIGTERM."""
+config overrides, live-stream options, and clean stops on Ctrl-C and SIGTERM."""
 
 from __future__ import annotations
 
@@ -114,3 +114,16 @@ def choose_pipeline(options: dict) -> tuple[str, ManualPrompts | None, list[str]
               "sam.model": options["sam"], "sam.weights": options["sam_weights"], "sam.imgsz": options["imgsz"],
               "device": options["device"]}
     return pipeline, prompts, config_overrides(values, options["sets"])
+
+
+def live_options(live: bool | None, reconnect: str | None) -> dict:
+    """`--live/--all-frames` and `--reconnect` as LiveSource options (only those given)."""
+    options = {}
+    if live is not None:
+        options["policy"] = "latest" if live else "all"
+    if reconnect is not None:
+        if reconnect != "forever" and not reconnect.isdigit():
+            raise click.BadParameter(f"expected a number of attempts or 'forever', got {reconnect!r}",
+                                     param_hint="--reconnect")
+        options["reconnect"] = None if reconnect == "forever" else int(reconnect)
+    return options

@@ -17,6 +17,7 @@ from autotrack.cli.common import (
     EXIT_TERMINATED,
     Terminated,
     choose_pipeline,
+    live_options,
     pipeline_options,
     stop_on_sigterm,
 )
@@ -74,19 +75,6 @@ def track_command(source, output, mot, json_path, masks_dir, dataset, dataset_fo
     if message:
         click.echo(message, err=True)
         sys.exit(code)
-
-
-def live_options(live: bool | None, reconnect: str | None) -> dict:
-    """`--live/--all-frames` and `--reconnect` as LiveSource options (only those given)."""
-    options = {}
-    if live is not None:
-        options["policy"] = "latest" if live else "all"
-    if reconnect is not None:
-        if reconnect != "forever" and not reconnect.isdigit():
-            raise click.BadParameter(f"expected a number of attempts or 'forever', got {reconnect!r}",
-                                     param_hint="--reconnect")
-        options["reconnect"] = None if reconnect == "forever" else int(reconnect)
-    return options
 
 
 def _build(source, outputs, source_options: dict, options: dict):

@@ -200,7 +200,10 @@ class YoloePrompter(YoloPrompter):
 
     def _encode_boxes(self, frame: np.ndarray, boxes: np.ndarray) -> torch.Tensor:
         """Visual prompt embeddings (1, N, D) of the objects in `boxes` (xyxy pixels of `frame`), one per box."""
-        from ultralytics.models.yolo.yoloe import YOLOEVPDetectPredictor, YOLOEVPSegPredictor
+        from ultralytics.models.yolo.yoloe import (
+            YOLOEVPDetectPredictor,
+            YOLOEVPSegPredictor,
+        )
 
         kind = YOLOEVPSegPredictor if self.model.task == "segment" else YOLOEVPDetectPredictor
         predictor = kind(overrides={"task": self.model.task, "mode": "predict", "imgsz": self.imgsz, "batch": 1,

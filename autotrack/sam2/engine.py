@@ -29,7 +29,12 @@ from autotrack.device import resolve_device
 from autotrack.errors import InputError
 from autotrack.motion import mask_to_box
 from autotrack.sam2.build import build_model
-from autotrack.sam2.memory import MAX_OBJ_PTRS, MEMORY_POLICIES, MemoryEntry, ObjectMemory
+from autotrack.sam2.memory import (
+    MAX_OBJ_PTRS,
+    MEMORY_POLICIES,
+    MemoryEntry,
+    ObjectMemory,
+)
 from autotrack.sam2.scoring import MotionScorer, motion_weight
 from autotrack.types import ObjectState, Prompt, Status
 from autotrack.weights import get_spec

@@ -21,7 +21,9 @@ from autotrack.types import FrameResult
 
 
 def _dumps(value: object) -> str:
-    from supervision.utils.file import NumpyJsonEncoder  # numpy numbers and arrays as JSON
+    from supervision.utils.file import (
+        NumpyJsonEncoder,  # numpy numbers and arrays as JSON
+    )
 
     return json.dumps(value, separators=(",", ":"), cls=NumpyJsonEncoder)
 

@@ -99,7 +99,10 @@ class DatasetSink(Sink):
             self._replace(self.directory / "labels" / f"{name}.txt", "".join(line + "\n" for line in lines))
             self._replace(image, result.frame)
         else:
-            from supervision.dataset.formats.coco import classes_to_coco_categories, detections_to_coco_annotations
+            from supervision.dataset.formats.coco import (
+                classes_to_coco_categories,
+                detections_to_coco_annotations,
+            )
 
             image_id = result.frame_index + 1
             annotations, self._next_annotation_id = detections_to_coco_annotations(
