@@ -129,9 +129,12 @@ def test_set_classes_changes_what_the_detector_keeps_and_needs_a_detector():
 
 def test_yolo_prompter_set_classes_resolves_names_and_refuses_unknown_ones():
     prompter = YoloPrompter("random", classes=["person"])
+    frame = np.zeros((64, 64, 3), np.uint8)
     prompter.set_classes(["car", "dog"])
+    prompter(frame, 0)  # a change applies at the start of the next detection
     assert prompter.classes == [2, 16]
     prompter.set_classes(None)
+    prompter(frame, 1)
     assert prompter.classes is None
     with pytest.raises(PrompterError, match="unknown class 'unicorn'"):
         prompter.set_classes(["unicorn"])
