@@ -19,9 +19,11 @@ frame 0 and records, for every frame, its time split by stage and the process's 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,7 @@ MB = 1024 * 1024
 ENGINE_STAGES = (*STAGES, "engine_other")
 PIPELINE_STAGES = ("decode", "prompter", *ENGINE_STAGES, "identity", "sinks")
 SYNTHETIC_SIZE = (960, 540)  # (width, height), the size of the SAM2 demo videos
+ULTRALYTICS = "ultralytics SAM2VideoPredictor"
 
 
 @dataclass
@@ -288,7 +291,8 @@ def run_pipeline(clip: Clip, config, warmup: int = 3, name: str | None = None,
         with clock.time("prompter"):
             return prompter(frame, index)
 
-    sinks = [TimedSink(MotSink(Path(work_dir) / f"{config.sam.memory}.txt"), clock)] if work_dir else []
+    mot = Path(work_dir or ".") / f"{config.sam.memory}-{config.sam.precision}.txt"
+    sinks = [TimedSink(MotSink(mot), clock)] if work_dir else []
     prompts = ManualPrompts([UserPrompt(i, 0, prompt) for i, prompt in clip_prompts(clip).items()])
     pipeline = Pipeline(
         TimedSource(open_source(str(clip.video)), clock),
@@ -306,7 +310,7 @@ def run_pipeline(clip: Clip, config, warmup: int = 3, name: str | None = None,
 
 
 def run_ultralytics(clip: Clip, weights_file: str | Path, imgsz: int, device: str = "auto", warmup: int = 3,
-                    name: str = "ultralytics SAM2VideoPredictor") -> RunResult:
+                    name: str = ULTRALYTICS) -> RunResult:
     """ultralytics' SAM2VideoPredictor on the clip with the same boxes; `weights_file` must be named like
     `sam2.1_t.pt` (ultralytics picks the architecture from the file name)."""
     from ultralytics.models.sam import SAM2VideoPredictor
@@ -330,17 +334,91 @@ def run_ultralytics(clip: Clip, weights_file: str | Path, imgsz: int, device: st
     return measure(name, frames(), clock, warmup, rest="decode")
 
 
+def pipeline_contenders(clip: Clip, config, weights: Path, warmup: int = 3, work_dir: str | Path | None = None,
+                        ultralytics: bool = True) -> dict[str, Callable[[], RunResult]]:
+    """What `autotrack bench` compares: the pipeline as configured (its precision named, e.g. "autotrack bf16
+    (auto)"), the same pipeline in fp32 when that differs, and ultralytics' SAM2VideoPredictor (`ULTRALYTICS`) on
+    the same `weights` file."""
+    from autotrack.device import resolve_device
+    from autotrack.sam2.precision import resolve_precision
+
+    precision = resolve_precision(config.sam.precision, resolve_device(config.device))
+    label = f"{precision} (auto)" if config.sam.precision == "auto" else precision
+    configs = {f"autotrack {label}": config}
+    if precision != "fp32":
+        configs["autotrack fp32"] = dataclasses.replace(config, sam=dataclasses.replace(config.sam, precision="fp32"))
+    contenders = {name: functools.partial(run_pipeline, clip, c, warmup, name, work_dir) for name, c in configs.items()}
+    if ultralytics:
+        contenders[ULTRALYTICS] = functools.partial(run_ultralytics, clip, weights, config.sam.imgsz, config.device,
+                                                    warmup)
+    return contenders
+
+
+# ------------------------------------------------------------------------------------------------------ rounds
+def run_rounds(contenders: dict[str, Callable[[], RunResult]], rounds: int) -> dict[str, list[RunResult]]:
+    """Run each contender (a function that runs it once over the clip) `rounds` times, the order rotated every round
+    (A B C, B C A, C A B, ...), so that no contender always runs first, after the same one, or in the same phase of
+    the machine's background load. Returns each contender's runs, in round order."""
+    if rounds < 1:
+        raise InputError(f"a benchmark needs at least 1 round, got {rounds}")
+    names = list(contenders)
+    results: dict[str, list[RunResult]] = {name: [] for name in names}
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name].append(contenders[name]())
+    return results
+
+
+def summarize_rounds(runs: list[RunResult]) -> dict:
+    """One contender over its rounds: mean ms per frame and per stage over the rounds (fps from that), each round's
+    fps and their spread ((max - min) / median), the highest peak and growth of resident memory."""
+    rounds = [r.summary() for r in runs]
+    fps = [s["fps"] for s in rounds]
+    ms = float(np.mean([s["ms_per_frame"] for s in rounds]))
+    decode = float(np.mean([s["stages_ms"].get("decode", 0.0) for s in rounds]))
+    stages = list(dict.fromkeys(name for s in rounds for name in s["stages_ms"]))
+    return {
+        "frames": sum(s["frames"] for s in rounds),
+        "fps": 1000 / ms if ms else 0.0,
+        "fps_without_decode": 1000 / (ms - decode) if ms > decode else 0.0,
+        "ms_per_frame": ms,
+        "stages_ms": {name: float(np.mean([s["stages_ms"].get(name, 0.0) for s in rounds])) for name in stages},
+        "fps_rounds": fps,
+        "spread": (max(fps) - min(fps)) / float(np.median(fps)) if np.median(fps) else 0.0,
+        "peak_rss_mb": max(s["peak_rss_mb"] for s in rounds),
+        "rss_growth_mb": max(s["rss_growth_mb"] for s in rounds),
+        "memory_entries": rounds[-1]["memory_entries"],
+    }
+
+
+def ratios(results: dict[str, list[RunResult]], reference: str) -> dict[str, list[float]]:
+    """fps of each other contender over the reference's, round by round (runs of one round are neighbours)."""
+    theirs = [r.summary()["fps"] for r in results[reference]]
+    return {name: [r.summary()["fps"] / t for r, t in zip(runs, theirs)]
+            for name, runs in results.items() if name != reference}
+
+
 # ------------------------------------------------------------------------------------------------- reporting
-def format_report(results: list[RunResult]) -> str:
-    """One line of figures per run, then each run's split of its frame time by stage."""
-    lines = [f"{'run':32s}{'frames':>7s}{'fps':>8s}{'fps*':>8s}{'ms/frame':>10s}{'peak RSS MB':>13s}"
-             f"{'RSS growth MB':>15s}"]
-    summaries = [(r.name, r.summary()) for r in results]
-    for name, s in summaries:
-        lines.append(f"{name:32s}{s['frames']:>7d}{s['fps']:>8.2f}{s['fps_without_decode']:>8.2f}"
-                     f"{s['ms_per_frame']:>10.1f}{s['peak_rss_mb']:>13.0f}{s['rss_growth_mb']:>15.1f}")
-    lines.append("(fps* leaves out decoding; the first frames are a warm-up and not timed)")
-    for name, s in summaries:
+def format_report(results: dict[str, list[RunResult]], reference: str | None = None) -> str:
+    """A line of figures per contender, the ratios to the reference contender (round by round), and each
+    contender's split of its frame time by stage."""
+    summaries = {name: summarize_rounds(runs) for name, runs in results.items()}
+    rounds = max(len(runs) for runs in results.values())
+    header = (f"{'run':34s}{'frames':>7s}{'fps':>8s}{'fps*':>8s}{'ms/frame':>10s}{'spread':>8s}{'peak RSS MB':>13s}"
+              f"{'RSS growth MB':>15s}")
+    lines = [header]
+    for name, s in summaries.items():
+        lines.append(f"{name:34s}{s['frames']:>7d}{s['fps']:>8.2f}{s['fps_without_decode']:>8.2f}"
+                     f"{s['ms_per_frame']:>10.1f}{100 * s['spread']:>7.0f}%{s['peak_rss_mb']:>13.0f}"
+                     f"{s['rss_growth_mb']:>15.1f}")
+    lines.append(f"(over {rounds} round(s), the order rotated each round; fps* leaves out decoding; spread: "
+                 f"(max - min) / median of the rounds' fps; the first frames of each run are a warm-up, not timed)")
+    if reference is not None and reference in results:
+        for name, values in ratios(results, reference).items():
+            lines.append(f"{name} / {reference}: {np.median(values):.2f}x "
+                         f"(rounds: {', '.join(f'{v:.2f}' for v in values)})")
+    for name, s in summaries.items():
         total = sum(s["stages_ms"].values()) or 1.0
         split = ", ".join(f"{stage} {ms:.1f} ms ({100 * ms / total:.0f}%)" for stage, ms in s["stages_ms"].items())
         lines.append(f"{name}: {split}")
@@ -349,26 +427,31 @@ def format_report(results: list[RunResult]) -> str:
     return "\n".join(lines)
 
 
-def report_dict(results: list[RunResult], settings: dict) -> dict:
-    """JSON-ready: the settings, and per run its summary and per-frame ms and RSS MB."""
+def report_dict(results: dict[str, list[RunResult]], settings: dict, reference: str | None = None) -> dict:
+    """JSON-ready: the settings; per contender its summary over the rounds and each round's summary with per-frame
+    ms and RSS MB; the ratios to the reference per round."""
     runs = {}
-    for r in results:
-        runs[r.name] = {**r.summary(), "per_frame": {"ms": [1000 * s for s in r.seconds],
-                                                     "rss_mb": [b / MB for b in r.rss]}}
-    return {"settings": settings, "runs": runs}
+    for name, rounds in results.items():
+        runs[name] = {**summarize_rounds(rounds), "rounds": [
+            {**r.summary(), "per_frame": {"ms": [1000 * s for s in r.seconds], "rss_mb": [b / MB for b in r.rss]}}
+            for r in rounds]}
+    report = {"settings": settings, "runs": runs}
+    if reference is not None and reference in results:
+        report["ratios"] = {f"{name} / {reference}": values for name, values in ratios(results, reference).items()}
+    return report
 
 
-def save_plot(results: list[RunResult], path: str | Path, title: str = "") -> None:
-    """PNG with two panels: time per frame and resident memory, one line per run."""
+def save_plot(results: dict[str, list[RunResult]], path: str | Path, title: str = "") -> None:
+    """PNG with two panels: time per frame and resident memory, one line per contender (its first round)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, (speed, memory) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
-    for r in results:
-        speed.plot([1000 * s for s in r.seconds], label=r.name)
-        memory.plot([b / MB for b in r.rss], label=r.name)
+    for name, runs in results.items():
+        speed.plot([1000 * s for s in runs[0].seconds], label=name)
+        memory.plot([b / MB for b in runs[0].rss], label=name)
     speed.set_ylabel("ms per frame")
     speed.set_yscale("log")
     speed.legend()

@@ -3,7 +3,8 @@
 A pipeline file has up to five sections, each optional (defaults below):
     detector: {weights: yolo11n.pt, classes: [person], conf: 0.25, imgsz: 640, every: 1}   # or `detector: null`
     detector: {weights: yoloe-11s-seg.pt, text: [forklift, person in a hard hat]}          # open vocabulary
-    sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true}
+    sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true, precision: auto,
+          compile: false}
     points: {backend: lk, num_points: 16, num_negatives: 4, min_visible: null}   # default `points: null`: none
     identity: {max_lost: 30, ...}      # autotrack.identity.IdentityConfig
     device: auto
@@ -21,6 +22,7 @@ import yaml
 
 from autotrack.errors import AutotrackError
 from autotrack.identity import IdentityConfig
+from autotrack.sam2.precision import check_precision
 
 BUILTIN_DIR = files("autotrack") / "pipelines"  # package data: present in a wheel install as in a checkout
 DEFAULT_PIPELINE = "yolo-sam2"
@@ -56,10 +58,13 @@ class SamConfig:
     imgsz: int = 1024
     memory: str = "motion-aware"
     kalman: bool = True
+    precision: str = "auto"  # auto, fp32, bf16, fp16 (autotrack.sam2.precision)
+    compile: bool = False  # torch.compile the image encoder and memory attention
 
     def __post_init__(self) -> None:
         if self.imgsz < 32 or self.imgsz % 32:
             raise ValueError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
+        check_precision(self.precision)
 
 
 @dataclass

@@ -51,6 +51,7 @@ class RunSummary:
     dropped: int = 0  # frames a live source dropped, or a file could not decode
     reconnects: int = 0
     input_fps: float | None = None  # rate at which frames arrive from the source (latest measure), None if unknown
+    precision: str | None = None  # the engine's compute precision (fp32, bf16, fp16), None for an engine without one
 
     @property
     def fps(self) -> float:
@@ -94,7 +95,7 @@ class Pipeline:
         self.prompts = prompts if prompts is not None else ManualPrompts([])
         self.max_frames = max_frames
         self.points = points
-        self.summary = RunSummary()
+        self.summary = RunSummary(precision=getattr(tracker, "precision", None))
         self._ids: set[int] = set()
         self._occluded: set[int] = set()  # objects occluded on the last frame: their points prompt nothing
         self._next_prompt_frame = 0  # user prompts for frames before this one were given

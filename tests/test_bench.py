@@ -7,7 +7,15 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from autotrack.bench import MB, PIPELINE_STAGES, RunResult
+from autotrack.bench import (
+    MB,
+    PIPELINE_STAGES,
+    ULTRALYTICS,
+    RunResult,
+    ratios,
+    run_rounds,
+    summarize_rounds,
+)
 from autotrack.cli import main
 
 FRAMES = 5
@@ -28,27 +36,55 @@ def test_run_result_summary_leaves_out_warmup_and_aligns_stages():
 
 
 def test_bench_writes_json_and_plot(tmp_path):
-    args = ["bench", "--frames", FRAMES, "--warmup", 2, "--imgsz", 64, "--objects", 3, "--sam-weights", "random",
-            "--device", "cpu", "--json", tmp_path / "bench.json", "--plot", tmp_path / "bench.png"]
+    args = ["bench", "--frames", FRAMES, "--warmup", 2, "--rounds", 2, "--imgsz", 64, "--objects", 3,
+            "--sam-weights", "random", "--device", "cpu", "--set", "sam.precision=bf16",
+            "--json", tmp_path / "bench.json", "--plot", tmp_path / "bench.png"]
     result = CliRunner().invoke(main, list(map(str, args)))
     assert result.exit_code == 0, result.output
 
     report = json.loads((tmp_path / "bench.json").read_text())
     assert report["settings"]["frames"] == FRAMES and report["settings"]["objects"] == 3
-    assert list(report["runs"]) == ["autotrack motion-aware", "autotrack fifo", "ultralytics SAM2VideoPredictor"]
+    assert list(report["runs"]) == ["autotrack bf16", "autotrack fp32", ULTRALYTICS]
     for name, run in report["runs"].items():
-        assert run["frames"] == FRAMES - 2
-        assert len(run["per_frame"]["ms"]) == len(run["per_frame"]["rss_mb"]) == FRAMES
-        assert run["fps"] > 0 and run["peak_rss_mb"] > 0
-        # the stages account for the whole frame time, no more and no less
+        assert run["frames"] == 2 * (FRAMES - 2) and len(run["rounds"]) == len(run["fps_rounds"]) == 2
+        for one in run["rounds"]:
+            assert len(one["per_frame"]["ms"]) == len(one["per_frame"]["rss_mb"]) == FRAMES
+            assert one["fps"] > 0 and one["peak_rss_mb"] > 0
+            # the stages account for the whole frame time, no more and no less
+            assert sum(one["stages_ms"].values()) == pytest.approx(one["ms_per_frame"], rel=1e-6)
         assert sum(run["stages_ms"].values()) == pytest.approx(run["ms_per_frame"], rel=1e-6)
-    ours = report["runs"]["autotrack motion-aware"]
+    ours = report["runs"]["autotrack bf16"]
     assert set(ours["stages_ms"]) == set(PIPELINE_STAGES) - {"prompter"}  # manual-sam2 has no detector
     assert ours["memory_entries"] == {"1": 5, "2": 5, "3": 5}  # 1 conditioning + 4 recent frames
-    assert set(report["runs"]["ultralytics SAM2VideoPredictor"]["stages_ms"]) == {
-        "decode", "preprocess", "inference", "postprocess"}
+    assert set(report["runs"][ULTRALYTICS]["stages_ms"]) == {"decode", "preprocess", "inference", "postprocess"}
+    assert set(report["ratios"]) == {f"autotrack bf16 / {ULTRALYTICS}", f"autotrack fp32 / {ULTRALYTICS}"}
+    assert all(len(values) == 2 for values in report["ratios"].values())
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "ultralytics SAM2VideoPredictor" in result.output
+    assert f"autotrack bf16 / {ULTRALYTICS}: " in result.output and f"autotrack fp32 / {ULTRALYTICS}: " in result.output
+
+
+def test_rounds_rotate_the_order_and_ratios_pair_runs_of_a_round():
+    order = []
+
+    def contender(name: str, seconds: list[float]):
+        """A run of one frame taking the next of `seconds`."""
+        rounds = iter(seconds)
+
+        def run() -> RunResult:
+            order.append(name)
+            result = RunResult(name, warmup=0)
+            result.add(next(rounds), {}, MB)
+            return result
+        return run
+
+    results = run_rounds({"a": contender("a", [0.5, 0.25, 0.5]), "b": contender("b", [1.0, 1.0, 0.5]),
+                          "c": contender("c", [1.0] * 3)}, rounds=3)
+    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert ratios(results, "b") == {"a": pytest.approx([2.0, 4.0, 1.0]), "c": pytest.approx([1.0, 1.0, 0.5])}
+    summary = summarize_rounds(results["a"])
+    assert summary["fps_rounds"] == pytest.approx([2.0, 4.0, 2.0])
+    assert summary["spread"] == pytest.approx((4.0 - 2.0) / 2.0)
+    assert summary["ms_per_frame"] == pytest.approx(1000 * (0.5 + 0.25 + 0.5) / 3)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -46,7 +46,8 @@ def ultralytics_masks(video: Path, box: list[float], weights: Path) -> list[np.n
 
 
 def our_masks(video: Path, box: list[float], weights: Path) -> list[np.ndarray]:
-    tracker = SAM2Tracker("sam2.1_t", weights=str(weights), imgsz=IMGSZ, device="cpu", memory="fifo", kalman=False)
+    tracker = SAM2Tracker("sam2.1_t", weights=str(weights), imgsz=IMGSZ, device="cpu", memory="fifo", kalman=False,
+                          precision="fp32")
     capture = cv2.VideoCapture(str(video))
     masks = []
     for index in range(FRAMES):

@@ -12,6 +12,7 @@ import click
 
 from autotrack.config import find_pipeline
 from autotrack.errors import InputError
+from autotrack.sam2.precision import PRECISIONS
 
 if TYPE_CHECKING:
     from autotrack.prompters.manual import ManualPrompts
@@ -56,6 +57,8 @@ def pipeline_options(command):
         click.option("--sam", help="SAM2 model: sam2_t/s/b/l or sam2.1_t/s/b/l."),
         click.option("--sam-weights", help="SAM2 weights file, or 'random'."),
         click.option("--imgsz", type=int, help="SAM2 input size (a multiple of 32)."),
+        click.option("--precision", type=click.Choice(PRECISIONS),
+                     help="SAM2 compute precision (default auto: bf16 where the device has it natively)."),
         click.option("--prompts", "prompts_file", type=click.Path(), help="JSON file of boxes/points with object IDs."),
         click.option("--box", "boxes", multiple=True, help="A box x1,y1,x2,y2 on the first frame (repeatable)."),
         click.option("--points", "points", multiple=True, help="Clicks 'x,y;x,y' (x,y,0 = negative) for one object."),
@@ -112,7 +115,7 @@ def choose_pipeline(options: dict) -> tuple[str, ManualPrompts | None, list[str]
     values = {"detector.weights": options["detector"], "detector.classes": f"[{classes}]" if classes else None,
               "detector.text": json.dumps(parse_text(text)) if text is not None else None,
               "sam.model": options["sam"], "sam.weights": options["sam_weights"], "sam.imgsz": options["imgsz"],
-              "device": options["device"]}
+              "sam.precision": options["precision"], "device": options["device"]}
     return pipeline, prompts, config_overrides(values, options["sets"])
 
 

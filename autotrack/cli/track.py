@@ -142,6 +142,7 @@ def _print_summary(summary) -> None:
     rows = [
         ("frames", summary.frames),
         ("processed fps", f"{summary.fps:.2f}"),
+        ("precision", summary.precision or "-"),
         ("input fps", "-" if summary.input_fps is None else f"{summary.input_fps:.2f}"),
         ("objects", summary.objects),
         *((kind, summary.events.get(kind, 0)) for kind in EVENT_KINDS),

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import supervision as sv
 
-from autotrack.device import ultralytics_device
+from autotrack.device import resolve_device, ultralytics_device
 from autotrack.errors import AutotrackError
 from autotrack.weights import resolve_detector
 
@@ -54,7 +54,8 @@ class YoloPrompter:
         conf: minimum detection confidence.
         imgsz: detector input size.
         every: run on every n-th frame only (returns None on the others).
-        device: "auto" (CUDA, then MPS, then the CPU), "cpu", "cuda", "cuda:1", "mps".
+        device: "auto" (CUDA, then MPS, then the CPU), "cpu", "cuda", "cuda:1", "mps". On CUDA the detector runs
+            in half precision (ultralytics' `half=True`).
     """
 
     random_yaml = "yolo11n.yaml"  # the architecture of `weights="random"`
@@ -83,6 +84,7 @@ class YoloPrompter:
         self.imgsz = imgsz
         self.every = every
         self.device = ultralytics_device(device)
+        self.half = resolve_device(device).type == "cuda"
         self._lock = threading.Lock()
         self._pending: list | None = None  # [classes] from set_classes (in a list: None means all), for the next call
         self._changed = False  # the classes changed since the last detection: detect on the next frame
@@ -110,7 +112,8 @@ class YoloPrompter:
 
     def _detect(self, frame: np.ndarray) -> sv.Detections:
         result = self.model.predict(
-            frame, conf=self.conf, imgsz=self.imgsz, classes=self.classes, device=self.device, verbose=False
+            frame, conf=self.conf, imgsz=self.imgsz, classes=self.classes, device=self.device, half=self.half,
+            verbose=False,
         )[0]
         detections = sv.Detections.from_ultralytics(result)
         detections.mask = None  # SAM2 segments; the detector only proposes boxes

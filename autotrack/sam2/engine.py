@@ -23,19 +23,20 @@ import torch
 import torch.nn.functional as F
 from ultralytics.data.augment import LetterBox
 from ultralytics.models.sam.modules.utils import get_1d_sine_pe
-from ultralytics.utils import ops
 
 from autotrack.device import resolve_device
 from autotrack.errors import InputError
-from autotrack.motion import mask_to_box
-from autotrack.sam2.build import build_model
+from autotrack.sam2.build import build_model, compile_model
+from autotrack.sam2.masks import upscale_masks
 from autotrack.sam2.memory import (
     MAX_OBJ_PTRS,
     MEMORY_POLICIES,
     MemoryEntry,
     ObjectMemory,
 )
+from autotrack.sam2.precision import autocast, compute_dtype, resolve_precision
 from autotrack.sam2.scoring import MotionScorer, motion_weight
+from autotrack.sam2.shared import attend_to_memory, encode_memory, memory_position
 from autotrack.types import ObjectState, Prompt, Status
 from autotrack.weights import get_spec
 
@@ -74,6 +75,13 @@ class SAM2Tracker:
         memory: "motion-aware" (SAMURAI: attend to reliable frames) or "fifo" (plain SAM2: the last 6 frames).
         kalman: choose among candidate masks with a per-object Kalman filter (SAMURAI); False takes the
             candidate with the best predicted IoU, as SAM2 does.
+        precision: "auto" (bf16 where the device computes it natively, fp16 on older CUDA GPUs, else fp32), "fp32",
+            "bf16" or "fp16"; see `autotrack.sam2.precision`. `self.precision` says which one runs. Memory entries
+            are kept in the compute dtype (float16 under fp32, as SAM2's video predictors keep them); masks, scores,
+            boxes and the Kalman filters are float32 whatever the precision.
+        compile: torch.compile the image encoder and memory attention (`autotrack.sam2.build.compile_model`):
+            the first frames take minutes longer, later ones may run faster; off by default (see the README's
+            benchmark section for what it gave on a CPU).
         profile: accumulate seconds per stage in `timings` (synchronises CUDA, so leave off in production).
 
     Example:
@@ -92,6 +100,8 @@ class SAM2Tracker:
         device: str = "auto",
         memory: str = "motion-aware",
         kalman: bool = True,
+        precision: str = "auto",
+        compile: bool = False,
         profile: bool = False,
     ) -> None:
         if imgsz % 32:
@@ -100,8 +110,13 @@ class SAM2Tracker:
             raise InputError(f"unknown memory policy {memory!r}; choose one of {', '.join(MEMORY_POLICIES)}")
         self.spec = get_spec(model)
         self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self._dtype = compute_dtype(self.precision)
+        self._memory_dtype = torch.float16 if self._dtype == torch.float32 else self._dtype
         self.model = build_model(model, weights).to(self.device)
         self.model.set_imgsz((imgsz, imgsz))
+        if compile:
+            compile_model(self.model)
         self.imgsz = imgsz
         self.memory_policy = memory
         self.kalman = kalman
@@ -150,9 +165,9 @@ class SAM2Tracker:
         if not prompts and not self._objects:
             return {}
         gain = self.imgsz / max(frame.shape[:2])
+        results: dict[int, _Decoded] = {}
         with self._stage("image_encoder"):
             feats, pos, sizes = self._encode_image(frame)
-        results: dict[int, _Decoded] = {}
         for obj_id, prompt in prompts.items():
             results[obj_id] = self._prompt_object(obj_id, prompt, gain, feats, pos, sizes)
         for group, selections in self._groups_by_layout([i for i in self._objects if i not in prompts]):
@@ -182,7 +197,7 @@ class SAM2Tracker:
         if prompt.mask is not None and prompt.box is None and prompt.points is None:
             mask = self._mask_letterbox(image=prompt.mask.astype(np.float32)).reshape(self.imgsz, self.imgsz)
             mask = torch.from_numpy(mask).to(self.device)[None, None]
-            pix = feats[-1].permute(1, 2, 0).view(1, -1, *sizes[-1])
+            pix = feats[-1].permute(1, 2, 0).view(1, -1, *sizes[-1]).float()
             with self._stage("decoder"):
                 low_res, _, ious, _, _, obj_ptr, score = self.model._use_mask_as_output(mask, pix, high_res)
             decoded = _Decoded(low_res, obj_ptr, score, ious[:, 0].cpu().numpy(), [None])
@@ -220,7 +235,7 @@ class SAM2Tracker:
         memory, memory_pos = [], []
         for slot in range(len(selections[0][0])):
             entries = [spatial[slot] for spatial, _ in selections]
-            features = torch.cat([entry.features for _, entry in entries]).to(feats[-1].dtype)
+            features = torch.cat([entry.features for _, entry in entries]).to(self._dtype)
             memory.append(features.flatten(2).permute(2, 0, 1))
             t_index = torch.tensor([model.num_maskmem - t_pos - 1 for t_pos, _ in entries], device=self.device)
             memory_pos.append(self._maskmem_pos + model.maskmem_tpos_enc[t_index].view(1, batch, -1))
@@ -229,7 +244,7 @@ class SAM2Tracker:
             ptrs = torch.stack([torch.cat([p for _, p in pointers]) for _, pointers in selections], dim=1)
             distances = torch.tensor([[d for d, _ in pointers] for _, pointers in selections], device=self.device)
             tpos_dim = model.hidden_dim if model.proj_tpos_enc_in_obj_ptrs else model.mem_dim
-            ptr_pos = get_1d_sine_pe(distances.to(ptrs.dtype) / (MAX_OBJ_PTRS - 1), dim=tpos_dim)
+            ptr_pos = get_1d_sine_pe(distances.float() / (MAX_OBJ_PTRS - 1), dim=tpos_dim)
             ptr_pos = model.obj_ptr_tpos_proj(ptr_pos).transpose(0, 1)  # (P, B, mem_dim)
             split = model.hidden_dim // model.mem_dim  # a pointer becomes `split` tokens of mem_dim
             ptrs = ptrs.reshape(-1, batch, split, model.mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
@@ -237,12 +252,8 @@ class SAM2Tracker:
             memory_pos.append(ptr_pos.repeat_interleave(split, dim=0))
             num_ptr_tokens = ptrs.shape[0]
         with self._stage("memory_attention"):
-            pix = model.memory_attention(
-                curr=feats[-1].expand(-1, batch, -1),
-                curr_pos=pos[-1].expand(-1, batch, -1),
-                memory=torch.cat(memory),
-                memory_pos=torch.cat(memory_pos),
-                num_obj_ptr_tokens=num_ptr_tokens,
+            pix = attend_to_memory(
+                model.memory_attention, feats[-1], pos[-1], torch.cat(memory), torch.cat(memory_pos), num_ptr_tokens
             )
         return pix.permute(1, 2, 0).view(batch, -1, *sizes[-1])
 
@@ -258,7 +269,7 @@ class SAM2Tracker:
         with self._stage("decoder"):
             sparse, dense = model.sam_prompt_encoder(points=point_inputs, boxes=None, masks=None)
             masks, ious, tokens, score = model.sam_mask_decoder(
-                image_embeddings=pix,
+                image_embeddings=pix.float(),
                 image_pe=model.sam_prompt_encoder.get_dense_pe(),
                 sparse_prompt_embeddings=sparse,
                 dense_prompt_embeddings=dense,
@@ -296,25 +307,20 @@ class SAM2Tracker:
 
     def _remember(self, obj_ids: list[int], decoded: _Decoded, feats, sizes, conditioning: bool) -> None:
         """Encode the chosen masks into memory entries and hand them to each object's store."""
-        batch = len(obj_ids)
-        high_res = F.interpolate(decoded.low_res, size=(self.imgsz, self.imgsz), mode="bilinear", align_corners=False)
         with self._stage("memory_encoder"):
-            features, pos_enc = self.model._encode_new_memory(
-                current_vision_feats=[feats[-1].expand(-1, batch, -1)],
-                feat_sizes=sizes[-1:],
-                pred_masks_high_res=high_res,
-                object_score_logits=decoded.object_score,
-                is_mask_from_pts=conditioning,
-            )
+            masks = F.interpolate(decoded.low_res, size=(self.imgsz, self.imgsz), mode="bilinear", align_corners=False)
+            image = feats[-1].permute(1, 2, 0).view(1, -1, *sizes[-1])
+            features = encode_memory(self.model, image, masks, decoded.object_score, conditioning)
         if self._maskmem_pos is None:
-            self._maskmem_pos = pos_enc[-1][:1].flatten(2).permute(2, 0, 1)
-        features = features.to(torch.float16)  # as SAM2's video predictors store memory: half the size
+            self._maskmem_pos = memory_position(self.model, features).flatten(2).permute(2, 0, 1)
+        features = features.to(self._memory_dtype)
+        obj_ptrs = decoded.obj_ptr.to(self._dtype)
         scores = decoded.object_score[:, 0].float().cpu().numpy()
         for b, obj_id in enumerate(obj_ids):
             entry = MemoryEntry(
                 frame_index=self.frame_index,
                 features=features[b : b + 1],
-                obj_ptr=decoded.obj_ptr[b : b + 1],
+                obj_ptr=obj_ptrs[b : b + 1],
                 affinity=float(decoded.affinity[b]),
                 object_score=float(scores[b]),
                 motion=decoded.motion[b],
@@ -348,8 +354,10 @@ class SAM2Tracker:
 
     @staticmethod
     def _high_res(feats, sizes, batch: int) -> list[torch.Tensor]:
+        """The high-resolution image features for the mask decoder, float32 (see `_stage`), shared by the batch."""
         return [
-            x.permute(1, 2, 0).view(1, x.size(2), *s).expand(batch, -1, -1, -1) for x, s in zip(feats[:-1], sizes[:-1])
+            x.permute(1, 2, 0).view(1, x.size(2), *s).float().expand(batch, -1, -1, -1)
+            for x, s in zip(feats[:-1], sizes[:-1])
         ]
 
     def _prompt_points(self, prompt: Prompt, gain: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -382,35 +390,36 @@ class SAM2Tracker:
     def _states(self, results: dict[int, _Decoded], shape: tuple[int, int], prompted: set[int]) -> dict[int, ObjectState]:
         """Full-resolution masks, boxes and scores, scaled back as ultralytics' SAM predictors do."""
         ids = list(results)
-        low_res = torch.cat([results[i].low_res for i in ids], dim=1)  # (1, N, h, w)
+        low_res = torch.cat([results[i].low_res[:, 0] for i in ids])  # (N, h, w)
+        occurrence = torch.cat([results[i].object_score[:, 0] for i in ids]).float().sigmoid().cpu().numpy()
         gain = min(self.imgsz / s for s in shape)
-        ratio = [round(s * gain) * m / self.imgsz / s for s, m in zip(shape, low_res.shape[2:])]
-        masks = ops.scale_masks(low_res.float(), shape, (ratio, (0, 0)), padding=False)[0] > 0
-        masks = masks.cpu().numpy()
-        states = {}
-        for k, obj_id in enumerate(ids):
-            decoded = results[obj_id]
-            states[obj_id] = ObjectState(
+        content = [round(s * gain) * size / self.imgsz for s, size in zip(shape, low_res.shape[1:])]
+        masks, boxes = upscale_masks(low_res, shape, content)
+        return {
+            obj_id: ObjectState(
                 mask=masks[k],
-                box=mask_to_box(masks[k]),
-                affinity=float(decoded.affinity[0]),
-                occurrence=float(torch.sigmoid(decoded.object_score[0, 0]).item()),
-                motion=decoded.motion[0],
+                box=boxes[k],
+                affinity=float(results[obj_id].affinity[0]),
+                occurrence=float(occurrence[k]),
+                motion=results[obj_id].motion[0],
                 status=Status.PROMPTED if obj_id in prompted else Status.TRACKED,
             )
-        return states
+            for k, obj_id in enumerate(ids)
+        }
 
     @contextmanager
     def _stage(self, name: str):
-        """Time a stage when profiling; CUDA work is synchronised so the time lands in the right stage."""
-        if not self.profile:
+        """Run a model stage in the compute precision, timed when profiling (CUDA work is synchronised so the time
+        lands in the right stage). The mask decoder always runs in float32: it makes the masks and scores, its
+        rounding would move mask borders, and it costs little; its inputs are cast to float32."""
+        with autocast(self.device, "fp32" if name == "decoder" else self.precision):
+            if not self.profile:
+                yield
+                return
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            start = time.perf_counter()
             yield
-            return
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        start = time.perf_counter()
-        yield
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.timings[name] += time.perf_counter() - start
-
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            self.timings[name] += time.perf_counter() - start

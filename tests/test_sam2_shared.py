@@ -1,0 +1,76 @@
+"""Work done once per frame instead of once per object gives the outputs of SAM2's own modules on the same inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from autotrack.sam2.build import build_model
+from autotrack.sam2.shared import attend_to_memory, encode_memory, memory_position
+
+IMGSZ = 128
+OBJECTS = 3
+
+
+@pytest.fixture(scope="module")
+def model():
+    model = build_model("sam2.1_t", "random")
+    model.set_imgsz((IMGSZ, IMGSZ))
+    return model
+
+
+@pytest.fixture(scope="module")
+def frame(model):
+    """The lowest-resolution image features of one random frame, (L, 1, C), their position encoding and size."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        image = torch.randn(1, 3, IMGSZ, IMGSZ, generator=generator)
+        _, feats, pos, sizes = model._prepare_backbone_features(model.forward_image(image))
+    return feats[-1], pos[-1], sizes[-1]
+
+
+@torch.inference_mode()
+def test_memory_attention_runs_the_first_self_attention_once_with_the_same_output(model, frame):
+    feats, pos, _ = frame
+    generator = torch.Generator().manual_seed(1)
+    pointers = 8  # tokens of object pointers at the end of the memory (no rotary encoding)
+    memory = torch.randn(2 * feats.shape[0] + pointers, OBJECTS, model.mem_dim, generator=generator)
+    memory_pos = torch.randn(memory.shape, generator=generator)
+    expected = model.memory_attention(
+        curr=feats.expand(-1, OBJECTS, -1), curr_pos=pos.expand(-1, OBJECTS, -1), memory=memory,
+        memory_pos=memory_pos, num_obj_ptr_tokens=pointers,
+    )
+    calls = []
+    hook = model.memory_attention.layers[0].self_attn.register_forward_hook(lambda m, args, out: calls.append(args))
+    try:
+        actual = attend_to_memory(model.memory_attention, feats, pos, memory, memory_pos, pointers)
+    finally:
+        hook.remove()
+    assert [args[0].shape[0] for args in calls] == [1]  # one self-attention for the whole batch
+    assert actual.shape == expected.shape == (feats.shape[0], OBJECTS, model.hidden_dim)
+    assert torch.equal(actual, expected), (actual - expected).abs().max()
+    assert not torch.equal(actual[:, 0], actual[:, 1])  # each object's own memory shaped its output
+
+
+@pytest.mark.parametrize("conditioning", [True, False])
+@torch.inference_mode()
+def test_memory_encoder_projects_the_image_once_with_the_same_output(model, frame, conditioning):
+    feats, _, size = frame
+    generator = torch.Generator().manual_seed(2)
+    masks = 8 * torch.randn(OBJECTS, 1, IMGSZ, IMGSZ, generator=generator)
+    scores = torch.tensor([[3.0], [-2.0], [0.5]])  # the second object is absent: no-object embedding added
+    expected, expected_pos = model._encode_new_memory(
+        current_vision_feats=[feats.expand(-1, OBJECTS, -1)], feat_sizes=[size], pred_masks_high_res=masks,
+        object_score_logits=scores, is_mask_from_pts=conditioning,
+    )
+    calls = []
+    proj = model.memory_encoder.pix_feat_proj
+    hook = proj.register_forward_hook(lambda m, args, out: calls.append(args))
+    try:
+        image = feats.permute(1, 2, 0).view(1, -1, *size)
+        actual = encode_memory(model, image, masks, scores, conditioning)
+    finally:
+        hook.remove()
+    assert [args[0].shape[0] for args in calls] == [1]
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)  # a 1x1 conv on 1 image or 3: rounding
+    torch.testing.assert_close(memory_position(model, actual), expected_pos[0][:1])
