@@ -7,7 +7,15 @@ and `autotrack --help` stay fast.
 from importlib import import_module
 
 from autotrack.errors import AutotrackError
-from autotrack.types import Event, EventKind, FrameResult, ObjectState, Prompt, Status, Tracker
+from autotrack.types import (
+    Event,
+    EventKind,
+    FrameResult,
+    ObjectState,
+    Prompt,
+    Status,
+    Tracker,
+)
 
 __version__ = "0.1.0"
 

@@ -2,6 +2,7 @@
 
 A pipeline file has up to five sections, each optional (defaults below):
     detector: {weights: yolo11n.pt, classes: [person], conf: 0.25, imgsz: 640, every: 1}   # or `detector: null`
+    detector: {weights: yoloe-11s-seg.pt, text: [forklift, person in a hard hat]}          # open vocabulary
     sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true, precision: auto,
           compile: false}      # model: sam2_t/s/b/l, sam2.1_t/s/b/l or edgetam
     points: {backend: lk, num_points: 16, num_negatives: 4, min_visible: null}   # default `points: null`: none
@@ -11,6 +12,7 @@ A pipeline file has up to five sections, each optional (defaults below):
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -33,11 +35,20 @@ class ConfigError(AutotrackError, ValueError):
 
 @dataclass
 class DetectorConfig:
+    """The detector: YOLO, or YOLOE / YOLO-World when `text` is set or the weights name one."""
+
     weights: str = "yolo11n.pt"
-    classes: list | None = None
+    classes: list | None = None  # a closed-set model's classes to keep
     conf: float = 0.25
     imgsz: int = 640
     every: int = 1
+    text: list | str | None = None  # an open-vocabulary model's class names (a list, or one string "a, b")
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.conf <= 1.0:
+            raise ValueError(f"conf must be between 0 and 1, got {self.conf}")
+        if self.imgsz < 32 or self.every < 1:
+            raise ValueError(f"imgsz must be at least 32 and every at least 1, got {self.imgsz} and {self.every}")
 
 
 @dataclass
@@ -51,6 +62,8 @@ class SamConfig:
     compile: bool = False  # torch.compile the image encoder and memory attention
 
     def __post_init__(self) -> None:
+        if self.imgsz < 32 or self.imgsz % 32:
+            raise ValueError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
         check_precision(self.precision)
 
 
@@ -116,10 +129,12 @@ def load_config(name_or_path: str = DEFAULT_PIPELINE, overrides: list[str] = ())
         raise ConfigError(f"pipeline file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"pipeline file {path} must hold a mapping of sections")
-    for item in overrides:
-        _apply_override(data, item)
     data.setdefault("name", path.stem)
-    return from_dict(data, where=str(path))
+    config = from_dict(copy.deepcopy(data), where=str(path))
+    for item in overrides:  # one at a time, so an error names the override that caused it, not the file
+        _apply_override(data, item)
+        config = from_dict(copy.deepcopy(data), where=f"--set {item}")
+    return config
 
 
 def from_dict(data: dict, where: str = "config") -> PipelineConfig:
@@ -132,8 +147,9 @@ def from_dict(data: dict, where: str = "config") -> PipelineConfig:
             continue
         if not isinstance(values[name], dict):
             raise ConfigError(f"{where}: section {name!r} must be a mapping")
+        checked = _check_keys(values[name], section, f"{where}: {name}")
         try:
-            values[name] = section(**_check_keys(values[name], section, f"{where}: {name}"))
+            values[name] = section(**checked)
         except (TypeError, ValueError) as error:
             raise ConfigError(f"{where}: {name}: {error}") from None
     return PipelineConfig(**values)

@@ -16,7 +16,11 @@ Rules (ideas from SAM2MOT and Det-SAM2; every threshold is a field of `IdentityC
   match.
 - **Birth**: an unmatched detection with confidence >= `birth_confidence` whose box is at least `birth_untracked`
   untracked (not covered by last frame's masks nor by a box born earlier on this frame) becomes a new object with a
-  new ID, prompted with its box. IDs count up from 1 and are never reused.
+  new ID, prompted with its box. IDs count up from 1 and are never reused. A box, also when the detector has a
+  mask (YOLOE-seg): SAM2 takes a mask prompt as that frame's output as it is, without its decoder, so the
+  detector's mask would become the object's first memory and be followed from then on; and a YOLO-seg mask is
+  coarse (prototypes at 1/4 of the detector's input) and cut off at the detector's box. From the box SAM2 decodes
+  its own mask, choosing among three candidates, which can reach past a box that is a little too tight.
 - **Re-prompt**: a matched track is re-prompted with its detection box when it is occluded (re-entry: it resumes
   its ID), when its affinity or occurrence has been low for `low_score_frames` frames, or when its box drifted from
   the detection (IoU < `drift_iou`). A track with low scores and no matching detection is re-prompted from its
@@ -24,15 +28,17 @@ Rules (ideas from SAM2MOT and Det-SAM2; every threshold is a field of `IdentityC
 - **Occlusion**: occurrence below `occluded_occurrence` (or an empty mask) makes a track `occluded`: its output mask
   is empty, its box is the Kalman prediction and its ID is kept. Back above: `tracked` again. Occluded for more
   than `max_lost` frames in a row: lost, removed from the engine, ID retired.
+- **Removal**: an object the user removes leaves at once (a `removed` event); its ID is retired too.
 - **Overlap**: output masks never overlap. Visible objects are ranked by `affinity * occurrence`; one whose mask has
   IoU > `overlap_iou` with a stronger one yields (it is occluded on this frame), otherwise it keeps only the pixels
   no stronger object claimed.
 
-Every decision is returned as an `Event` (born, reprompted, occluded, resumed, lost) with a reason.
+Every decision is returned as an `Event` (born, reprompted, occluded, resumed, lost, removed) with a reason.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,6 +116,7 @@ class IdentityManager:
         self.config = config or IdentityConfig()
         self._tracks: dict[int, _Track] = {}
         self._next_id = 1
+        self._id_lock = threading.Lock()  # IDs may be handed out to another thread (a user prompting a new object)
         self._covered: np.ndarray | None = None  # union of last frame's output masks
         self._events: list[Event] = []
         self._planned = False
@@ -167,6 +174,14 @@ class IdentityManager:
                                                               f"{untracked:.0%} of its box untracked"))
         return prompts
 
+    def new_id(self) -> int:
+        """A new ID, never used before and never given out again; safe to call from any thread (a user interface
+        reserves the ID of an object the user is about to prompt)."""
+        with self._id_lock:
+            tracker_id = self._next_id
+            self._next_id += 1
+        return tracker_id
+
     def add_user_prompt(self, tracker_id: int, prompt: Prompt, class_name: str = "") -> None:
         """Follow an object the user prompted with their own ID (a known ID is re-prompted).
 
@@ -180,13 +195,28 @@ class IdentityManager:
         if track is None:
             track = _Track(tracker_id, box, 1.0, -1, class_name)
             self._tracks[tracker_id] = track
-            self._next_id = max(self._next_id, tracker_id + 1)
+            with self._id_lock:
+                self._next_id = max(self._next_id, tracker_id + 1)
             self._events.append(Event(EventKind.BORN, tracker_id, "user prompt"))
         else:
             track.box = box
             self._reprompted(track, "user prompt")
         track.kalman.initiate(box)
         track.predicted = track.kalman.box
+
+    def remove(self, tracker_id: int, engine: Tracker) -> bool:
+        """Stop following an object the user removed: its track and engine state go, its ID is retired (a
+        `removed` event). Call between `plan` and `engine.step`, and drop any prompt `plan` gave it. Returns False
+        when the ID is not live (already lost or never used), and then does nothing."""
+        if not self._planned:
+            raise RuntimeError("remove() belongs between plan() and engine.step()")
+        if tracker_id not in self._tracks:
+            return False
+        del self._tracks[tracker_id]
+        engine.remove(tracker_id)
+        self._events = [event for event in self._events if event.tracker_id != tracker_id]
+        self._events.append(Event(EventKind.REMOVED, tracker_id, "removed by the user; ID retired"))
+        return True
 
     def observe(self, states: dict[int, ObjectState], engine: Tracker) -> tuple[sv.Detections, list[Event]]:
         """Read the engine's results for this frame: update statuses, retire lost objects, build the output.
@@ -264,11 +294,10 @@ class IdentityManager:
 
     def _birth(self, box: np.ndarray, confidence: float, class_id: int, class_name: str) -> int:
         """Start a track with a new, never used ID; returns the ID."""
-        track = _Track(self._next_id, box.astype(np.float32), confidence, class_id, class_name)
+        track = _Track(self.new_id(), box.astype(np.float32), confidence, class_id, class_name)
         track.kalman.initiate(box)
         track.predicted = track.kalman.box
         self._tracks[track.tracker_id] = track
-        self._next_id += 1
         return track.tracker_id
 
     def _resolve_visibility(self, states: dict[int, ObjectState]) -> tuple[dict[int, np.ndarray], dict[int, str]]:

@@ -4,6 +4,11 @@
     for result in pipeline.stream():      # FrameResult per frame
         ...
     summary = pipeline.run()              # or just run it and get the counts
+    pipeline.set_text("forklift, person")   # an open-vocabulary detector's classes, from the next frame on
+
+While it runs, another thread (a user interface) may prompt a new or live object (`add_prompt`), remove one
+(`remove`) or change the detector's classes (`set_classes`); prompts and removals apply at the start of the next
+frame.
 
 `build_parts` is the one place that turns a config into a pipeline's parts (each config section's keys are the
 keyword arguments of its part's constructor); `load_pipeline` builds a whole pipeline from a ready pipeline
@@ -13,6 +18,7 @@ through them. Imports point down: this module uses sources, prompters, points, i
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +30,9 @@ import supervision as sv
 from autotrack.config import PipelineConfig, load_config
 from autotrack.identity import IdentityManager, PointTracks
 from autotrack.points.tracker import PointTracker
-from autotrack.prompters.manual import ManualPrompts
+from autotrack.prompters.manual import Example, ManualPrompts, UserPrompt
+from autotrack.prompters.yolo import PrompterError
+from autotrack.prompters.yoloe import parse_text
 from autotrack.sinks import Outputs, Sink
 from autotrack.sources import Source, open_source
 from autotrack.types import Event, EventKind, FrameResult, Prompt, Status, Tracker
@@ -59,12 +67,13 @@ class Pipeline:
         tracker: the engine (`SAM2Tracker`).
         sinks: outputs, each with `write(result)` and `close()`; closed when the stream ends, however it ends.
         identity: the identity manager (a default one when None).
-        prompts: user prompts with their own IDs (`ManualPrompts`); a prompt for frame f applies on the first
-            frame processed with index >= f, so a live source that dropped frame f does not lose it.
+        prompts: user prompts with their own IDs, and example boxes for an open-vocabulary prompter
+            (`ManualPrompts`); a prompt or example for frame f applies on the first frame processed with index >= f,
+            so a live source that dropped frame f does not lose it.
         max_frames: stop after this many frames.
-        points: a `PointTracker` (`autotrack.points`) that keeps points on every object (seeded from its first mask, or the user's
-            clicks; re-seeded from its mask when few are left), so the identity manager can re-prompt a track
-            from its points when its scores stay low and no detection matches it; or None.
+        points: a `PointTracker` (`autotrack.points`) that keeps points on every object (seeded from its first
+            mask, or the user's clicks; re-seeded from its mask when few are left), so the identity manager can
+            re-prompt a track from its points when its scores stay low and no detection matches it; or None.
     """
 
     def __init__(
@@ -83,13 +92,34 @@ class Pipeline:
         self.tracker = tracker
         self.sinks = list(sinks)
         self.identity = identity or IdentityManager()
-        self.prompts = prompts or ManualPrompts([])
+        self.prompts = prompts if prompts is not None else ManualPrompts([])
         self.max_frames = max_frames
         self.points = points
         self.summary = RunSummary(precision=getattr(tracker, "precision", None))
         self._ids: set[int] = set()
         self._occluded: set[int] = set()  # objects occluded on the last frame: their points prompt nothing
         self._next_prompt_frame = 0  # user prompts for frames before this one were given
+        self._reconnects_seen = 0  # reconnections of the source already reported as events
+        # requests from other threads, taken at the start of the next frame
+        self._requests_lock = threading.Lock()
+        self._new_prompts: list[UserPrompt] = []
+        self._removals: list[int] = []
+        self._prompter_lock = threading.Lock()  # the detector's classes never change in the middle of a frame
+
+    def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
+        """Prompt a new object (`object_id` None) or re-prompt a live one; returns its ID. Safe to call from any
+        thread while the pipeline runs: the prompt applies to the next frame processed."""
+        if object_id is None:
+            object_id = self.identity.new_id()
+        with self._requests_lock:
+            self._new_prompts.append(UserPrompt(object_id, 0, prompt, class_name))
+        return object_id
+
+    def remove(self, object_id: int) -> None:
+        """Stop following an object and retire its ID (a `removed` event). Safe to call from any thread while the
+        pipeline runs: the object leaves at the start of the next frame. Unknown IDs are ignored then."""
+        with self._requests_lock:
+            self._removals.append(object_id)
 
     def stream(self) -> Iterator[FrameResult]:
         """Process frames as they come and yield each frame's result; sinks and source close at the end."""
@@ -113,6 +143,24 @@ class Pipeline:
                 on_frame(result)
         return self.summary
 
+    def set_classes(self, classes: list[str] | None) -> None:
+        """What the detector finds from the next frame on; objects already followed keep their IDs and memory.
+
+        An open-vocabulary detector (`YoloePrompter`) takes any names (its examples stay); a closed-set YOLO takes a
+        subset of its classes (None: all). Thread-safe: another thread may call it while `stream()` runs (e.g. a web
+        console): it waits for a detection in progress; a bad name raises there and the run goes on unchanged.
+        """
+        set_classes = getattr(self.prompter, "set_classes", None)
+        if set_classes is None:
+            raise PrompterError("this pipeline has no detector whose classes can change")
+        with self._prompter_lock:
+            set_classes(classes)
+
+    def set_text(self, text: str | list[str]) -> None:
+        """Text prompts, as `--text` takes them ("forklift, person in a hard hat", or a list): `set_classes` with
+        those names."""
+        self.set_classes(parse_text(text))
+
     def close(self) -> None:
         """Close every sink and the source (safe to call twice); outputs are complete and valid afterwards."""
         try:
@@ -129,17 +177,31 @@ class Pipeline:
         self.summary.input_fps = stats.input_fps
 
     def _process(self, index: int, timestamp: float, image: np.ndarray) -> FrameResult:
-        detections = self.prompter(image, index) if self.prompter is not None else None
+        source_events = self._source_events()
+        with self._requests_lock:
+            requested, removals = self._new_prompts, self._removals
+            self._new_prompts, self._removals = [], []
+        with self._prompter_lock:
+            self._give_examples(image, self.prompts.examples_between(self._next_prompt_frame, index + 1))
+            detections = self.prompter(image, index) if self.prompter is not None else None
         prompts = self.identity.plan(detections, self._point_tracks(image))
-        users = self.prompts.between(self._next_prompt_frame, index + 1)
+        for obj_id in removals:
+            if self.identity.remove(obj_id, self.tracker):
+                prompts.pop(obj_id, None)
+                if self.points is not None:
+                    self.points.remove(obj_id)
+        users = self.prompts.between(self._next_prompt_frame, index + 1) + requested
+        users = [user for user in users if user.object_id not in removals]
         for user in users:
             self.identity.add_user_prompt(user.object_id, user.prompt, user.class_name)
             prompts[user.object_id] = user.prompt
         self._next_prompt_frame = index + 1
         states = self.tracker.step(image, prompts)
         tracked, events = self.identity.observe(states, self.tracker)
+        events = source_events + events
         if self.points is not None:
-            fresh = {event.tracker_id for event in events if event.kind == EventKind.BORN} | {u.object_id for u in users}
+            born = {event.tracker_id for event in events if event.kind == EventKind.BORN}
+            fresh = born | {u.object_id for u in users}
             self._follow_points(image, {obj_id: prompts[obj_id] for obj_id in fresh}, tracked, events)
         self.summary.events.update(event.kind for event in events)
         if tracked.tracker_id is not None:
@@ -149,6 +211,27 @@ class Pipeline:
         for sink in self.sinks:
             sink.write(result)
         return result
+
+    def _give_examples(self, image: np.ndarray, examples: list[Example]) -> None:
+        """Hand the examples due on this frame to the prompter, with the frame their boxes are on."""
+        if not examples:
+            return
+        add_examples = getattr(self.prompter, "add_examples", None)
+        if add_examples is None:
+            raise PrompterError("this pipeline's detector cannot find objects like an example (--like); use an "
+                                "open-vocabulary one, e.g. -p text-sam2")
+        height, width = image.shape[:2]
+        for example in examples:
+            example.check_inside(width, height)
+        add_examples(image, examples)
+
+    def _source_events(self) -> list[Event]:
+        """A `reconnected` event on the first frame after a live stream came back."""
+        stats = self.source.stats
+        if stats.reconnects <= self._reconnects_seen:
+            return []
+        self._reconnects_seen = stats.reconnects
+        return [Event(EventKind.RECONNECTED, None, f"reconnected after {stats.outage or 0:.1f} s")]
 
     def _point_tracks(self, image: np.ndarray) -> PointTracks | None:
         """Move every object's points onto this frame; the visible points of each object SAM2 still sees, as its
@@ -210,6 +293,17 @@ def _visible_masks(
             if status == Status.TRACKED and mask.any() and affinity >= min_affinity and occurrence >= min_occurrence}
 
 
+def check_weights(config: PipelineConfig) -> None:
+    """Fail in one line, before any model loads, when a weights file the config names is missing, is not a
+    checkpoint, or (offline) cannot be had. Loads nothing."""
+    from autotrack.weights import resolve_detector, resolve_weights
+
+    if config.sam.weights != "random":
+        resolve_weights(config.sam.model, config.sam.weights)
+    if config.detector is not None:
+        resolve_detector(config.detector.weights)
+
+
 @dataclass
 class Parts:
     """A pipeline's parts built from its config: what `Pipeline` takes besides the source, prompts and sinks."""
@@ -228,12 +322,18 @@ def build_parts(config: PipelineConfig) -> Parts:
 
 
 def build_prompter(config: PipelineConfig) -> Prompter | None:
-    """The configured detector, or None for a pipeline without one."""
+    """The configured detector, or None for a pipeline without one: YOLOE or YOLO-World when the detector has text
+    or its weights name one (open vocabulary), else YOLO."""
     if config.detector is None:
         return None
     from autotrack.prompters.yolo import YoloPrompter
+    from autotrack.prompters.yoloe import YoloePrompter, is_open_vocabulary
 
-    return YoloPrompter(**asdict(config.detector), device=config.device)
+    options = asdict(config.detector)
+    if options["text"] is not None or is_open_vocabulary(options["weights"]):
+        return YoloePrompter(**options, device=config.device)
+    del options["text"]  # always None here: a closed-set YOLO reads no text
+    return YoloPrompter(**options, device=config.device)
 
 
 def build_tracker(config: PipelineConfig) -> Tracker:
@@ -265,7 +365,8 @@ def load_pipeline(
 
     A source given by name is opened last, with `source_options` (see `open_source`), once the models are loaded:
     a live source starts reading when it opens, and would otherwise drop or queue frames while they load.
-    `outputs` are opened after the source (a video output takes its frame rate) and written after `sinks`.
+    `outputs` are opened after the source (a video output takes its frame rate) and written after `sinks`; prompts
+    are checked against a source opened here (a caller that opens its own source checks them itself, earlier).
     """
     try:
         config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, list(overrides))
@@ -276,6 +377,8 @@ def load_pipeline(
         raise
     src = source if isinstance(source, Source) else open_source(source, **(source_options or {}))
     try:
+        if prompts is not None and src is not source:  # a source opened here (a live one): its size is known now
+            prompts.check(src.size, src.total)
         sinks = [*sinks, *(outputs.open(src.fps) if outputs is not None else [])]
     except BaseException:
         src.close()

@@ -56,9 +56,12 @@ class EventKind:
     OCCLUDED = "occluded"
     RESUMED = "resumed"
     LOST = "lost"
+    REMOVED = "removed"  # the user removed the object (`Pipeline.remove`); its ID is retired
+    RECONNECTED = "reconnected"  # about the source, not an object: a live stream came back (tracker_id None)
 
 
 EVENT_KINDS = (EventKind.BORN, EventKind.REPROMPTED, EventKind.OCCLUDED, EventKind.RESUMED, EventKind.LOST)
+"""The identity manager's decisions about objects (what the run summary counts)."""
 
 
 @dataclass
@@ -85,10 +88,11 @@ class ObjectState:
 
 @dataclass
 class Event:
-    """A decision the identity manager took on one frame, kept in the frame result so every decision is visible."""
+    """A decision the identity manager took on one frame (or, with tracker_id None, something that happened to the
+    source), kept in the frame result so every decision is visible."""
 
     kind: str
-    tracker_id: int
+    tracker_id: int | None
     reason: str = ""
 
 

@@ -6,7 +6,8 @@ A name such as `sam2.1_t` or `edgetam` resolves to a file, looked for in this or
    Meta's `edgetam.pt` or a transformers checkpoint folder `EdgeTAM-hf/` (`model.safetensors` inside);
 2. otherwise the first file is downloaded on first use into the cache (SAM2 by ultralytics, EdgeTAM from Meta's
    GitHub repository).
-When the file is missing and the network cannot be reached, `WeightsError` says which file is missing, where to put
+The text encoders of YOLOE's text prompts (`mobileclip_blt.ts`, ...) are found the same way (`resolve_text_encoder`).
+When a file is missing and the network cannot be reached, `WeightsError` says which file is missing, where to put
 it and where to get it, within seconds.
 """
 
@@ -50,6 +51,10 @@ class ModelSpec:
     size: str
     files: tuple[str, ...]
     urls: tuple[str, ...]
+
+
+# YOLOE's text model (the `text_model` of its checkpoint) -> the TorchScript text encoder ultralytics releases
+TEXT_ENCODERS = {"mobileclip:blt": "mobileclip_blt.ts", "mobileclip2:b": "mobileclip2_b.ts"}
 
 
 def _sam2_spec(prefix: str, version: str, size: str) -> ModelSpec:
@@ -104,24 +109,60 @@ def resolve_weights(name: str, weights: str | Path | None = None) -> Path:
     spec = get_spec(name)
     if weights is not None:
         path = Path(weights)
-        if not path.exists():
-            raise WeightsError(f"weights file not found: {path}")
-        return path
+        if path.is_dir():  # a transformers checkpoint folder; the model builder checks what is inside
+            return path
+        return check_checkpoint(path)
     local = find_local(name)
-    if local is not None:
-        return local
-    if os.environ.get("AUTOTRACK_OFFLINE") or not _reachable(spec.urls[0]):
-        raise WeightsError(_missing_message(spec))
+    return local if local is not None else _download(spec.files[0], spec.urls[0], _missing_message(spec))
+
+
+def resolve_text_encoder(text_model: str) -> Path:
+    """The text encoder file of a YOLOE model whose checkpoint names `text_model` (e.g. "mobileclip:blt"): a local
+    file (the search folders, then ultralytics' weights folder), else a download into the cache."""
+    from ultralytics.utils import SETTINGS
+
+    file = TEXT_ENCODERS.get(text_model)
+    if file is None:
+        raise WeightsError(f"unknown YOLOE text model {text_model!r}; known: {', '.join(TEXT_ENCODERS)}")
+    for folder in (*search_dirs(), Path(SETTINGS["weights_dir"])):
+        if (folder / file).is_file():
+            return folder / file
+    url = f"{ULTRALYTICS_RELEASE}/{file}"
+    dirs = ", ".join(str(d) for d in search_dirs())
+    return _download(file, url, f"YOLOE text encoder {file} not found and cannot be downloaded (no network). "
+                                f"Put {file} in one of: {dirs}. Get it from {url}")
+
+
+def _download(file: str, url: str, missing: str) -> Path:
+    """Download `file` from `url` into the cache (ultralytics' release assets through its asset downloader);
+    `WeightsError(missing)` when there is no network."""
+    if os.environ.get("AUTOTRACK_OFFLINE") or not _reachable(url):
+        raise WeightsError(missing)
     from ultralytics.utils.downloads import attempt_download_asset, safe_download
 
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    target = CACHE_DIR / spec.files[0]
-    if spec.family == "sam2":
-        path = Path(attempt_download_asset(target))
+    if url.startswith(ULTRALYTICS_RELEASE):
+        path = Path(attempt_download_asset(CACHE_DIR / file))
     else:
-        path = safe_download(spec.urls[0], file=target, unzip=False)
+        path = Path(safe_download(url, file=CACHE_DIR / file, unzip=False))
     if not path.is_file():
-        raise WeightsError(_missing_message(spec))
+        raise WeightsError(missing)
+    return path
+
+
+def check_checkpoint(path: str | Path) -> Path:
+    """`path` if it is a readable file that looks like a PyTorch checkpoint (a zip archive, as `torch.save` writes,
+    or a legacy pickle), without loading it; WeightsError otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as error:
+        raise WeightsError(f"cannot read weights file {path}: {error.strerror or error}") from None
+    if head != b"PK\x03\x04" and not head.startswith(b"\x80"):
+        raise WeightsError(f"{path} is not a PyTorch checkpoint (a .pt/.pth file written by torch.save)")
     return path
 
 
@@ -129,10 +170,12 @@ def load_state_dict(path: Path) -> dict:
     """Read a checkpoint saved by ultralytics (a bare state_dict) or by Meta (`{"model": state_dict}`)."""
     import torch  # heavy: only when a file is really loaded
 
+    check_checkpoint(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for corrupt files
-        raise WeightsError(f"cannot read weights file {path}: {error}") from error
+        reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
+        raise WeightsError(f"cannot read weights file {path}: {reason}") from error
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
         checkpoint = checkpoint["model"]
     return checkpoint
@@ -146,3 +189,29 @@ def find_local(name: str) -> Path | None:
             if (folder / file).exists():
                 return folder / file
     return None
+
+
+def resolve_detector(weights: str) -> str:
+    """The YOLO weights to load for `weights`: "random" or a model yaml as given; a file that exists; a file name
+    found in `search_dirs()`; else the name itself, which ultralytics downloads on first use.
+
+    Raises WeightsError, within seconds and before anything loads, for a missing path, a file that is not a
+    checkpoint, or a name that is nowhere here when the network cannot be reached.
+    """
+    if weights == "random" or weights.endswith((".yaml", ".yml")):
+        return weights
+    path = Path(weights)
+    if path.is_file():
+        return str(check_checkpoint(path))
+    hint = "for a smoke run without weights use --detector random"
+    if path.parent != Path("."):
+        raise WeightsError(f"detector weights file not found: {path} ({hint})")
+    for folder in search_dirs():
+        if (folder / path.name).is_file():
+            return str(check_checkpoint(folder / path.name))
+    url = f"{ULTRALYTICS_RELEASE}/{path.name}"
+    if os.environ.get("AUTOTRACK_OFFLINE") or not _reachable(url):
+        dirs = ", ".join(str(d) for d in search_dirs())
+        raise WeightsError(f"detector weights {path.name!r} not found and cannot be downloaded (no network). "
+                           f"Put {path.name} in one of: {dirs}. Get it from {url}; {hint}")
+    return weights

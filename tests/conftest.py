@@ -1,11 +1,16 @@
-"""Shared fixtures: paths to the real test data, and a running RTSP test server."""
+"""Shared fixtures: paths to the real test data, a machine without network or weights, a running RTSP test
+server, torch on one thread."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
+import torch
 from live_stream import RtspServer
+
+from autotrack import weights as registry
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -25,3 +30,25 @@ def server():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def no_network(monkeypatch, tmp_path):
+    """No weights anywhere and no route to the internet; the working folder has no weights/ either."""
+
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(registry, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.delenv("AUTOTRACK_WEIGHTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """SAM2 on one thread: two threads on a shared 2-core machine are many times slower, not faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

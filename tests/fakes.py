@@ -1,4 +1,5 @@
-"""Test doubles shared by the test suite: a scripted stand-in for the SAM2 engine and detection helpers.
+"""Test doubles shared by the test suite: a scripted stand-in for the SAM2 engine, a stub open-vocabulary detector
+and detection helpers.
 
 `ScriptedEngine` has the engine's interface (`step`, `remove`, `object_ids`) and plays a scripted *world*: named
 objects, each with one ground-truth xyxy box per frame (None while hidden, and after its list ends). A prompt binds
@@ -18,6 +19,7 @@ states = engine.step(frame, {1: Prompt(box=(10, 10, 50, 50))})  # frame 0: objec
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,6 +114,11 @@ class ScriptedEngine:
     def object_ids(self) -> list[int]:
         return list(self._bound)
 
+    @property
+    def bindings(self) -> dict[int, str]:
+        """Engine object ID -> the world object it follows."""
+        return dict(self._bound)
+
     def step(self, frame: np.ndarray | None, prompts: dict[int, Prompt] | None = None) -> dict[int, ObjectState]:
         """Play one frame (the pixels are ignored): bind prompted objects, then report every live object."""
         f = self.frame_index
@@ -165,3 +172,62 @@ class ScriptedEngine:
         mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
         return ObjectState(mask, mask_to_box(mask), affinity, occurrence, None, status)
 
+
+
+def scenario_world(scenario) -> World:
+    """A synthetic scenario (`autotrack.eval.synthetic`) as a world: each object's visible box on every frame, by
+    its role."""
+    from autotrack.eval.synthetic import render_scenario
+
+    world: World = {obj.role: [] for obj in scenario.objects}
+    for _, truth in render_scenario(scenario):
+        boxes = dict(zip(truth.ids.tolist(), truth.boxes))
+        for obj in scenario.objects:
+            world[obj.role].append(boxes.get(obj.object_id))
+    return world
+
+
+class StubOpenVocabularyDetector:
+    """An open-vocabulary detector that knows the truth: it finds the world objects whose class name is in its
+    vocabulary, and those that look like an example (`looks`: world object -> its look; one look, one appearance).
+
+    It has `YoloePrompter`'s interface: `set_classes` (any thread; applies on the next call) and `add_examples`.
+    Class ids are stable per name. `calls` records the vocabulary each call used.
+    """
+
+    def __init__(self, world: World, classes_of: dict[str, str], looks: dict[str, str] | None = None,
+                 text: list[str] = ()) -> None:
+        self.world, self.classes_of, self.looks = world, classes_of, looks or {}
+        self.text = list(text)
+        self.examples: dict[str, str] = {}  # look -> class name of the example that showed it
+        self.ids: dict[str, int] = {}
+        self.calls: list[list[str]] = []
+        self._pending: list[str] | None = None
+        self._lock = threading.Lock()
+
+    def set_classes(self, classes: list[str]) -> None:
+        with self._lock:
+            self._pending = list(classes)
+
+    def add_examples(self, frame: np.ndarray, examples: list) -> None:
+        f = len(self.calls)
+        for example in examples:
+            name = max(self.world, key=lambda n: sv.box_iou(example.box, self.world[n][f])
+                       if self.world[n][f] is not None else -1.0)
+            self.examples[self.looks[name]] = example.class_name or "object"
+
+    def __call__(self, frame: np.ndarray, frame_index: int) -> sv.Detections:
+        with self._lock:
+            if self._pending is not None:
+                self.text, self._pending = self._pending, None
+        self.calls.append(list(self.text))
+        boxes, names = [], []
+        for name, world_boxes in self.world.items():
+            box = world_boxes[frame_index] if frame_index < len(world_boxes) else None
+            label = self.examples.get(self.looks.get(name)) or (
+                self.classes_of.get(name) if self.classes_of.get(name) in self.text else None)
+            if box is not None and label:
+                boxes.append(box)
+                names.append(label)
+        class_id = [self.ids.setdefault(n, len(self.ids)) for n in names]
+        return make_detections(boxes, class_id=class_id, class_name=names)

@@ -8,7 +8,6 @@ Ray and the process pool must write the same tracks.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np

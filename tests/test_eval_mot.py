@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 import trackeval
 
-from autotrack.eval.mot import evaluate_mot
+from autotrack.errors import InputError
+from autotrack.eval.mot import evaluate_mot, find_mot_sequences, read_mot_file
+from autotrack.sinks.mot import format_mot_row
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 MOT17 = DATA / "mot17_gt_mpntrack"
+MOT17_GT = MOT17 / "gt/mot_challenge/MOT17"
+MOT17_PRED = MOT17 / "trackers/mot_challenge/MOT17/MPNTrack/data"
 TUD = DATA / "motmetrics_tud"
 
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared test data not present")
@@ -137,3 +141,57 @@ def test_distractors_follow_mot17_rules_when_ground_truth_has_classes(tmp_path):
     assert evaluate_mot(tmp_path / "gt", tmp_path / "pred")["COMBINED"]["MOTA"] == 100.0
     # ... MOT15 rules have no classes, so the same box is a false positive.
     assert evaluate_mot(tmp_path / "gt", tmp_path / "pred", benchmark="MOT15")["COMBINED"]["MOTA"] == 0.0
+
+
+def test_named_sequences_are_scored_alone(tmp_path):
+    every = sorted(d.name for d in MOT17_GT.iterdir())
+    gt_root, pred_dir = cli_layout(tmp_path, {seq: MOT17_GT / seq / "gt/gt.txt" for seq in every},
+                                   {seq: MOT17_PRED / f"{seq}.txt" for seq in every})
+    named = ["MOT17-09-FRCNN", "MOT17-05-FRCNN"]
+
+    ours = evaluate_mot(gt_root, pred_dir, sequences=named)
+
+    assert len(every) == 7 and list(ours) == [*named, "COMBINED"]
+    direct = trackeval_mot17_direct(named)
+    assert ours["COMBINED"]["HOTA"] == pytest.approx(100 * np.mean(direct["HOTA"]["HOTA"]), abs=1e-9)
+    assert ours["COMBINED"]["MOTA"] == pytest.approx(100 * direct["CLEAR"]["MOTA"], abs=1e-9)
+    with pytest.raises(InputError, match="no sequence MOT17-99-FRCNN in .*; it has MOT17-02-FRCNN"):
+        evaluate_mot(gt_root, pred_dir, sequences=["MOT17-05-FRCNN", "MOT17-99-FRCNN"])
+
+
+def test_sequences_without_predictions_are_left_out(tmp_path):
+    sequences = ["TUD-Campus", "TUD-Stadtmitte"]
+    gt_root, pred_dir = cli_layout(
+        tmp_path, {s: TUD / s / "gt.txt" for s in sequences}, {s: TUD / s / "test.txt" for s in sequences}
+    )
+    (pred_dir / "TUD-Stadtmitte.txt").unlink()
+
+    assert find_mot_sequences(gt_root, pred_dir) == (["TUD-Campus"], ["TUD-Stadtmitte"])
+    results = evaluate_mot(gt_root, pred_dir)
+    assert list(results) == ["TUD-Campus", "COMBINED"]
+    assert results["COMBINED"]["MOTA"] == pytest.approx(TUD_DEVKIT["TUD-Campus"]["MOTA"], abs=1e-3)
+    with pytest.raises(FileNotFoundError, match="TUD-Stadtmitte.txt"):  # named, so its predictions are needed
+        evaluate_mot(gt_root, pred_dir, sequences=["TUD-Stadtmitte"])
+
+
+def write_excerpt(path: Path, gt_file: Path, last_frame: int) -> None:
+    """A perfect tracker's output for frames 1..last_frame: the pedestrians MOT17 scores, as tracker rows."""
+    rows = read_mot_file(gt_file, min_columns=8)
+    rows = rows[(rows[:, 0] <= last_frame) & (rows[:, 7] == 1) & (rows[:, 6] == 1)]
+    path.write_text("".join(format_mot_row(int(r[0]), int(r[1]), np.r_[r[2:4], r[2:4] + r[4:6]], 1) for r in rows))
+
+
+def test_frames_present_scores_an_excerpt_up_to_its_last_frame(tmp_path):
+    """Predictions for the first 4 of 525 frames: perfect on those with "present", mostly misses with "all"."""
+    seq = "MOT17-09-FRCNN"
+    gt_root, pred_dir = cli_layout(tmp_path, {seq: MOT17_GT / seq / "gt/gt.txt"}, {seq: MOT17_PRED / f"{seq}.txt"})
+    (pred_dir / f"{seq}.txt").unlink()
+    write_excerpt(pred_dir / f"{seq}.txt", MOT17_GT / seq / "gt/gt.txt", last_frame=4)
+
+    present = evaluate_mot(gt_root, pred_dir, frames="present")["COMBINED"]
+    every_frame = evaluate_mot(gt_root, pred_dir, frames="all")["COMBINED"]
+
+    assert present == {"HOTA": 100.0, "DetA": 100.0, "AssA": 100.0, "MOTA": 100.0, "IDF1": 100.0, "IDSW": 0}
+    assert 0 < every_frame["MOTA"] < 5 and every_frame["HOTA"] < 5  # 521 frames of misses
+    with pytest.raises(InputError, match="unknown frames rule 'some'"):
+        evaluate_mot(gt_root, pred_dir, frames="some")

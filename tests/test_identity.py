@@ -236,6 +236,25 @@ def test_low_scores_without_detection_reprompt_from_point_tracks():
     assert frames[11][0].data["affinity"].tolist() == [pytest.approx(0.3)]
 
 
+def test_a_removed_object_leaves_at_once_and_its_id_is_never_reused():
+    world = {"a": moving_box((20, 100, 60, 140), 10), "b": moving_box((200, 20, 240, 60), 10)}
+    engine = ScriptedEngine(world, faults=[Fault("a", start=2, drift=(15, 0))])
+    manager = IdentityManager()
+    run(manager, engine, 3, lambda f: world_detections(world, f))
+    prompts = manager.plan(world_detections(world, 3))
+    assert 1 in prompts  # re-prompted for its drift...
+    assert manager.remove(1, engine) and not manager.remove(7, engine)
+    prompts.pop(1)  # ...but removed before the engine saw the prompt
+    detections, events = manager.observe(engine.step(None, prompts), engine)
+    assert detections.tracker_id.tolist() == [2] and [(e.kind, e.tracker_id) for e in events] == [("removed", 1)]
+    assert engine.removed == [1]
+    # its object, detected again, is a new object with a new ID
+    frames = run(manager, engine, 1, lambda f: world_detections(world, 4))
+    assert event_log(frames) == [(0, "born", 3)]
+    with pytest.raises(RuntimeError, match="between plan"):
+        manager.remove(2, engine)
+
+
 def test_every_decision_appears_as_an_event():
     world = {"a": moving_box((20, 100, 60, 140), 40, velocity=(2, 0), hidden=range(10, 14)),
              "b": moving_box((200, 20, 240, 60), 40, hidden=(*range(3), *range(25, 40)))}

@@ -22,8 +22,8 @@ def installed(tmp_path_factory) -> Path:
     wheel = next((work / "dist").glob("autotrack-*.whl"))
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(work / "venv")], check=True)
     bin_dir = work / "venv" / "bin"
-    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
-                   check=True, timeout=300)
+    install = ["install", "--ignore-installed", "--no-deps", "--no-index", "-q", str(wheel)]  # not the checkout's
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", *install], check=True, timeout=300)
     return bin_dir
 
 
@@ -54,3 +54,10 @@ def test_ready_pipelines_work_after_a_release_install(installed, tmp_path, data_
     assert [row.split(",")[:2] for row in rows] == [["1", "1"], ["2", "1"], ["3", "1"]]
     # FFmpeg's and OpenCV's own messages (a hardware encoder it probes, say) stay out of a normal run
     assert "@ 0x" not in tracked.stderr and "[ERROR" not in tracked.stderr, tracked.stderr
+
+
+def test_the_console_page_ships_with_the_wheel(installed, tmp_path):
+    script = "from autotrack.serve.app import STATIC; print(*sorted(p.name for p in STATIC.iterdir()))"
+    listed = run(installed, "python", "-c", script, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert {"index.html", "source.html", "common.js", "index.js", "source.js", "style.css"} <= set(listed.stdout.split())

@@ -16,18 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from fakes import ScriptedEngine, moving_box
 from live_stream import OPTIONS, counter_of, free_port
 from pycocotools.coco import COCO
 
 from autotrack.cli import main
+from autotrack.cli.track import progress_fields
 from autotrack.pipeline import Pipeline, RunSummary
 from autotrack.prompters.manual import ManualPrompts
 from autotrack.sinks import DisplayError, FrameAnnotator, WindowSink
 from autotrack.sources import LiveSource
-from autotrack.cli.track import progress_fields
 from autotrack.types import FrameResult
 
 pytestmark = pytest.mark.timeout(90)
@@ -74,15 +73,6 @@ def summary_value(output: str, name: str) -> str:
     match = re.search(rf"^\s*{name}\s+(\S+)$", output, re.MULTILINE)
     assert match, output
     return match.group(1)
-
-
-@pytest.fixture
-def one_torch_thread():
-    """SAM2 on one thread: two threads on a shared 2-core machine are many times slower, not faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class SlowEngine(ScriptedEngine):
@@ -133,7 +123,7 @@ def test_all_frames_policy_skips_nothing_and_keeps_the_queue_bounded(server):
     assert max(queued) == 4  # the slow start filled the queue, and it never grew past its size
 
 
-def test_cli_reconnects_and_keeps_the_same_object_id(server, tmp_path, one_torch_thread):
+def test_cli_reconnects_and_keeps_the_same_object_id(server, tmp_path, one_torch_thread, caplog):
     restarted_after = []  # MOT rows written before the stream came back
 
     def drop_the_stream():
@@ -149,6 +139,9 @@ def test_cli_reconnects_and_keeps_the_same_object_id(server, tmp_path, one_torch
     gap.join()
     assert result.exit_code == 0, result.output
     assert summary_value(result.output, "reconnects") == "1"
+    # a warning: Python shows it on stderr when nothing configured logging (pytest's log capture holds it here)
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "reconnected" in r.getMessage()]
+    assert len(said) == 1 and re.search(r"reconnected after \d+\.\d s \(\d+ attempt\(s\)\)", said[0]), said
     assert summary_value(result.output, "frames") == "20"
     rows = check_outputs(tmp_path, 20)
     assert restarted_after[0] <= 10  # so at least 10 frames were tracked after the reconnect...

@@ -16,7 +16,10 @@ import numpy as np
 import pytest
 import torch
 
-from autotrack.points.cotracker import CoTrackerOnline, CoTrackerUnavailable, load_cotracker
+from autotrack.points.cotracker import (
+    CoTrackerUnavailable,
+    load_cotracker,
+)
 from autotrack.points.sampling import sample_points_in_mask
 from autotrack.points.tracker import PointTrack, PointTracker
 from autotrack.types import Prompt

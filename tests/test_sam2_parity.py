@@ -57,7 +57,12 @@ def ultralytics_masks(video: Path, box: list[float], weights: Path) -> list[np.n
 
 
 def transformers_masks(video: Path, box: list[float], weights: Path) -> list[np.ndarray]:
-    from transformers import EdgeTamVideoModel, Sam2ImageProcessor, Sam2VideoProcessor, Sam2VideoVideoProcessor
+    from transformers import (
+        EdgeTamVideoModel,
+        Sam2ImageProcessor,
+        Sam2VideoProcessor,
+        Sam2VideoVideoProcessor,
+    )
 
     from autotrack.sam2.edgetam_build import edgetam_config
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from autotrack import Prompt, SAM2Tracker
-from autotrack.sam2.memory import FifoPolicy, MemoryEntry, MotionAwarePolicy, ObjectMemory
+from autotrack.sam2.memory import (
+    FifoPolicy,
+    MemoryEntry,
+    MotionAwarePolicy,
+    ObjectMemory,
+)
 from autotrack.sam2.scoring import STABLE_FRAMES, MotionScorer, motion_weight
 from autotrack.weights import get_spec
 

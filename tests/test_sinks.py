@@ -12,9 +12,15 @@ import supervision as sv
 from PIL import Image
 from pycocotools.coco import COCO
 
-from autotrack.sinks import CallbackSink, CocoJsonSink, DavisPngSink, MotSink, VideoSink
+from autotrack.sinks import (
+    CallbackSink,
+    CocoJsonSink,
+    DavisPngSink,
+    MotSink,
+    OutputError,
+    VideoSink,
+)
 from autotrack.sinks.davis import davis_palette
-from autotrack.sinks.video import H264, fourcc
 from autotrack.types import FrameResult
 
 W, H, N_FRAMES = 160, 120, 6
@@ -75,6 +81,12 @@ def visible_rows(result: FrameResult) -> list[tuple[int, np.ndarray, np.ndarray,
             for i in range(len(d)) if d.mask[i].any()]
 
 
+def fourcc(path) -> str:
+    """The four-character code of a video file's codec, e.g. 'avc1' for H.264, 'mp4v' for MPEG-4."""
+    code = int(cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FOURCC))
+    return "".join(chr((code >> 8 * i) & 0xFF) for i in range(4))
+
+
 def read_video(path) -> list[np.ndarray]:
     capture = cv2.VideoCapture(str(path))
     frames = []
@@ -87,7 +99,11 @@ def read_video(path) -> list[np.ndarray]:
     return frames
 
 
-def test_video_sink_writes_every_frame_annotated(tmp_path):
+@pytest.mark.parametrize("writer", ["ffmpeg", "opencv"])
+def test_video_sink_writes_every_frame_annotated(writer, tmp_path, monkeypatch):
+    """Through the system ffmpeg, or through OpenCV when there is none."""
+    if writer == "opencv":
+        monkeypatch.setattr("autotrack.sinks.video.shutil.which", lambda name: None)
     results = make_results()
     path = tmp_path / "out" / "video.mp4"
     with VideoSink(path, fps=10) as sink:
@@ -106,21 +122,23 @@ def test_video_sink_writes_every_frame_annotated(tmp_path):
 
 
 def test_video_sink_writes_browser_playable_h264(tmp_path):
-    """H.264 plays in browsers: OpenCV writes it directly, or the system ffmpeg (installed by .ci/run) re-encodes."""
+    """H.264 plays in browsers; the system ffmpeg (installed by .ci/run) encodes it."""
     assert shutil.which("ffmpeg"), "ffmpeg is a CI dependency (.ci/apt-packages.txt)"
     path = tmp_path / "video.mp4"
     with VideoSink(path, fps=10) as sink:
         for result in make_results():
             sink.write(result)
-    assert fourcc(path) in H264
+    assert fourcc(path) in ("avc1", "h264")  # how OpenCV names H.264
     assert len(read_video(path)) == N_FRAMES
-    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
 
 
 def test_video_sink_clear_errors(tmp_path):
     result = make_results()[0]
     with pytest.raises(RuntimeError, match="cannot open a video writer"):
         VideoSink(tmp_path / "video.unknownsuffix", fps=10).write(result)
+    (tmp_path / "folder.mp4").mkdir()
+    with pytest.raises(OutputError, match="cannot write video .*folder.mp4: Is a directory"):
+        VideoSink(tmp_path / "folder.mp4", fps=10).write(result)
     with pytest.raises(ValueError, match="fps"):
         VideoSink(tmp_path / "video.mp4", fps=0)
     sink = VideoSink(tmp_path / "video.mp4", fps=10)
@@ -130,6 +148,21 @@ def test_video_sink_clear_errors(tmp_path):
         sink.write(smaller)
     sink.close()
     sink.close()  # closing twice is fine
+
+
+def test_video_sink_reports_ffmpeg_failure(tmp_path, monkeypatch):
+    """ffmpeg's own last message line, as one OutputError, on the next write or at the latest on close."""
+    fake = tmp_path / "bin" / "ffmpeg"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'Unknown encoder libx264' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    sink = VideoSink(tmp_path / "video.mp4", fps=10)
+    with pytest.raises(OutputError, match="ffmpeg .*video.mp4: Unknown encoder libx264"):
+        for result in make_results():
+            sink.write(result)
+        sink.close()
+    sink.close()  # the failure was reported once; closing again is quiet
 
 
 def test_mot_sink_round_trip_and_flush(tmp_path):
@@ -186,7 +219,10 @@ def test_davis_sink_writes_palette_pngs(tmp_path):
             sink.write(result)
     assert sink.object_index == {7: 1, 3: 2}  # by first appearance, not by id value
     files = sorted(p.name for p in (tmp_path / "masks").iterdir())
-    assert files == [f"{f:05d}.png" for f in range(N_FRAMES)]  # and no temporary files left behind
+    # the PNGs, and the map of their indices to tracker ids and classes; no temporary files left behind
+    assert files == [f"{f:05d}.png" for f in range(N_FRAMES)] + ["objects.json"]
+    objects = json.loads((tmp_path / "masks" / "objects.json").read_text())
+    assert {index: entry["id"] for index, entry in objects.items()} == {"1": 7, "2": 3}
     for result in results:
         image = Image.open(tmp_path / "masks" / f"{result.frame_index:05d}.png")
         assert image.mode == "P"

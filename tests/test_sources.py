@@ -12,6 +12,7 @@ from autotrack.sources import (
     ArraySource,
     ImageSource,
     LiveSource,
+    RealTimeSource,
     SourceError,
     VideoSource,
     list_images,
@@ -209,3 +210,44 @@ def test_open_source_rejects_what_it_cannot_read():
         open_source(gray_frames(2), policy="all")
     with pytest.raises(SourceError, match="cannot open webcam 99"):
         open_source("99")
+
+
+class FakeClock:
+    """time.monotonic and time.sleep for RealTimeSource: the consumer's work advances the clock, not the test's."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_real_time_source_waits_for_each_frame_and_skips_those_a_slow_consumer_missed():
+    frames = [np.full((4, 4, 3), i, np.uint8) for i in range(20)]
+    clock = FakeClock()
+    source = RealTimeSource(ArraySource(frames, fps=10), clock=clock, sleep=clock.sleep)
+    taken = []
+    for frame in source:
+        taken.append((frame.index, round(clock.now - 100.0, 3)))
+        clock.now += 0.25 if frame.index < 10 else 0.01  # slow for 10 frames (2.5 frame times each), then fast
+    indices = [index for index, _ in taken]
+    # never early: each frame is given at or after its time (index / fps)
+    assert all(at >= index / 10 - 1e-9 for index, at in taken)
+    # slow: only the newest due frame, every second or third; fast: every frame, at its time
+    assert indices[:5] == [0, 2, 5, 7, 10] and indices[-9:] == list(range(11, 20))
+    assert source.stats.dropped == 20 - len(taken) > 0
+    assert taken[-1][1] == pytest.approx(1.9)
+
+
+def test_real_time_source_resumes_where_it_was_after_resync():
+    clock = FakeClock()
+    source = RealTimeSource(ArraySource([np.zeros((4, 4, 3), np.uint8)] * 6, fps=5), clock=clock, sleep=clock.sleep)
+    stream = iter(source)
+    assert next(stream).index == 0
+    clock.now += 60.0  # paused for a minute
+    source.resync()
+    assert [frame.index for frame in stream] == [1, 2, 3, 4, 5]
+    assert source.stats.dropped == 0

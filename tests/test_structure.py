@@ -79,5 +79,5 @@ def test_a_user_error_is_one_line_without_a_log(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["track", str(clip), "-p", "manual-sam2", "--sam-weights", "random",
                                        "--imgsz", "100", "--box", "10,10,60,60"])
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == ["Error: imgsz must be a multiple of 32, got 100"]
+    assert result.output.strip().splitlines() == ["Error: --imgsz must be a positive multiple of 32, got 100"]
     assert not (tmp_path / "logs").exists()

@@ -3,7 +3,6 @@ layout and from a transformers checkpoint; missing files fail fast and clearly."
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -11,25 +10,11 @@ import pytest
 import timm
 import torch
 
-from autotrack import weights as registry
 from autotrack.sam2.build import build_model
 from autotrack.sam2.edgetam_build import build_edgetam
 from autotrack.weights import WeightsError, get_spec, resolve_weights
 
 OFFICIAL_KEYS = Path(__file__).parent / "data" / "edgetam_official_keys.txt"
-
-
-@pytest.fixture
-def no_network(monkeypatch, tmp_path):
-    """No weights anywhere and no route to the internet; the working folder has no weights/ either."""
-
-    def refuse(*args, **kwargs):
-        raise OSError("network unreachable")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(registry, "CACHE_DIR", tmp_path / "cache")
-    monkeypatch.delenv("AUTOTRACK_WEIGHTS", raising=False)
-    monkeypatch.chdir(tmp_path)
 
 
 def same_parameters(a: torch.nn.Module, b: torch.nn.Module) -> bool:

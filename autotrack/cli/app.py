@@ -20,6 +20,7 @@ from autotrack.cli.batch import batch_command
 from autotrack.cli.bench import bench_command
 from autotrack.cli.eval import eval_group
 from autotrack.cli.pipelines import pipelines_command
+from autotrack.cli.serve import serve_command
 from autotrack.cli.track import track_command
 from autotrack.cli.weights import weights_command
 from autotrack.errors import AutotrackError, one_line
@@ -76,3 +77,4 @@ main.add_command(pipelines_command)
 main.add_command(eval_group)
 main.add_command(weights_command)
 main.add_command(bench_command)
+main.add_command(serve_command)

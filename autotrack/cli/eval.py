@@ -37,15 +37,25 @@ def eval_group() -> None:
     help="MOTChallenge preprocessing rules: MOT15, MOT16, MOT17 or MOT20 (default: MOT17 if the ground truth "
     "has class ids, else MOT15).",
 )
+@click.option("--sequences", help="Comma-separated sequence names to score (default: every sequence of GT_ROOT "
+              "that has a prediction file).")
+@click.option("--frames", type=click.Choice(["all", "present"]), default="all", show_default=True,
+              help="Frames that count: 'all' up to seqinfo.ini's seqLength (MOTChallenge's rule: frames after the "
+              "predictions end are misses), 'present' only up to the last frame of each prediction file.")
 @_json_option
-def mot_command(gt_root: Path, pred_dir: Path, benchmark: str | None, json_path: Path | None) -> None:
+def mot_command(gt_root: Path, pred_dir: Path, benchmark: str | None, sequences: str | None, frames: str,
+                json_path: Path | None) -> None:
     """HOTA, DetA, AssA, MOTA, IDF1 and IDSW (TrackEval).
 
     GT_ROOT holds <seq>/gt/gt.txt (and <seq>/seqinfo.ini); PRED_DIR holds <seq>.txt in MOTChallenge format.
+    Sequences without a prediction file are left out with a notice.
     """
-    from autotrack.eval.mot import evaluate_mot
+    from autotrack.eval.mot import evaluate_mot, find_mot_sequences
 
-    _report(evaluate_mot(gt_root, pred_dir, benchmark), json_path)
+    scored, skipped = find_mot_sequences(gt_root, pred_dir, _names(sequences))
+    if skipped:
+        click.echo(f"not scored (no prediction file in {pred_dir}): {', '.join(skipped)}", err=True)
+    _report(evaluate_mot(gt_root, pred_dir, benchmark, scored, frames), json_path)
 
 
 @eval_group.command("vos")
@@ -101,12 +111,17 @@ def run_command(dataset_dir: Path, pipeline: str, layout: str | None, sequences:
     from autotrack.eval.run import run_dataset
 
     overrides = config_overrides({"sam.weights": sam_weights, "sam.imgsz": imgsz, "device": device}, sets)
-    names = [name.strip() for name in sequences.split(",")] if sequences else None
     if work_dir is not None and work_dir.exists() and any(work_dir.iterdir()):
         raise click.ClickException(f"work folder {work_dir} is not empty")
     with tempfile.TemporaryDirectory(prefix="autotrack-eval-") as tmp:
         folder = work_dir or Path(tmp)
-        _report(run_dataset(dataset_dir, folder, pipeline, overrides, layout, names, max_frames), json_path)
+        _report(run_dataset(dataset_dir, folder, pipeline, overrides, layout, _names(sequences), max_frames),
+                json_path)
+
+
+def _names(sequences: str | None) -> list[str] | None:
+    """`--sequences A,B` as a list of names (None when not given)."""
+    return [name.strip() for name in sequences.split(",")] if sequences else None
 
 
 def _report(results: Results, json_path: Path | None) -> None:

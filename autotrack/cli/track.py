@@ -17,6 +17,7 @@ from autotrack.cli.common import (
     EXIT_TERMINATED,
     Terminated,
     choose_pipeline,
+    live_options,
     pipeline_options,
     stop_on_sigterm,
 )
@@ -31,23 +32,29 @@ from autotrack.types import EVENT_KINDS, Status
 @click.option("--mot", type=click.Path(), help="MOTChallenge txt output.")
 @click.option("--json", "json_path", type=click.Path(), help="COCO-style JSON with RLE masks.")
 @click.option("--masks-dir", type=click.Path(), help="Folder for DAVIS-layout PNG masks.")
+@click.option("--dataset", type=click.Path(), help="Auto-label: write frames and their masks as a training set here.")
+@click.option("--dataset-format", default="yolo", show_default=True,
+              help="yolo (segmentation polygons and data.yaml) or coco (annotations.json).")
+@click.option("--dataset-every", type=int, default=1, show_default=True, help="Write every N-th frame to the dataset.")
 @click.option("--show", is_flag=True, help="Show the annotated frames in a window while the run goes on.")
 @click.option("--live/--all-frames", "live", default=None,
               help="Webcams and streams: follow the newest frame and drop the ones the tracker has no time for "
                    "(--live, the default), or process every frame, buffering a few (--all-frames).")
 @click.option("--reconnect", metavar="N|forever",
               help="Webcams and streams: reconnect attempts after the input is lost (default 5).")
-def track_command(source, output, mot, json_path, masks_dir, show, live, reconnect, **options) -> None:
+def track_command(source, output, mot, json_path, masks_dir, dataset, dataset_format, dataset_every, show, live,
+                  reconnect, **options) -> None:
     """Find, segment and follow objects in SOURCE (video file, image folder or glob, webcam index, RTSP URL).
 
     Ctrl-C or SIGTERM stops a run with every output complete and valid (exit code 130 or 143).
     """
     from autotrack.sinks import Outputs
 
-    outputs = Outputs(video=output, mot=mot, json=json_path, masks_dir=masks_dir, show=show)
+    outputs = Outputs(video=output, mot=mot, json=json_path, masks_dir=masks_dir, show=show, dataset=dataset,
+                      dataset_format=dataset_format, dataset_every=dataset_every)
     with stop_on_sigterm():
         try:
-            runner = _build(source, outputs, live_options(live, reconnect), options)
+            runner, config = _build(source, outputs, live_options(live, reconnect), options)
         except Terminated:
             sys.exit(EXIT_TERMINATED)
         except KeyboardInterrupt:
@@ -62,42 +69,44 @@ def track_command(source, output, mot, json_path, masks_dir, show, live, reconne
         except AutotrackError as error:  # e.g. a stream lost for good: the outputs are closed and complete
             code, message = 1, f"Error: {one_line(error)}"
     _print_summary(runner.summary)
+    if runner.summary.objects == 0 and config.detector is not None and config.detector.weights == "random":
+        click.echo("note: a detector with random weights (--detector random) finds nothing; it is for smoke runs "
+                   "and timing. Give real weights, or prompts (--box, --points, --prompts).", err=True)
     if message:
         click.echo(message, err=True)
         sys.exit(code)
 
 
-def live_options(live: bool | None, reconnect: str | None) -> dict:
-    """`--live/--all-frames` and `--reconnect` as LiveSource options (only those given)."""
-    options = {}
-    if live is not None:
-        options["policy"] = "latest" if live else "all"
-    if reconnect is not None:
-        if reconnect != "forever" and not reconnect.isdigit():
-            raise click.BadParameter(f"expected a number of attempts or 'forever', got {reconnect!r}",
-                                     param_hint="--reconnect")
-        options["reconnect"] = None if reconnect == "forever" else int(reconnect)
-    return options
-
-
 def _build(source, outputs, source_options: dict, options: dict):
-    """Check the options and outputs, open a file source, then build the pipeline: bad input fails before any
-    model loads."""
-    from autotrack.pipeline import load_pipeline
+    """Check every option, prompt, output and weights file, open a file source and check the prompts against it,
+    then build the pipeline: bad input fails in one line before any model loads (a live source opens last, once
+    the models are loaded, so it neither drops nor queues frames meanwhile; its prompts are checked then)."""
+    from autotrack.config import load_config
+    from autotrack.pipeline import check_weights, load_pipeline
     from autotrack.sinks.window import check_display
     from autotrack.sources import is_live, open_source
 
-    if source_options and not is_live(source):
+    live = is_live(source)
+    if source_options and not live:
         raise click.UsageError("--live, --all-frames and --reconnect apply to webcams and streams only")
     if outputs.show:
         check_display()
     pipeline, prompts, overrides = choose_pipeline(options)
+    config = load_config(pipeline, overrides)
     outputs.check()
-    if not is_live(source):
-        source = open_source(source)  # a missing or unreadable file fails before any model loads
-    # a live source opens last, once the models are loaded, so it neither drops nor queues frames meanwhile
-    return load_pipeline(pipeline, source, prompts=prompts, overrides=overrides, max_frames=options["max_frames"],
-                         source_options=source_options, outputs=outputs)
+    if not live:
+        source = open_source(source)
+    try:
+        if prompts is not None and not live:
+            prompts.check(source.size, source.total)
+        check_weights(config)
+    except BaseException:
+        if not live:
+            source.close()
+        raise
+    runner = load_pipeline(config, source, prompts=prompts, max_frames=options["max_frames"],
+                           source_options=source_options, outputs=outputs)
+    return runner, config
 
 
 def _run(runner) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import supervision as sv
 
 from autotrack.device import resolve_device, ultralytics_device
 from autotrack.errors import AutotrackError
+from autotrack.weights import resolve_detector
 
 
 class PrompterError(AutotrackError, RuntimeError):
@@ -41,6 +44,9 @@ def resolve_classes(classes: list[str | int] | None, names: dict[int, str]) -> l
 class YoloPrompter:
     """Detect objects with YOLO every `every` frames.
 
+    `set_classes` changes the classes kept while frames are processed, from any thread; the change applies from the
+    next frame on, and the detector runs on that frame even when `every` would skip it.
+
     Args:
         weights: a YOLO file (`yolo11n.pt`, a path; ultralytics downloads known names on first use) or "random" for
             the yolo11n architecture with random weights (detects nothing; for smoke runs and benchmarks).
@@ -51,6 +57,8 @@ class YoloPrompter:
         device: "auto" (CUDA, then MPS, then the CPU), "cpu", "cuda", "cuda:1", "mps". On CUDA the detector runs
             in half precision (ultralytics' `half=True`).
     """
+
+    random_yaml = "yolo11n.yaml"  # the architecture of `weights="random"`
 
     def __init__(
         self,
@@ -65,8 +73,9 @@ class YoloPrompter:
 
         if every < 1:
             raise PrompterError(f"every must be >= 1, got {every}")
+        model_file = self.random_yaml if weights == "random" else resolve_detector(weights)
         try:
-            self.model = YOLO("yolo11n.yaml" if weights == "random" else weights)
+            self.model = YOLO(model_file)
         except Exception as error:  # ultralytics raises several types for missing or bad files
             raise PrompterError(f"cannot load detector {weights!r}: {str(error).strip().splitlines()[0]}") from error
         self.names = _coco_names() if weights == "random" else dict(self.model.names)
@@ -76,10 +85,32 @@ class YoloPrompter:
         self.every = every
         self.device = ultralytics_device(device)
         self.half = resolve_device(device).type == "cuda"
+        self._lock = threading.Lock()
+        self._pending: list | None = None  # [classes] from set_classes (in a list: None means all), for the next call
+        self._changed = False  # the classes changed since the last detection: detect on the next frame
+
+    def set_classes(self, classes: list[str | int] | None) -> None:
+        """Keep only these classes (names or ids; None keeps all) from the next frame on. Thread-safe."""
+        ids = resolve_classes(classes, self.names)
+        with self._lock:
+            self._pending = [ids]
 
     def __call__(self, frame: np.ndarray, frame_index: int) -> sv.Detections | None:
-        if frame_index % self.every:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self._use_classes(pending[0])
+            self._changed = True
+        if frame_index % self.every and not self._changed:
             return None
+        self._changed = False
+        return self._detect(frame)
+
+    def _use_classes(self, classes) -> None:
+        """Apply a `set_classes` change, between frames."""
+        self.classes = classes
+
+    def _detect(self, frame: np.ndarray) -> sv.Detections:
         result = self.model.predict(
             frame, conf=self.conf, imgsz=self.imgsz, classes=self.classes, device=self.device, half=self.half,
             verbose=False,

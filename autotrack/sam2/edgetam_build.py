@@ -22,7 +22,12 @@ MEMORY_GRID = 16  # the perceiver's 2D latents: a 16x16 grid per memory frame, s
 RANDOM_OBJECT_SCORE_BIAS = 10.0
 
 try:
-    from transformers import EdgeTamVideoConfig, EdgeTamVideoModel, EdgeTamVisionConfig, TimmWrapperConfig
+    from transformers import (
+        EdgeTamVideoConfig,
+        EdgeTamVideoModel,
+        EdgeTamVisionConfig,
+        TimmWrapperConfig,
+    )
 except ImportError:  # optional dependency: SAM2 alone does not need it
     EdgeTamVideoModel = None
 

@@ -117,7 +117,6 @@ class EdgeTAMParts:
         sigmoid, then scaled; the memory encoder with the frame's features projected once for the batch (they are
         the same for every object); then the perceiver (`perceive`)."""
         model, config = self.model, self.model.config
-        batch = len(masks)
         mask_for_memory = (masks > 0).to(masks.dtype) if from_prompt else masks.sigmoid()
         mask_for_memory = mask_for_memory * config.sigmoid_scale_for_mem_enc + config.sigmoid_bias_for_mem_enc
         encoder = model.memory_encoder  # its forward, with the image projected once for the batch

@@ -27,7 +27,12 @@ from ultralytics.data.augment import LetterBox
 from autotrack.device import resolve_device
 from autotrack.errors import InputError
 from autotrack.sam2.masks import upscale_masks
-from autotrack.sam2.memory import MEMORY_POLICIES, NUM_MASKMEM, MemoryEntry, ObjectMemory
+from autotrack.sam2.memory import (
+    MEMORY_POLICIES,
+    NUM_MASKMEM,
+    MemoryEntry,
+    ObjectMemory,
+)
 from autotrack.sam2.parts import ImageFeatures, load_parts
 from autotrack.sam2.precision import autocast, compute_dtype, resolve_precision
 from autotrack.sam2.scoring import MotionScorer, motion_weight

@@ -1,5 +1,5 @@
-"""Outputs for FrameResults: annotated video, MOTChallenge txt, COCO-RLE JSON, DAVIS PNGs, a live window and a user
-callback.
+"""Outputs for FrameResults: annotated video, MOTChallenge txt, COCO-RLE JSON, DAVIS PNGs, a training set (YOLO or
+COCO), a live window and a user callback.
 
 Every sink has `write(result)` and `close()` and works as a context manager.
 """
@@ -8,6 +8,7 @@ from autotrack.sinks.annotate import FrameAnnotator
 from autotrack.sinks.base import Sink
 from autotrack.sinks.callback import CallbackSink
 from autotrack.sinks.coco import CocoJsonSink
+from autotrack.sinks.dataset import DatasetSink
 from autotrack.sinks.davis import DavisPngSink
 from autotrack.sinks.mot import MotSink
 from autotrack.sinks.outputs import OutputError, Outputs
@@ -17,6 +18,7 @@ from autotrack.sinks.window import DisplayError, WindowSink
 __all__ = [
     "CallbackSink",
     "CocoJsonSink",
+    "DatasetSink",
     "DavisPngSink",
     "DisplayError",
     "FrameAnnotator",

@@ -38,3 +38,9 @@ def visible(detections: sv.Detections) -> sv.Detections:
     if "status" in detections.data:
         keep &= detections.data["status"] == Status.TRACKED
     return detections[keep]
+
+
+def class_names(detections: sv.Detections) -> list[str]:
+    """Each row's class name ("object" when it has none), as every output labels objects."""
+    names = detections.data.get("class_name")
+    return [str(names[i]) if names is not None and names[i] else "object" for i in range(len(detections))]

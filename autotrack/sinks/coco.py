@@ -21,50 +21,85 @@ from autotrack.types import FrameResult
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    from supervision.utils.file import (
+        NumpyJsonEncoder,  # numpy numbers and arrays as JSON
+    )
+
+    return json.dumps(value, separators=(",", ":"), cls=NumpyJsonEncoder)
+
+
+class CocoFile:
+    """A COCO JSON file that is valid after every `add` (the layout in the module docstring)."""
+
+    def __init__(self, path: str | Path, description: str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "wb")
+        self._file.write(f'{{"info":{_dumps({"description": description})},"annotations":[\n'.encode())
+        self._tail_at = self._file.tell()
+        self._images: list[str] = []
+        self._categories: list[dict] = []
+        self.n_annotations = 0
+        self._write_from_tail("")
+
+    def add(self, image: dict, annotations: list[dict], categories: list[dict]) -> None:
+        """Append one image with its annotations; `categories` replace the file's list."""
+        self._images.append(_dumps(image))
+        self._categories = categories
+        text = ",\n".join(_dumps(a) for a in annotations)
+        if annotations and self.n_annotations:
+            text = ",\n" + text
+        self.n_annotations += len(annotations)
+        self._write_from_tail(text)
+
+    def _write_from_tail(self, annotations_text: str) -> None:
+        """Overwrite the old tail with new annotations and the new tail, then flush."""
+        tail = f'\n],"images":[{",".join(self._images)}],"categories":{_dumps(self._categories)}}}\n'
+        data = annotations_text.encode()
+        self._file.seek(self._tail_at)
+        self._file.write(data + tail.encode())
+        self._file.truncate()
+        self._tail_at += len(data)
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
 
 
 class CocoJsonSink(Sink):
     """Writes `images` (one per frame), `annotations` (one per visible object: track id, category, xywh bbox,
-    area, score, COCO RLE `segmentation` with str counts) and `categories` (from class_id and class_name).
+    area, score, COCO RLE `segmentation` with str counts) and `categories` (one per class name).
 
     Image ids are 1-based (`frame_index + 1`); `file_name` is `<frame_index:05d>.jpg` as in the DAVIS layout.
-    Rows without a class (no class_id) get category -1, named "object".
+    A category is a class name (rows without one are "object", or "class <id>"): it keeps the detector's class id
+    when the row has one that no other name took, else the next free id, so the ids are stable within a run.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "wb")
-        self._file.write(b'{"info":{"description":"autotrack results"},"annotations":[\n')
-        self._tail_at = self._file.tell()
-        self._images: list[str] = []
-        self._categories: dict[int, str] = {}
-        self._n_annotations = 0
-        self._write_from_tail("")
+        self._file = CocoFile(self.path, "autotrack results")
+        self._categories: dict[str, int] = {}  # class name -> category id
 
     def write(self, result: FrameResult) -> None:
         height, width = result.frame.shape[:2]
         image_id = result.frame_index + 1
-        self._images.append(_dumps({"id": image_id, "frame_index": result.frame_index, "width": width,
-                                    "height": height, "file_name": f"{result.frame_index:05d}.jpg"}))
-        annotations = [_dumps(a) for a in self._annotations(visible(result.detections), image_id)]
-        text = ",\n".join(annotations)
-        if annotations and self._n_annotations:
-            text = ",\n" + text
-        self._n_annotations += len(annotations)
-        self._write_from_tail(text)
+        image = {"id": image_id, "frame_index": result.frame_index, "width": width, "height": height,
+                 "file_name": f"{result.frame_index:05d}.jpg"}
+        annotations = self._annotations(visible(result.detections), image_id)
+        categories = [{"id": i, "name": name} for name, i in sorted(self._categories.items(), key=lambda c: c[1])]
+        self._file.add(image, annotations, categories)
 
     def _annotations(self, detections: sv.Detections, image_id: int) -> list[dict]:
         names = detections.data.get("class_name")
         annotations = []
         for i in range(len(detections)):
             x1, y1, x2, y2 = (float(v) for v in detections.xyxy[i])
-            category = int(detections.class_id[i]) if detections.class_id is not None else -1
+            class_id = int(detections.class_id[i]) if detections.class_id is not None else -1
             name = str(names[i]) if names is not None and names[i] else None
-            self._categories.setdefault(category, name or ("object" if category < 0 else f"class {category}"))
+            category = self._category(class_id, name or ("object" if class_id < 0 else f"class {class_id}"))
             annotation = {
-                "id": self._n_annotations + len(annotations) + 1,
+                "id": self._file.n_annotations + len(annotations) + 1,
                 "image_id": image_id,
                 "track_id": int(detections.tracker_id[i]),
                 "category_id": category,
@@ -80,17 +115,13 @@ class CocoJsonSink(Sink):
             annotations.append(annotation)
         return annotations
 
-    def _write_from_tail(self, annotations_text: str) -> None:
-        """Overwrite the old tail with new annotations and the new tail, then flush."""
-        categories = [{"id": i, "name": name} for i, name in sorted(self._categories.items())]
-        tail = f'\n],"images":[{",".join(self._images)}],"categories":{_dumps(categories)}}}\n'
-        data = annotations_text.encode()
-        self._file.seek(self._tail_at)
-        self._file.write(data + tail.encode())
-        self._file.truncate()
-        self._tail_at += len(data)
-        self._file.flush()
+    def _category(self, class_id: int, name: str) -> int:
+        """The category id of a class name, given the first time it is seen."""
+        if name not in self._categories:
+            taken = set(self._categories.values())
+            free = class_id >= 0 and class_id not in taken
+            self._categories[name] = class_id if free else max(taken, default=0) + 1
+        return self._categories[name]
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        self._file.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from autotrack.errors import InputError
-from autotrack.sinks.base import Sink, visible
+from autotrack.sinks.base import Sink, class_names, visible
 from autotrack.types import FrameResult
 
 
@@ -35,12 +36,15 @@ def write_index_png(path: str | Path, labels: np.ndarray) -> None:
 
 class DavisPngSink(Sink):
     """Writes `<out_dir>/<frame_index:05d>.png` per frame. Tracker ids map to indices 1..255 in the order their
-    masks first appear (`object_index` holds the map); where masks overlap, the later row wins."""
+    masks first appear (`object_index` holds the map); where masks overlap, the later row wins. `objects.json`
+    in the same folder, rewritten atomically when an object appears, gives each index its tracker id and class:
+    `{"1": {"id": 7, "class": "cup"}, ...}`."""
 
     def __init__(self, out_dir: str | Path) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.object_index: dict[int, int] = {}
+        self._objects: dict[str, dict] = {}
 
     def write(self, result: FrameResult) -> None:
         detections = visible(result.detections)
@@ -48,14 +52,19 @@ class DavisPngSink(Sink):
         if len(detections):
             if detections.mask is None:
                 raise InputError("DavisPngSink needs detections with masks")
-            for track_id, mask in zip(detections.tracker_id, detections.mask):
+            for track_id, mask, name in zip(detections.tracker_id, detections.mask, class_names(detections)):
                 if mask.any():
-                    labels[mask] = self._index_of(int(track_id))
+                    labels[mask] = self._index_of(int(track_id), name)
         write_index_png(self.out_dir / f"{result.frame_index:05d}.png", labels)
 
-    def _index_of(self, track_id: int) -> int:
+    def _index_of(self, track_id: int, name: str) -> int:
         if track_id not in self.object_index:
             if len(self.object_index) == 255:
                 raise InputError(f"DAVIS PNGs hold at most 255 objects; tracker id {track_id} would be the 256th")
-            self.object_index[track_id] = len(self.object_index) + 1
+            index = len(self.object_index) + 1
+            self.object_index[track_id] = index
+            self._objects[str(index)] = {"id": track_id, "class": name}
+            tmp = self.out_dir / ".objects.json.tmp"
+            tmp.write_text(json.dumps(self._objects, indent=1))
+            os.replace(tmp, self.out_dir / "objects.json")
         return self.object_index[track_id]

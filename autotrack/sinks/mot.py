@@ -1,4 +1,6 @@
-"""MOTChallenge text sink: one `frame,id,x,y,w,h,conf,-1,-1,-1` line per visible object, 1-based frames."""
+"""MOTChallenge text sink: one `frame,id,x,y,w,h,conf,-1,-1,-1` line per visible object, 1-based frames, and a
+side file `<name>.classes.csv` (`id,class`) naming each object's class, since MOTChallenge results have no class
+column (their columns 8-10 are world coordinates)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autotrack.sinks.base import Sink, visible
+from autotrack.sinks.base import Sink, class_names, visible
 from autotrack.types import FrameResult
 
 
@@ -23,22 +25,33 @@ def format_mot_row(frame_number: int, track_id: int, xyxy: np.ndarray, score: fl
 
 
 class MotSink(Sink):
-    """Appends each frame's visible objects to a MOTChallenge results file, flushed every frame so another process
-    can follow the file while a run goes on. Confidence is written as 1 when the detections carry none."""
+    """Appends each frame's visible objects to a MOTChallenge results file, and each new object's class to the
+    side file `classes_path`; both are flushed every frame so another process can follow them while a run goes on.
+    Confidence is written as 1 when the detections carry none."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.classes_path = self.path.with_name(f"{self.path.stem}.classes.csv")
         self._file = open(self.path, "w", encoding="utf-8")
+        self._classes = open(self.classes_path, "w", encoding="utf-8")
+        self._classes.write("id,class\n")
+        self._named: set[int] = set()
 
     def write(self, result: FrameResult) -> None:
         detections = visible(result.detections)
+        names = class_names(detections)
         for i in range(len(detections)):
             score = detections.confidence[i] if detections.confidence is not None else 1.0
             track_id = int(detections.tracker_id[i])
             self._file.write(format_mot_row(result.frame_index + 1, track_id, detections.xyxy[i], score))
+            if track_id not in self._named:
+                self._named.add(track_id)
+                self._classes.write(f"{track_id},{names[i]}\n")
         self._file.flush()
+        self._classes.flush()
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        for file in (self._file, self._classes):
+            if not file.closed:
+                file.close()

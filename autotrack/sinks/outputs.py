@@ -23,6 +23,8 @@ class Outputs:
         json: COCO-style JSON with RLE masks.
         masks_dir: folder of DAVIS-layout PNG masks.
         show: show the annotated frames in a window.
+        dataset: folder of an auto-labelled training set (`DatasetSink`), in `dataset_format` ("yolo" or "coco"),
+            every `dataset_every`-th frame.
     """
 
     video: str | Path | None = None
@@ -30,10 +32,18 @@ class Outputs:
     json: str | Path | None = None
     masks_dir: str | Path | None = None
     show: bool = False
+    dataset: str | Path | None = None
+    dataset_format: str = "yolo"
+    dataset_every: int = 1
 
     def check(self) -> None:
-        """Fail with one line, before anything is opened, when an output file's folder is missing or the path is
-        a folder."""
+        """Fail with one line, before anything is opened or any model loads, when an output cannot be written: its
+        folder is missing, the path is a folder (or, for `masks_dir`, a file), writing there is refused, or the
+        video's suffix names no container it can write. Leaves nothing behind."""
+        from autotrack.sinks.video import SUFFIXES
+
+        if self.video is not None and Path(self.video).suffix.lower() not in SUFFIXES:
+            raise OutputError(f"video output {self.video}: use a {', '.join(SUFFIXES)} file name")
         for path in (self.video, self.mot, self.json):
             if path is None:
                 continue
@@ -42,10 +52,23 @@ class Outputs:
                 raise OutputError(f"output folder does not exist: {path.parent}")
             if path.is_dir():
                 raise OutputError(f"output {path} is a folder; give a file name")
+            _try_writing(path)
+        if self.masks_dir is not None:
+            folder = Path(self.masks_dir)
+            if folder.exists() and not folder.is_dir():
+                raise OutputError(f"masks folder {folder} is a file")
+            if not folder.exists() and not folder.parent.is_dir():
+                raise OutputError(f"output folder does not exist: {folder.parent}")
+            _try_writing((folder if folder.exists() else folder.parent) / ".autotrack-write-test")
+        if self.dataset is not None:
+            from autotrack.sinks.dataset import check_dataset
+
+            check_dataset(self.dataset, self.dataset_format, self.dataset_every)
 
     def open(self, fps: float | None) -> list[Sink]:
         """The sinks for these outputs (a window first, so it shows every frame as soon as possible)."""
         from autotrack.sinks.coco import CocoJsonSink
+        from autotrack.sinks.dataset import DatasetSink
         from autotrack.sinks.davis import DavisPngSink
         from autotrack.sinks.mot import MotSink
         from autotrack.sinks.video import VideoSink
@@ -61,8 +84,22 @@ class Outputs:
                 sinks.append(CocoJsonSink(self.json))
             if self.masks_dir:
                 sinks.append(DavisPngSink(self.masks_dir))
+            if self.dataset:
+                sinks.append(DatasetSink(self.dataset, self.dataset_format, self.dataset_every))
         except BaseException:
             for sink in sinks:
                 sink.close()
             raise
         return sinks
+
+
+def _try_writing(path: Path) -> None:
+    """Open `path` for appending (creating it when missing, then removing it again): OutputError if refused."""
+    existed = path.exists()
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
+    if not existed:
+        path.unlink()

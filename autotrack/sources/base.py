@@ -35,12 +35,14 @@ class SourceStats:
         reconnects: successful reconnections of a live stream.
         input_fps: rate at which frames arrive from the input (decode rate for files), over the last frames.
         queued: frames read from a live stream and waiting for the consumer.
+        outage: seconds the stream was gone before its latest reconnection (None before any).
     """
 
     dropped: int = 0
     reconnects: int = 0
     input_fps: float | None = None
     queued: int = 0
+    outage: float | None = None
 
 
 class RateMeter:

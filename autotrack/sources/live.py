@@ -188,8 +188,9 @@ class LiveSource(Source):
             capture = self._open()
             if capture is not None:
                 self._describe(capture)
+                self.stats.outage = time.monotonic() - lost_at
                 self.stats.reconnects += 1
-                logger.info("%s reconnected after %d attempt(s)", self.name, attempt)
+                logger.warning("%s reconnected after %.1f s (%d attempt(s))", self.name, self.stats.outage, attempt)
                 return capture
             logger.warning("%s: reconnect attempt %d failed", self.name, attempt)
         raise SourceError(

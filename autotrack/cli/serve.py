@@ -1,0 +1,48 @@
+"""`autotrack serve [SOURCE ...]`: the browser console (see `autotrack.serve`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from autotrack.cli.common import choose_pipeline, live_options, pipeline_options
+
+TOKEN_ENV = "AUTOTRACK_TOKEN"
+
+
+@click.command("serve")
+@click.argument("sources", nargs=-1)
+@pipeline_options
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; any other than this machine's needs a token.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--token", envvar=TOKEN_ENV, help=f"Required on every request (or set {TOKEN_ENV}).")
+@click.option("--output-dir", default="serve-output", show_default=True, type=click.Path(file_okay=False),
+              help="Each source writes DIR/<source>/run-<n>/tracks.txt (MOT) and tracks.json (COCO).")
+@click.option("--max-sources", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--reconnect", metavar="N|forever", default="forever", show_default=True,
+              help="Streams: reconnect attempts after the input is lost.")
+def serve_command(sources, host, port, token, output_dir, max_sources, reconnect, **options) -> None:
+    """Open a browser console on SOURCEs (video files, image folders, webcams, stream URLs; more can be added from
+    the page): watch the annotated frames, click to follow objects, see every ID and event, download the results.
+    """
+    try:
+        import uvicorn
+
+        from autotrack.serve import Console, RunOptions, check_host, create_app
+    except ImportError as error:
+        raise click.ClickException(f"autotrack serve needs the serve extra ({error.name} is missing): "
+                                   'pip install "autotrack[serve]"') from None
+
+    check_host(host, token)
+    if len(sources) > max_sources:
+        raise click.UsageError(f"{len(sources)} sources given, --max-sources is {max_sources}")
+    pipeline, prompts, overrides = choose_pipeline(options)
+    run_options = RunOptions(pipeline, overrides, prompts, options["max_frames"],
+                             live_options(None, reconnect)["reconnect"], Path(output_dir))
+    app = create_app(Console(run_options, max_sources), token, sources)
+    address = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
+    click.echo(f"autotrack console on {address}" + ("?token=..." if token else "") + " (Ctrl-C stops it)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws_max_size=64 * 1024,
+                timeout_graceful_shutdown=5)

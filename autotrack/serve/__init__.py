@@ -1,0 +1,17 @@
+"""`autotrack serve`: a browser console for live cameras and videos.
+
+Each source runs its own pipeline in a background thread (`SourceWorker`); the web app (`create_app`, FastAPI)
+serves a landing page with every source's live thumbnail, a page per source (live annotated frames, the object
+list, click-to-prompt, the event log, controls and downloads; plain HTML/JS in `static/`), and the HTTP/WebSocket
+API behind them, described at /openapi.json. Needs the `serve` extra: `pip install "autotrack[serve]"`.
+
+    console = Console(RunOptions(pipeline="manual-sam2", output_dir=Path("out")))
+    app = create_app(console, sources=["rtsp://camera/stream"])   # then run it with uvicorn
+"""
+
+from autotrack.serve.app import create_app
+from autotrack.serve.console import Console
+from autotrack.serve.security import check_host
+from autotrack.serve.worker import RunOptions, SourceWorker
+
+__all__ = ["Console", "RunOptions", "SourceWorker", "check_host", "create_app"]

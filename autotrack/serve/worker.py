@@ -1,0 +1,338 @@
+"""SourceWorker: one source's pipeline running in a background thread, and what the console shows of it.
+
+The worker thread reads frames, runs the pipeline, writes the run's MOT and COCO JSON files, and after each frame
+keeps the annotated JPEG, the objects and the event log, and publishes them on the source's `Channel`. It never
+waits for a web client, and a web client never waits for it: requests (prompts, removals, new classes) go to the
+pipeline, which applies them at its next frame. Every source runs live: a stream with the `latest` policy, a
+recording at its own speed (`RealTimeSource`), so a slow tracker skips frames (counted as dropped) rather than
+falling behind, and a fast one does not race through a video before anyone could click on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict, deque
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autotrack.errors import AutotrackError, one_line
+from autotrack.pipeline import Pipeline, load_pipeline
+from autotrack.prompters.manual import ManualPrompts
+from autotrack.serve.channel import FRAME, Channel
+from autotrack.serve.messages import (
+    encode_jpeg,
+    event_row,
+    identity_events,
+    object_rows,
+)
+from autotrack.sinks import FrameAnnotator, Outputs
+from autotrack.sources import LiveSource, RealTimeSource, is_live, open_source
+from autotrack.sources.live import redact
+from autotrack.types import EventKind, FrameResult, Prompt
+
+logger = logging.getLogger(__name__)
+
+STARTING, RUNNING, PAUSED, STOPPED, FINISHED, FAILED = "starting", "running", "paused", "stopped", "finished", "failed"
+ACTIVE = (STARTING, RUNNING, PAUSED)
+MOT_FILE, COCO_FILE = "tracks.txt", "tracks.json"
+LOST = EventKind.LOST  # the status of a lost object in the object list (the engine's statuses are `Status`)
+KEEP_LOST = 10  # lost objects still listed (status "lost"), most recent first
+KEEP_EVENTS = 500  # event log lines kept per source, for pages that open later
+
+
+class ConsoleError(AutotrackError):
+    """A console request that cannot be done; subclasses say which HTTP status answers it."""
+
+
+class NotFound(ConsoleError, LookupError):
+    """No such source, object or file."""
+
+
+class Conflict(ConsoleError):
+    """The request does not fit the source's state (not running, too many sources)."""
+
+
+@dataclass
+class RunOptions:
+    """How every source of a console runs.
+
+    Attributes:
+        pipeline: ready pipeline name or YAML file.
+        overrides: `key=value` config overrides.
+        prompts: user prompts applied to every source from its first frame (or None).
+        max_frames: stop each run after this many frames.
+        reconnect: live sources: reopen attempts after the stream is lost (None: forever).
+        output_dir: each source writes into `output_dir/<source id>/run-<n>/`.
+        max_width: frames sent to pages are scaled down to this width.
+    """
+
+    pipeline: str = "yolo-sam2"
+    overrides: list[str] = field(default_factory=list)
+    prompts: ManualPrompts | None = None
+    max_frames: int | None = None
+    reconnect: int | None = None
+    output_dir: Path = Path("serve-output")
+    max_width: int = 960
+
+
+def source_name(spec: str) -> str:
+    """What the console calls a source: the spec without a URL's user and password."""
+    return redact(spec) if is_live(spec) else spec
+
+
+def source_slug(spec: str) -> str:
+    """A short ID for URLs and folder names: a file's stem, a stream's host and path, `webcam-N`."""
+    if spec.isdigit():
+        return f"webcam-{spec}"
+    text = re.sub(r"^[a-z]+://([^/@]*@)?", "", spec, flags=re.IGNORECASE) if is_live(spec) else Path(spec).stem
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:40]
+    return slug or "source"
+
+
+class SourceWorker:
+    """Runs one source in a background thread; `start`, `pause`, `stop` and the requests are safe from any thread.
+
+    Attributes:
+        id: the source's ID in URLs and folder names.
+        name: the source as the user gave it (credentials removed).
+        state: starting, running, paused, stopped, finished or failed.
+        error: the one-line reason of a failed run.
+        channel: where each frame's message (with its JPEG) and each state change are published.
+        folder: the current run's output folder.
+    """
+
+    def __init__(self, source_id: str, spec: str, options: RunOptions) -> None:
+        self.id = source_id
+        self.spec = spec
+        self.name = source_name(spec)
+        self.options = options
+        self.channel = Channel()
+        self.state = STOPPED
+        self.error: str | None = None
+        self.folder: Path | None = None
+        self.last_frame: dict | None = None  # the latest frame message
+        self.jpeg: bytes | None = None  # and its annotated frame
+        self._events: deque[dict] = deque(maxlen=KEEP_EVENTS)
+        self._pipeline: Pipeline | None = None
+        self._ids: set[int] = set()  # live object IDs, and those just given out to a prompt
+        self._first_seen: dict[int, int] = {}  # object ID -> frame it was born on
+        self._rows: dict[int, dict] = {}  # object ID -> its latest row
+        self._lost: OrderedDict[int, dict] = OrderedDict()
+        self._annotator: FrameAnnotator | None = None
+        self._cond = threading.Condition()  # guards the state; wakes a paused worker
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def source_dir(self) -> Path:
+        """The folder every run of this source writes into (downloads come only from here)."""
+        return self.options.output_dir / self.id
+
+    # ------------------------------------------------------------------------------------------------- controls
+    def start(self) -> None:
+        """Resume a paused run, or start a new run (in a new output folder) when none is going on."""
+        with self._cond:
+            if self.state == PAUSED:
+                self._set_state(RUNNING, "resumed")
+                self._cond.notify_all()
+                return
+            if self.state in ACTIVE:
+                return
+            self._stop.clear()
+            self._new_run()
+            self._set_state(STARTING, "starting", f"outputs in {self.folder.name}/")
+            self._thread = threading.Thread(target=self._run, name=f"autotrack serve {self.id}", daemon=True)
+            self._thread.start()
+
+    def pause(self) -> None:
+        """Stop taking frames until `start`; a live stream goes on and its frames are dropped meanwhile."""
+        with self._cond:
+            if self.state == RUNNING:
+                self._set_state(PAUSED, "paused")
+
+    def stop(self, wait: float | None = None) -> None:
+        """End the run (its files are complete); wait up to `wait` seconds for the worker thread to finish."""
+        with self._cond:
+            if self.state not in ACTIVE:
+                return
+            self._stop.set()
+            self._cond.notify_all()
+            pipeline, thread = self._pipeline, self._thread
+        if pipeline is not None and isinstance(pipeline.source, LiveSource):
+            pipeline.source.close()  # wakes a worker waiting for the next frame of a stream
+        if wait is not None and thread is not None:
+            thread.join(wait)
+
+    # ------------------------------------------------------------------------------------------------- requests
+    def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
+        """Prompt a new object (`object_id` None) or re-prompt a live one on the next frame; returns its ID."""
+        pipeline = self._running_pipeline()
+        if object_id is not None:
+            self._check_live(object_id)
+        object_id = pipeline.add_prompt(prompt, object_id, class_name)
+        self._ids.add(object_id)
+        return object_id
+
+    def remove_object(self, object_id: int) -> None:
+        """Stop following an object from the next frame on; its ID is retired."""
+        pipeline = self._running_pipeline()
+        self._check_live(object_id)
+        pipeline.remove(object_id)
+
+    def set_classes(self, classes: list[str] | None) -> None:
+        """Change the detector's classes (or text prompts) mid-stream; objects keep their IDs."""
+        self._running_pipeline().set_classes(classes)
+        self._log(event_row("classes", self._frame(), reason=", ".join(classes) if classes else "all classes"))
+
+    # ------------------------------------------------------------------------------------------------- reading
+    def info(self) -> dict:
+        """The source's state for the API and the pages."""
+        frame = self.last_frame or {}
+        return {
+            "id": self.id,
+            "source": self.name,
+            "state": self.state,
+            "error": self.error,
+            "run": self.folder.name if self.folder else None,
+            "frame": frame.get("frame"),
+            "stats": frame.get("stats"),
+            "objects": sum(1 for row in frame.get("objects", []) if row["status"] != LOST),
+        }
+
+    def events(self) -> list[dict]:
+        """The event log, oldest first."""
+        return list(self._events)
+
+    def files(self) -> list[dict]:
+        """Files written by this source's runs: path relative to `source_dir`, and size in bytes."""
+        if not self.source_dir.is_dir():
+            return []
+        return [{"path": path.relative_to(self.source_dir).as_posix(), "size": path.stat().st_size}
+                for path in sorted(self.source_dir.rglob("*")) if path.is_file()]
+
+    # ------------------------------------------------------------------------------------------------- worker
+    def _run(self) -> None:
+        try:
+            pipeline = self._open()
+            with self._cond:
+                self._pipeline = pipeline
+                if self._stop.is_set():
+                    pipeline.close()
+                    self._set_state(STOPPED, "stopped")
+                    return
+                self._set_state(RUNNING, "started", self.name)
+            with closing(pipeline.stream()) as stream:
+                for result in stream:
+                    self._publish(result)
+                    if not self._wait_while_paused():
+                        break
+            with self._cond:
+                self._set_state(STOPPED if self._stop.is_set() else FINISHED,
+                                "stopped" if self._stop.is_set() else "finished", f"{pipeline.summary.frames} frames")
+        except Exception as error:  # a failing source shows why on its page; the others go on
+            if not isinstance(error, AutotrackError):
+                logger.exception("source %s failed", self.id)
+            with self._cond:
+                self.error = one_line(error)
+                self._set_state(FAILED, "failed", self.error)
+        finally:
+            self._pipeline = None
+
+    def _open(self) -> Pipeline:
+        """Load the pipeline (models first, then the source with the live policy), writing into the run's folder."""
+        options = self.options
+        if is_live(self.spec):  # opened last, once the models are loaded
+            source, live = self.spec, {"policy": "latest", "reconnect": options.reconnect}
+        else:
+            source, live = RealTimeSource(open_source(self.spec)), None
+        outputs = Outputs(mot=self.folder / MOT_FILE, json=self.folder / COCO_FILE)
+        return load_pipeline(options.pipeline, source, (), options.prompts, options.overrides, options.max_frames,
+                             live, outputs)
+
+    def _new_run(self) -> None:
+        """Forget the previous run (its IDs start again at 1) and choose the new run's folder."""
+        self.error = None
+        self.last_frame = None
+        self.folder = self._next_folder()
+        self._ids, self._first_seen, self._rows, self._lost = set(), {}, {}, OrderedDict()
+        self._annotator = FrameAnnotator()  # one per run: it keeps the motion traces
+
+    def _wait_while_paused(self) -> bool:
+        """Block while paused (a recording then resumes where it was); False when the run should stop."""
+        with self._cond:
+            if self.state != PAUSED:
+                return not self._stop.is_set()
+            while self.state == PAUSED and not self._stop.is_set():
+                self._cond.wait()
+        if isinstance(self._pipeline.source, RealTimeSource):
+            self._pipeline.source.resync()
+        return not self._stop.is_set()
+
+    def _publish(self, result: FrameResult) -> None:
+        """Keep and publish one frame: annotated JPEG, object rows, events, counters."""
+        index = result.frame_index
+        summary = self._pipeline.summary
+        events = identity_events(result)
+        for event in result.events:
+            if event.kind == EventKind.BORN:
+                self._first_seen[event.tracker_id] = index
+            elif event.kind in (EventKind.LOST, EventKind.REMOVED):
+                self._retire(event.tracker_id, keep=event.kind == EventKind.LOST)
+        rows = object_rows(result, self._first_seen)
+        self._rows = {row["id"]: row for row in rows}
+        self._ids.update(self._rows)
+        height, width = result.frame.shape[:2]
+        message = {
+            "type": FRAME, "source": self.id, "frame": index, "timestamp": round(result.timestamp, 3),
+            "width": width, "height": height, "state": self.state,
+            "objects": rows + list(reversed(self._lost.values())),
+            "events": events,
+            "stats": {"frames": summary.frames, "fps": round(summary.fps, 2),
+                      "input_fps": None if summary.input_fps is None else round(summary.input_fps, 2),
+                      "dropped": summary.dropped, "reconnects": summary.reconnects, "objects": summary.objects},
+        }
+        jpeg = encode_jpeg(self._annotator(result.frame, result.detections), self.options.max_width)
+        self.last_frame, self.jpeg = message, jpeg
+        self._events.extend(events)
+        self.channel.publish(message, jpeg)
+
+    def _retire(self, object_id: int, keep: bool) -> None:
+        """Forget a lost or removed object; a lost one stays listed with status "lost" for a while."""
+        self._ids.discard(object_id)
+        self._first_seen.pop(object_id, None)
+        row = self._rows.get(object_id)
+        if keep and row is not None:
+            self._lost[object_id] = {**row, "status": LOST, "outline": []}
+            while len(self._lost) > KEEP_LOST:
+                self._lost.popitem(last=False)
+
+    def _set_state(self, state: str, kind: str, reason: str = "") -> None:
+        """Change the state (hold `_cond`), log it and tell the clients."""
+        self.state = state
+        self._log(event_row(kind, self._frame(), reason=reason))
+
+    def _log(self, row: dict) -> None:
+        """Add a line to the event log and send it, with the source's state, to the clients."""
+        self._events.append(row)
+        self.channel.publish({"type": "status", **self.info(), "events": [row]})
+
+    def _frame(self) -> int | None:
+        return self.last_frame["frame"] if self.last_frame else None
+
+    def _running_pipeline(self) -> Pipeline:
+        pipeline = self._pipeline
+        if pipeline is None or self.state not in (RUNNING, PAUSED):
+            raise Conflict(f"source {self.id} is {self.state}: start it first")
+        return pipeline
+
+    def _check_live(self, object_id: int) -> None:
+        if object_id not in self._ids:
+            raise NotFound(f"no live object {object_id} in source {self.id}")
+
+    def _next_folder(self) -> Path:
+        """run-1, run-2, ...: the first number not used in this source's folder (so no run overwrites another)."""
+        used = [int(p.name[4:]) for p in self.source_dir.glob("run-*") if p.name[4:].isdigit()]
+        return self.source_dir / f"run-{max(used, default=0) + 1}"

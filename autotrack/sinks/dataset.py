@@ -1,0 +1,145 @@
+"""Auto-labelling: every n-th frame and its tracked masks as a training set, in YOLO segmentation or COCO format.
+
+Layout of the dataset folder:
+    yolo: images/<frame>.jpg, labels/<frame>.txt (one normalised polygon per line), data.yaml (`train` and `val`
+          both images/, `names` in order of first appearance)
+    coco: images/<frame>.jpg, annotations.json (categories from 1; a one-piece mask as a polygon, a mask with holes
+          or several pieces as RLE with iscrowd 1: supervision's choice)
+
+The labels come from supervision's dataset writers (`detections_to_yolo_annotations`,
+`detections_to_coco_annotations`, `classes_to_coco_categories`), one frame at a time, so no mask is kept in memory.
+The folder is a loadable dataset after every frame: files are written under a temporary name and renamed, data.yaml
+before a label that needs a new class, a label before its image, an image before its COCO entry (which `CocoFile`
+appends keeping the JSON valid). An interrupted run leaves a dataset of the frames written so far.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import supervision as sv
+import yaml
+
+from autotrack.errors import AutotrackError
+from autotrack.sinks.base import Sink, visible
+from autotrack.sinks.coco import CocoFile
+from autotrack.types import FrameResult
+
+FORMATS = ("yolo", "coco")
+DEFAULT_CLASS = "object"  # class of objects without a class name (e.g. prompted by the user without one)
+
+
+class DatasetError(AutotrackError, OSError):
+    """The dataset folder cannot be written; the message says which and why."""
+
+
+def check_dataset(path: str | Path, format: str = "yolo", every: int = 1) -> None:
+    """Refuse, before a run starts, an unknown format, `every` below 1, or a folder that is not empty (a dataset
+    would be mixed into it) or that cannot be created or written."""
+    if format not in FORMATS:
+        raise DatasetError(f"dataset format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if every < 1:
+        raise DatasetError(f"dataset every must be at least 1, got {every}")
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir() or any(path.iterdir()):
+            raise DatasetError(f"dataset folder {path} is not an empty folder; choose a new one")
+        existing = path
+    else:
+        existing = next(p for p in path.absolute().parents if p.exists())
+        if not existing.is_dir():
+            raise DatasetError(f"dataset folder {path} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DatasetError(f"dataset folder {path} cannot be written: no permission in {existing}")
+
+
+class DatasetSink(Sink):
+    """Writes every `every`-th frame with the masks of its visible objects as a YOLO or COCO dataset.
+
+    Args:
+        directory: the dataset folder (created; refused when it holds files already).
+        format: "yolo" (segmentation polygons and data.yaml) or "coco" (annotations.json).
+        every: write frames whose index is a multiple of this.
+
+    Attributes:
+        classes: class names by dataset class index, in order of first appearance.
+    """
+
+    def __init__(self, directory: str | Path, format: str = "yolo", every: int = 1) -> None:
+        check_dataset(directory, format, every)
+        self.directory = Path(directory)
+        self.format = format
+        self.every = every
+        self.classes: list[str] = []
+        try:
+            (self.directory / "images").mkdir(parents=True, exist_ok=True)
+            if format == "yolo":
+                (self.directory / "labels").mkdir(exist_ok=True)
+                self._write_data_yaml()
+                self._coco = None
+            else:
+                self._coco = CocoFile(self.directory / "annotations.json", "autotrack auto-labelled dataset")
+        except OSError as error:
+            raise DatasetError(f"dataset folder {directory} cannot be written: {error.strerror or error}") from None
+        self._next_annotation_id = 1
+
+    def write(self, result: FrameResult) -> None:
+        if result.frame_index % self.every:
+            return
+        detections = self._labelled(visible(result.detections))
+        name = f"{result.frame_index:06d}"
+        image = self.directory / "images" / f"{name}.jpg"
+        if self.format == "yolo":
+            from supervision.dataset.formats.yolo import detections_to_yolo_annotations
+
+            lines = detections_to_yolo_annotations(detections, result.frame.shape, approximation_percentage=0.0)
+            self._replace(self.directory / "labels" / f"{name}.txt", "".join(line + "\n" for line in lines))
+            self._replace(image, result.frame)
+        else:
+            from supervision.dataset.formats.coco import (
+                classes_to_coco_categories,
+                detections_to_coco_annotations,
+            )
+
+            image_id = result.frame_index + 1
+            annotations, self._next_annotation_id = detections_to_coco_annotations(
+                detections, image_id, self._next_annotation_id, approximation_percentage=0.0)
+            self._replace(image, result.frame)
+            height, width = result.frame.shape[:2]
+            entry = {"id": image_id, "file_name": image.name, "width": width, "height": height}
+            self._coco.add(entry, annotations, classes_to_coco_categories(self.classes))
+
+    def close(self) -> None:
+        if self._coco is not None:
+            self._coco.close()
+
+    def _labelled(self, detections: sv.Detections) -> sv.Detections:
+        """The rows with masks, `class_id` set to the dataset's class index of their class name (new names are
+        added to `classes`, and to data.yaml at once)."""
+        detections = detections[detections.mask.any(axis=(1, 2))] if detections.mask is not None else detections[:0]
+        names = detections.data.get("class_name", np.full(len(detections), ""))
+        names = [str(n) or DEFAULT_CLASS for n in names]
+        new = [n for n in dict.fromkeys(names) if n not in self.classes]
+        if new:
+            self.classes.extend(new)
+            if self.format == "yolo":
+                self._write_data_yaml()
+        detections.class_id = np.array([self.classes.index(n) for n in names], dtype=int)
+        return detections
+
+    def _write_data_yaml(self) -> None:
+        data = {"train": "images", "val": "images", "nc": len(self.classes), "names": self.classes}
+        self._replace(self.directory / "data.yaml", yaml.safe_dump(data, sort_keys=False))
+
+    def _replace(self, path: Path, content: str | np.ndarray) -> None:
+        """Write a text or an image file atomically, so a reader sees the old file or the new one, never a part:
+        first under a hidden name in the dataset folder, outside every folder a loader lists, then renamed."""
+        tmp = self.directory / f".partial{path.suffix}"  # the suffix tells OpenCV the image format
+        if isinstance(content, str):
+            tmp.write_text(content)
+        elif not cv2.imwrite(str(tmp), content):
+            raise DatasetError(f"cannot write image {path}")
+        os.replace(tmp, path)

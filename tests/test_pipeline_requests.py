@@ -1,0 +1,140 @@
+"""Requests to a running Pipeline from another thread (a user interface): prompt a new or live object, remove one,
+change the detector's classes. They apply at the start of the next frame."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from fakes import ScriptedEngine, make_detections, moving_box
+
+from autotrack.errors import AutotrackError
+from autotrack.pipeline import Pipeline
+from autotrack.prompters.yolo import PrompterError, YoloPrompter
+from autotrack.types import Prompt
+
+FRAMES = 8
+WORLD = {"car": moving_box((20, 20, 80, 80), FRAMES, velocity=(2, 0)),
+         "dog": moving_box((200, 120, 260, 200), FRAMES),
+         "cat": moving_box((120, 20, 170, 70), FRAMES)}
+
+
+class CarDetector:
+    """Sees the car from frame 3 on, and only the classes it was told to keep."""
+
+    def __init__(self) -> None:
+        self.classes = ["car"]
+
+    def set_classes(self, classes):
+        self.classes = classes
+
+    def __call__(self, frame, frame_index):
+        if frame_index < 3 or "car" not in (self.classes or ["car"]):
+            return None
+        return make_detections([WORLD["car"][frame_index]], class_name="car")
+
+
+def frames(n: int = FRAMES) -> list[np.ndarray]:
+    return [np.zeros((240, 320, 3), np.uint8) for _ in range(n)]
+
+
+def from_other_thread(call) -> object:
+    """Run `call` in another thread, as a web server's handler would, and return its result."""
+    out = []
+    thread = threading.Thread(target=lambda: out.append(call()))
+    thread.start()
+    thread.join(timeout=10)
+    return out[0]
+
+
+def ids(result) -> list[int]:
+    return [] if result.detections.tracker_id is None else result.detections.tracker_id.tolist()
+
+
+def events(result) -> list[tuple[str, int]]:
+    return [(event.kind, event.tracker_id) for event in result.events]
+
+
+def test_a_prompt_from_another_thread_starts_an_object_on_the_next_frame_with_an_id_no_birth_takes():
+    engine = ScriptedEngine(WORLD)
+    pipeline = Pipeline(frames(), CarDetector(), engine)
+    stream = pipeline.stream()
+    for _ in range(3):
+        assert ids(next(stream)) == []
+    # the ID is given out at once, before the detector's birth on the next frame
+    dog = from_other_thread(lambda: pipeline.add_prompt(Prompt(points=[[230, 160]]), class_name="dog"))
+    result = next(stream)  # frame 3: the prompt and the car's birth
+    assert dog == 1 and ids(result) == [1, 2]
+    assert ("born", 1) in events(result) and ("born", 2) in events(result)
+    assert result.detections.data["class_name"].tolist() == ["dog", "car"]
+    assert engine._bound == {1: "dog", 2: "car"}
+    assert set(engine.prompts[3]) == {1, 2}  # the frame the prompt was asked for, not a later one
+    list(stream)
+
+
+def test_a_prompt_to_a_live_object_reprompts_it_and_keeps_its_id():
+    engine = ScriptedEngine(WORLD)
+    pipeline = Pipeline(frames(), None, engine)
+    stream = pipeline.stream()
+    first = pipeline.add_prompt(Prompt(box=WORLD["cat"][0]))
+    next(stream)
+    again = from_other_thread(lambda: pipeline.add_prompt(Prompt(box=WORLD["cat"][1]), object_id=first))
+    result = next(stream)
+    assert again == first == 1 and ids(result) == [1]
+    assert events(result) == [("reprompted", 1)]
+    assert 1 in engine.prompts[1]
+    list(stream)
+
+
+def test_remove_from_another_thread_drops_the_object_on_the_next_frame_and_retires_its_id():
+    engine = ScriptedEngine(WORLD)
+    pipeline = Pipeline(frames(), CarDetector(), engine)
+    stream = pipeline.stream()
+    cat = pipeline.add_prompt(Prompt(box=WORLD["cat"][0]))
+    for _ in range(4):  # the car is born on frame 3
+        result = next(stream)
+    assert ids(result) == [1, 2]
+    from_other_thread(lambda: pipeline.remove(cat))
+    pipeline.remove(99)  # not live: ignored
+    result = next(stream)
+    assert ids(result) == [2] and events(result) == [("removed", 1)]
+    assert engine.removed == [cat]
+    assert pipeline.add_prompt(Prompt(box=WORLD["dog"][5])) == 3  # a retired ID is never given out again
+    rest = list(stream)
+    assert all(1 not in ids(r) for r in rest) and pipeline.summary.events["removed"] == 1
+
+
+def test_a_prompt_and_a_removal_of_the_same_object_before_a_frame_leave_nothing():
+    engine = ScriptedEngine(WORLD)
+    pipeline = Pipeline(frames(), None, engine)
+    stream = pipeline.stream()
+    next(stream)
+    dog = pipeline.add_prompt(Prompt(box=WORLD["dog"][1]))
+    pipeline.remove(dog)
+    result = next(stream)
+    assert ids(result) == [] and events(result) == [] and engine.object_ids == []
+    list(stream)
+
+
+def test_set_classes_changes_what_the_detector_keeps_and_needs_a_detector():
+    detector = CarDetector()
+    pipeline = Pipeline(frames(), detector, ScriptedEngine(WORLD))
+    from_other_thread(lambda: pipeline.set_classes(["person"]))
+    assert detector.classes == ["person"]
+    assert ids(list(pipeline.stream())[-1]) == []  # the car was never detected
+    with pytest.raises(AutotrackError, match="no detector"):
+        Pipeline(frames(), None, ScriptedEngine(WORLD)).set_classes(["car"])
+
+
+def test_yolo_prompter_set_classes_resolves_names_and_refuses_unknown_ones():
+    prompter = YoloPrompter("random", classes=["person"])
+    frame = np.zeros((64, 64, 3), np.uint8)
+    prompter.set_classes(["car", "dog"])
+    prompter(frame, 0)  # a change applies at the start of the next detection
+    assert prompter.classes == [2, 16]
+    prompter.set_classes(None)
+    prompter(frame, 1)
+    assert prompter.classes is None
+    with pytest.raises(PrompterError, match="unknown class 'unicorn'"):
+        prompter.set_classes(["unicorn"])
