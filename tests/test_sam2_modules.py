@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from autotrack.sam2.build import build_model
-from autotrack.sam2.memory_attention import attend_to_memory
+from autotrack.sam2.image_encoder import SAM2ImageEncoder
+from autotrack.sam2.memory_attention import attend_to_memory, scaled_dot_product_attention
 from autotrack.sam2.memory_encoder import encode_memory, memory_position
 
 IMGSZ = 128
@@ -90,3 +91,29 @@ def test_blocked_bf16_attention_on_the_cpu_matches_torch_attention(monkeypatch):
     actual = memory_attention.scaled_dot_product_attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
     assert actual.dtype == torch.bfloat16
     torch.testing.assert_close(actual.float(), expected, rtol=0.02, atol=0.02)
+
+
+@torch.inference_mode()
+def test_image_encoder_keeps_position_encodings_per_size_with_the_same_output(model):
+    encoder = SAM2ImageEncoder(model)
+    generator = torch.Generator().manual_seed(3)
+    for _ in range(2):  # the second frame reuses the position encodings of the first
+        image = torch.randn(1, 3, IMGSZ, IMGSZ, generator=generator)
+        expected = model.forward_image(image)
+        levels, pos = encoder(image)
+        assert len(levels) == len(expected["backbone_fpn"])
+        for actual, wanted in zip(levels, expected["backbone_fpn"]):
+            torch.testing.assert_close(actual, wanted)
+        torch.testing.assert_close(pos, expected["vision_pos_enc"][-1])
+    assert len(encoder._trunk_pos) == len(encoder._neck_pos) == 1
+
+
+@torch.inference_mode()
+def test_attention_product_in_bf16_matches_float32():
+    generator = torch.Generator().manual_seed(4)
+    q, k, v = (torch.randn(2, 4, 300, 32, generator=generator) for _ in range(3))
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        actual = scaled_dot_product_attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
+    assert actual.dtype == torch.bfloat16
+    torch.testing.assert_close(actual.float(), expected, rtol=0.05, atol=0.02)

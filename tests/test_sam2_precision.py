@@ -19,9 +19,9 @@ SMALLEST = {"sam2.1_t": 64, "edgetam": 256}  # EdgeTAM's perceiver pools memory 
 BOX = [290.0, 110.0, 480.0, 420.0]  # the person in bedroom.mp4
 
 
-@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, "fp32"), (False, True, "bf16"),
+@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, "bf16"), (False, True, "bf16"),
                                                          (True, True, "bf16"), (False, False, "fp32")])
-def test_auto_on_a_cpu_takes_bf16_only_with_amx(monkeypatch, avx512_bf16, amx, expected):
+def test_auto_on_a_cpu_takes_bf16_where_it_is_native(monkeypatch, avx512_bf16, amx, expected):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
     assert resolve_precision("auto", torch.device("cpu")) == expected
@@ -34,7 +34,7 @@ def test_auto_on_cuda_takes_bf16_from_ampere_on_and_fp16_before(monkeypatch, cap
 
 
 def test_auto_on_mps_is_fp32_and_explicit_choices_are_kept(monkeypatch):
-    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
     assert resolve_precision("auto", torch.device("mps")) == "fp32"
     for name in ("fp32", "bf16", "fp16"):
         assert resolve_precision(name, torch.device("cpu")) == name

@@ -58,8 +58,8 @@ def pipeline_options(command):
         click.option("--sam-weights", help="Model weights file (or folder), or 'random'."),
         click.option("--imgsz", type=int, help="Model input size (a multiple of 32; EdgeTAM: of 256)."),
         click.option("--precision", type=click.Choice(PRECISIONS),
-                     help="SAM2 compute precision (default auto: bf16 on CUDA from Ampere on and on CPUs with AMX, "
-                          "else fp32)."),
+                     help="Model compute precision (default auto: bf16 on CUDA from Ampere on and on CPUs with "
+                          "AVX512-BF16 or AMX, else fp32)."),
         click.option("--prompts", "prompts_file", type=click.Path(), help="JSON file of boxes/points with object IDs."),
         click.option("--box", "boxes", multiple=True, help="A box x1,y1,x2,y2 on the first frame (repeatable)."),
         click.option("--points", "points", multiple=True, help="Clicks 'x,y;x,y' (x,y,0 = negative) for one object."),

@@ -64,15 +64,3 @@ def build_model(name: str, weights: str | Path | None = None) -> SAM2Model:
     # The video predictors of SAM2 binarise the masks of prompted frames before encoding them into memory.
     model.set_binarize(True)
     return model.eval()
-
-
-def compile_model(model: SAM2Model) -> None:
-    """torch.compile, in place, the parts that take most of a frame: the image encoder and the attention blocks of
-    memory attention (their memory length changes from frame to frame, so they compile for dynamic shapes).
-
-    The first frames then take minutes to compile; the module tree and state_dict stay as they are.
-    """
-    model.image_encoder.compile()
-    for layer in model.memory_attention.layers:
-        layer.self_attn.compile(dynamic=True)
-        layer.cross_attn_image.compile(dynamic=True)

@@ -92,7 +92,7 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     """softmax(q k^T / sqrt(d)) v for (B, heads, L, d) tensors; see the module's docstring for how."""
     if q.device.type != "cpu" or q.dtype == torch.float32:
         return F.scaled_dot_product_attention(q, k, v)
-    q, keys = q * (q.shape[-1] ** -0.5), k.transpose(-2, -1)
+    q, keys = q * (q.shape[-1] ** -0.5), k.transpose(-2, -1).contiguous()  # once, not once per block
     rows = max(1, SCORES_PER_BLOCK // (q.shape[0] * q.shape[1] * k.shape[-2]))
     out = torch.empty_like(q)
     for start in range(0, q.shape[-2], rows):

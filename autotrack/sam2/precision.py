@@ -1,11 +1,12 @@
 """The engine's compute precision: which dtype the models run in, chosen from what the device does natively.
 
-`auto` picks bf16 where the hardware computes it fast (CUDA GPUs of compute capability 8.0 or newer; CPUs with AMX
-tiles), fp16 on older CUDA GPUs, and fp32 elsewhere. CPUs with AVX512-BF16 but no AMX get fp32: measured on such a
-CPU (an AMD EPYC, SAM2.1-tiny at 512 px, `autotrack bench`), bf16 autocast ran the whole frame 3x slower than fp32.
-Apple MPS gets fp32 too (not measured to help).
+`auto` picks bf16 where the hardware computes it natively (CUDA GPUs of compute capability 8.0 or newer; CPUs with
+AVX512-BF16 or AMX tiles), fp16 on older CUDA GPUs, and fp32 elsewhere (Apple MPS included: not measured to help).
+On a CPU with AVX512-BF16 and no AMX (an AMD EPYC, 2 cores), bf16 ran SAM2.1-tiny 1.5x as fast as fp32 at 512 px
+and 1.6x at 1024 px; that needs attention as plain matrix products (`memory_attention.scaled_dot_product_attention`),
+since torch's fused CPU attention kernel is no faster in bf16 than in fp32.
 Reduced precision runs the models under `torch.autocast`, so matrix products and convolutions run in 16 bits while
-normalisations, softmax and everything outside the models stay float32. torch is imported only when a precision is
+normalisations and everything outside the models stay float32. torch is imported only when a precision is
 resolved, so the command line can list the names without loading it.
 """
 
@@ -35,11 +36,11 @@ def compute_dtype(precision: str) -> torch.dtype:
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
-def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU has AMX tiles, where bf16 matrix products beat fp32 (AVX512-BF16 alone was slower)."""
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX tiles), as torch's cpuinfo reads its flags."""
     import torch
 
-    return torch.cpu._is_amx_tile_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -51,7 +52,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         return precision
     if device.type == "cuda":
         return "bf16" if torch.cuda.get_device_capability(device) >= (8, 0) else "fp16"
-    if device.type == "cpu" and cpu_has_fast_bf16():
+    if device.type == "cpu" and cpu_has_native_bf16():
         return "bf16"
     return "fp32"
 

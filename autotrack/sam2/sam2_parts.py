@@ -6,7 +6,7 @@ import torch
 from ultralytics.models.sam.modules.sam import SAM2Model
 from ultralytics.models.sam.modules.utils import get_1d_sine_pe
 
-from autotrack.sam2.build import compile_model
+from autotrack.sam2.image_encoder import SAM2ImageEncoder
 from autotrack.sam2.memory import MAX_OBJ_PTRS
 from autotrack.sam2.memory_attention import attend_to_memory
 from autotrack.sam2.memory_encoder import encode_memory, memory_position
@@ -19,16 +19,21 @@ class SAM2Parts:
     def __init__(self, model: SAM2Model, imgsz: int) -> None:
         model.set_imgsz((imgsz, imgsz))
         self.model = model
+        self._encode = SAM2ImageEncoder(model)
+        self._attend = attend_to_memory
         self.hidden_dim = model.hidden_dim
         self.mem_dim = model.mem_dim
 
     def compile(self) -> None:
-        compile_model(self.model)
+        self._encode = torch.compile(self._encode.__call__)
+        self._attend = torch.compile(attend_to_memory, dynamic=True)  # memory length changes from frame to frame
 
     def encode_image(self, image: torch.Tensor) -> ImageFeatures:
-        _, feats, pos, sizes = self.model._prepare_backbone_features(self.model.forward_image(image))
-        high_res = [x.permute(1, 2, 0).view(1, -1, *s).float() for x, s in zip(feats[:-1], sizes[:-1])]
-        return ImageFeatures(feats[-1], pos[-1], high_res, tuple(sizes[-1]))
+        levels, pos = self._encode(image)
+        high_res = [x.float() for x in levels[-self.model.num_feature_levels : -1]]
+        last = levels[-1]
+        return ImageFeatures(last.flatten(2).permute(2, 0, 1), pos.flatten(2).permute(2, 0, 1), high_res,
+                             tuple(last.shape[-2:]))
 
     def no_memory(self, features: ImageFeatures) -> torch.Tensor:
         # SAM2 on an initial conditioning frame: the no-memory embedding added directly
@@ -45,7 +50,7 @@ class SAM2Parts:
 
     def attend(self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_frames: int,
                num_pointer_tokens: int) -> torch.Tensor:
-        pixels = attend_to_memory(self.model.memory_attention, features.vision, features.pos, memory, memory_pos,
+        pixels = self._attend(self.model.memory_attention, features.vision, features.pos, memory, memory_pos,
                                   num_pointer_tokens)  # the first self-attention once for the batch
         return pixels.permute(1, 2, 0).view(memory.shape[1], -1, *features.size)
 
