@@ -26,6 +26,7 @@ def test_documented_command_on_a_real_video(data_dir, tmp_path):
                  "--prompts", str(prompts), "--output", str(out), "--mot", str(mot), "--max-frames", "5")
     assert result.exit_code == 0, result.output
     assert "frames  5" in result.output and "born  2" in result.output
+    assert "edge-cpu" not in result.stderr  # SAM2 at 64 px is not slow: no advice
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 5
     ids = {int(line.split(",")[1]) for line in mot.read_text().splitlines()}
     assert ids <= {1, 2} and 1 in ids

@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from autotrack.advice import faster_pipeline_note
 from autotrack.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
@@ -59,6 +60,9 @@ def track_command(source, output, mot, json_path, masks_dir, dataset, dataset_fo
             sys.exit(EXIT_TERMINATED)
         except KeyboardInterrupt:
             sys.exit(EXIT_INTERRUPTED)
+        note = faster_pipeline_note(config, runner.tracker.device.type)
+        if note:
+            click.echo(note, err=True)
         try:
             _run(runner)
             code, message = 0, None

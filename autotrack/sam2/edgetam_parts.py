@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from timm.utils.model import reparameterize_model
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
@@ -33,7 +34,7 @@ class EdgeTAMParts:
         self.model = model
         self.hidden_dim = model.hidden_dim
         self.mem_dim = model.mem_dim
-        self._sizes = [tuple(s) for s in model.backbone_feature_sizes]
+        self._positions: dict[tuple[int, int], torch.Tensor] = {}  # the neck's position encoding per feature size
         self._image_pe = model.get_image_wide_positional_embeddings()  # (1, C, h, w), fixed
 
     def compile(self) -> None:
@@ -43,10 +44,35 @@ class EdgeTAMParts:
             layer.cross_attn_image.compile(dynamic=True)
 
     def encode_image(self, image: torch.Tensor) -> ImageFeatures:
-        out = self.model.get_image_features(image.contiguous(memory_format=torch.channels_last))
-        feats, pos = out.fpn_hidden_states, out.fpn_position_encoding  # each (h*w, 1, C), fine to coarse
-        high_res = [x.permute(1, 2, 0).reshape(1, -1, *s).float() for x, s in zip(feats[:-1], self._sizes[:-1])]
-        return ImageFeatures(feats[-1], pos[-1], high_res, self._sizes[-1])
+        """`EdgeTamVideoModel.get_image_features` with the neck's position encoding made once per size, and only for
+        the level memory attention reads (transformers rebuilds it for all four levels on every frame: its cache
+        holds one size)."""
+        model = self.model
+        stages = model.vision_encoder.backbone(image.contiguous(memory_format=torch.channels_last)).last_hidden_state
+        levels = self._neck(stages)
+        levels[0] = model.mask_decoder.conv_s0(levels[0])
+        levels[1] = model.mask_decoder.conv_s1(levels[1])
+        last = levels[-1]
+        size = tuple(last.shape[-2:])
+        if size not in self._positions:
+            self._positions[size] = model.vision_encoder.neck.position_encoding(last.shape, last.device, torch.float32)
+        pos = self._positions[size].to(last.dtype).flatten(2).permute(2, 0, 1)
+        return ImageFeatures(last.flatten(2).permute(2, 0, 1), pos, [x.float() for x in levels[:-1]], size)
+
+    def _neck(self, stages: list[torch.Tensor]) -> list[torch.Tensor]:
+        """`EdgeTamVisionNeck.forward` without position encodings: the FPN levels the model uses, finest first."""
+        neck = self.model.vision_encoder.neck
+        n = len(neck.convs) - 1
+        levels = []
+        for i in range(n, -1, -1):
+            lateral = neck.convs[n - i](stages[i])
+            if i not in neck.fpn_top_down_levels or i == n:
+                previous = lateral
+            else:
+                top_down = F.interpolate(previous.float(), scale_factor=2.0, mode="nearest")
+                previous = lateral + top_down.to(lateral.dtype)
+            levels.append(previous)
+        return levels[-self.model.vision_encoder.num_feature_levels :][::-1]
 
     def no_memory(self, features: ImageFeatures) -> torch.Tensor:
         return (features.vision + self.model.no_memory_embedding).permute(1, 2, 0).view(1, -1, *features.size)
