@@ -8,7 +8,10 @@ import torch
 
 from autotrack.sam2.build import build_model
 from autotrack.sam2.image_encoder import SAM2ImageEncoder
-from autotrack.sam2.memory_attention import attend_to_memory, scaled_dot_product_attention
+from autotrack.sam2.memory_attention import (
+    attend_to_memory,
+    scaled_dot_product_attention,
+)
 from autotrack.sam2.memory_encoder import encode_memory, memory_position
 
 IMGSZ = 128

@@ -115,7 +115,7 @@ class SAM2Tracker:
         self.precision = resolve_precision(precision, self.device)
         self._dtype = compute_dtype(self.precision)
         self._memory_dtype = torch.float16 if self._dtype == torch.float32 else self._dtype
-        self.parts = load_parts(model, weights, imgsz, self.device)
+        self.parts = load_parts(model, weights, imgsz, self.device, self._dtype)
         if compile:
             self.parts.compile()
         self.imgsz = imgsz

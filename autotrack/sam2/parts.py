@@ -94,8 +94,10 @@ class ModelParts(Protocol):
         same for every frame."""
 
 
-def load_parts(model: str, weights: str | Path | None, imgsz: int, device: torch.device) -> ModelParts:
-    """Build model `model` (see `autotrack.weights.MODELS`) with its weights, on `device`, for inputs of `imgsz`."""
+def load_parts(model: str, weights: str | Path | None, imgsz: int, device: torch.device,
+               dtype: torch.dtype = torch.float32) -> ModelParts:
+    """Build model `model` (see `autotrack.weights.MODELS`) with its weights, on `device`, for inputs of `imgsz`, to
+    compute in `dtype` (the engine runs the stages under autocast; a family may also cast parts of itself)."""
     from autotrack.weights import get_spec
 
     if get_spec(model).family == "edgetam":
@@ -106,4 +108,4 @@ def load_parts(model: str, weights: str | Path | None, imgsz: int, device: torch
     from autotrack.sam2.build import build_model
     from autotrack.sam2.sam2_parts import SAM2Parts
 
-    return SAM2Parts(build_model(model, weights).to(device), imgsz)
+    return SAM2Parts(build_model(model, weights).to(device), imgsz, dtype)

@@ -16,10 +16,10 @@ from autotrack.sam2.parts import Heads, ImageFeatures
 class SAM2Parts:
     """`ModelParts` of a SAM2 or SAM2.1 model (see `autotrack.sam2.parts`)."""
 
-    def __init__(self, model: SAM2Model, imgsz: int) -> None:
+    def __init__(self, model: SAM2Model, imgsz: int, dtype: torch.dtype = torch.float32) -> None:
         model.set_imgsz((imgsz, imgsz))
         self.model = model
-        self._encode = SAM2ImageEncoder(model)
+        self._encode = SAM2ImageEncoder(model, dtype if dtype == torch.bfloat16 else None)  # see its docstring
         self._attend = attend_to_memory
         self.hidden_dim = model.hidden_dim
         self.mem_dim = model.mem_dim
