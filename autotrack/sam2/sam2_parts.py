@@ -19,7 +19,12 @@ class SAM2Parts:
     def __init__(self, model: SAM2Model, imgsz: int, dtype: torch.dtype = torch.float32) -> None:
         model.set_imgsz((imgsz, imgsz))
         self.model = model
-        self._encode = SAM2ImageEncoder(model, dtype if dtype == torch.bfloat16 else None)  # see its docstring
+        # in bf16, the image encoder and memory attention run in it outright, weights cast once, outside autocast
+        # (see SAM2ImageEncoder's docstring for why); fp16 stays under autocast
+        self._outright = dtype if dtype == torch.bfloat16 else None
+        if self._outright is not None:
+            model.memory_attention.to(self._outright)
+        self._encode = SAM2ImageEncoder(model, self._outright)
         self._attend = attend_to_memory
         self.hidden_dim = model.hidden_dim
         self.mem_dim = model.mem_dim
@@ -50,8 +55,13 @@ class SAM2Parts:
 
     def attend(self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_frames: int,
                num_pointer_tokens: int) -> torch.Tensor:
-        pixels = self._attend(self.model.memory_attention, features.vision, features.pos, memory, memory_pos,
-                                  num_pointer_tokens)  # the first self-attention once for the batch
+        inputs = (features.vision, features.pos, memory, memory_pos)
+        if self._outright is None:
+            pixels = self._attend(self.model.memory_attention, *inputs, num_pointer_tokens)
+        else:
+            with torch.autocast(memory.device.type, enabled=False):
+                inputs = [x.to(self._outright) for x in inputs]
+                pixels = self._attend(self.model.memory_attention, *inputs, num_pointer_tokens)
         return pixels.permute(1, 2, 0).view(memory.shape[1], -1, *features.size)
 
     def decode(self, pixels: torch.Tensor, high_res: list[torch.Tensor], points: torch.Tensor,
