@@ -49,28 +49,32 @@ def upscale_masks(
     low-resolution grid show the frame (the rest is letterbox padding). Returns bool masks (N, height, width) and
     xyxy float32 boxes (N, 4), zeros for an empty mask.
     """
-    logits = logits.float().cpu().numpy()
+    logits = logits.float().cpu()
     n, h, w = logits.shape
     height, width = shape
     rows, cols = _Axis.make(height, h, content[0]), _Axis.make(width, w, content[1])
-    masks = np.zeros((n, height, width), dtype=bool)
+    masks = torch.zeros((n, height, width), dtype=torch.bool)
     boxes = np.zeros((n, 4), dtype=np.float32)
-    positive = logits > 0
+    positive = (logits > 0).numpy()
+    # the interpolation runs in torch, on all of its threads (numpy would use one); the arithmetic is the same
+    row_low, row_high, row_weight = (torch.from_numpy(a) for a in (rows.low, rows.high, rows.weight))
+    col_low, col_high, col_weight = (torch.from_numpy(a) for a in (cols.low, cols.high, cols.weight))
     for k in range(n):
         ys, xs = np.flatnonzero(positive[k].any(1)), np.flatnonzero(positive[k].any(0))
         if len(ys) == 0:
             continue
         y, x = rows.window(ys[0], ys[-1]), cols.window(xs[0], xs[-1])
         # along the width on the source rows needed, then along the height
-        first = rows.low[y][0]
-        source = logits[k, first : rows.high[y][-1] + 1]
-        wx = cols.weight[x]
-        across = source[:, cols.low[x]] * (1 - wx) + source[:, cols.high[x]] * wx
-        wy = rows.weight[y, None]
-        window = across[rows.low[y] - first] * (1 - wy) + across[rows.high[y] - first] * wy > 0
+        first = int(rows.low[y][0])
+        source = logits[k, first : int(rows.high[y][-1]) + 1]
+        wx = col_weight[x]
+        across = source[:, col_low[x]] * (1 - wx) + source[:, col_high[x]] * wx
+        wy = row_weight[y, None]
+        window = across[row_low[y] - first] * (1 - wy) + across[row_high[y] - first] * wy > 0
         masks[k, y, x] = window
-        inside_rows, inside_cols = np.flatnonzero(window.any(1)), np.flatnonzero(window.any(0))
+        inside_rows = torch.nonzero(window.any(1))[:, 0]
         if len(inside_rows):
-            boxes[k] = (x.start + inside_cols[0], y.start + inside_rows[0],
-                        x.start + inside_cols[-1] + 1, y.start + inside_rows[-1] + 1)
-    return masks, boxes
+            inside_cols = torch.nonzero(window.any(0))[:, 0]
+            boxes[k] = (x.start + int(inside_cols[0]), y.start + int(inside_rows[0]),
+                        x.start + int(inside_cols[-1]) + 1, y.start + int(inside_rows[-1]) + 1)
+    return masks.numpy(), boxes
