@@ -91,3 +91,10 @@ def test_image_encoder_makes_the_position_encoding_once_with_the_same_output(par
         for ours, theirs in zip(actual.high_res, expected.fpn_hidden_states[:-1]):
             torch.testing.assert_close(ours, theirs.permute(1, 2, 0).reshape(ours.shape))
     assert len(parts._positions) == 1
+
+
+def test_the_build_is_repvit_m1_edgetam_with_its_parameter_count():
+    """transformers' defaults would build another backbone; the explicit config gives RepViT-M1, 13.9 M in all."""
+    model = build_edgetam("random", 256)
+    assert model.vision_encoder.backbone.timm_model.default_cfg["architecture"] == "repvit_m1"
+    assert round(sum(p.numel() for p in model.parameters()) / 1e6, 1) == 13.9
