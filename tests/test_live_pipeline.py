@@ -171,14 +171,20 @@ def test_cli_ends_with_one_clear_error_and_valid_outputs_when_the_stream_never_r
 @pytest.mark.parametrize("signum, code, message", [(signal.SIGTERM, 143, "stopped by SIGTERM"),
                                                     (signal.SIGINT, 130, "stopped by Ctrl-C")])
 def test_a_signal_stops_a_running_track_promptly_with_valid_outputs(server, tmp_path, signum, code, message):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    # PYTHONFAULTHANDLER: a run that does not stop is made to print where each of its threads is
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     command = [sys.executable, "-c", "from autotrack.cli import main; main()", *track_args(server.url, tmp_path)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         followed = wait_for_rows(tmp_path / "out.txt", 5)  # another process follows the outputs during the run
         assert json.loads((tmp_path / "out.json").read_text())["images"]
         process.send_signal(signum)
-        stdout, stderr = process.communicate(timeout=30)
+        try:
+            stdout, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            stacks = process.communicate(timeout=30)[1][-4000:]
+            pytest.fail(f"the run did not stop within 30 s of the signal:\n{stacks}")
     finally:
         process.kill()
     assert process.returncode == code, stderr
