@@ -26,4 +26,5 @@ def faster_pipeline_note(config: PipelineConfig, device_type: str) -> str | None
     edge, small = CPU_FPS["edgetam@1024"], CPU_FPS["sam2.1_t@512"]
     return (f"note: SAM2 at imgsz {config.sam.imgsz} is slow on a CPU (SAM2.1-tiny at 1024: about {slow} frames/s on 2 "
             f"cores); -p edge-cpu (EdgeTAM, same imgsz) runs about {edge / slow:.0f}x faster, "
-            f"-p fast-cpu (SAM2.1-tiny at imgsz 512) about {small / slow:.0f}x; `autotrack bench --sam edgetam` measures this machine")
+            f"-p fast-cpu (SAM2.1-tiny at imgsz 512) about {small / slow:.0f}x; "
+            "`autotrack bench --sam edgetam` measures this machine")
