@@ -82,8 +82,7 @@ class SAM2Tracker:
             are kept in the compute dtype (float16 under fp32, as SAM2's video predictors keep them); masks, scores,
             boxes and the Kalman filters are float32 whatever the precision.
         compile: torch.compile the image encoder and memory attention (`ModelParts.compile`): the first frames
-            take minutes longer, later ones may run faster; off by default (see the README's benchmark section for
-            what it gave on a CPU).
+            take minutes longer, later ones may run faster; off by default (not measured to help on a CPU).
         profile: accumulate seconds per stage in `timings` (synchronises CUDA, so leave off in production).
 
     Example:

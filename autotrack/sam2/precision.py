@@ -2,11 +2,14 @@
 
 `auto` picks bf16 where the hardware computes it natively (CUDA GPUs of compute capability 8.0 or newer; CPUs with
 AVX512-BF16 or AMX tiles), fp16 on older CUDA GPUs, and fp32 elsewhere (Apple MPS included: not measured to help).
-On a CPU with AVX512-BF16 and no AMX (an AMD EPYC, 2 cores), bf16 ran SAM2.1-tiny 1.5x as fast as fp32 at 512 px
-and 1.6x at 1024 px; that needs attention as plain matrix products (`memory_attention.scaled_dot_product_attention`),
-since torch's fused CPU attention kernel is no faster in bf16 than in fp32.
+On a CPU with AVX512-BF16 and no AMX (an AMD EPYC, 2 cores), bf16 ran SAM2.1-tiny 1.8x as fast as fp32 at 512 px
+and 1.9x at 1024 px (`autotrack bench`); that needs attention as plain matrix products
+(`memory_attention.scaled_dot_product_attention`), since torch's fused CPU attention kernel is no faster in bf16 than
+in fp32.
 Reduced precision runs the models under `torch.autocast`, so matrix products and convolutions run in 16 bits while
-normalisations and everything outside the models stay float32. torch is imported only when a precision is
+normalisations and everything outside the models stay float32; in bf16, SAM2's image encoder and memory attention
+run in bf16 outright instead (see `autotrack.sam2.image_encoder.SAM2ImageEncoder`). The mask decoder always runs in
+float32. torch is imported only when a precision is
 resolved, so the command line can list the names without loading it.
 """
 
