@@ -120,3 +120,46 @@ def test_attention_product_in_bf16_matches_float32():
         actual = scaled_dot_product_attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
     assert actual.dtype == torch.bfloat16
     torch.testing.assert_close(actual.float(), expected, rtol=0.05, atol=0.02)
+
+
+@torch.inference_mode()
+def test_rotary_encoding_in_place_matches_ultralytics():
+    from ultralytics.models.sam.modules.utils import apply_rotary_enc, compute_axial_cis
+
+    from autotrack.sam2.memory_attention import rotate_, rotation_tables
+
+    generator = torch.Generator().manual_seed(5)
+    freqs = compute_axial_cis(dim=32, end_x=4, end_y=4)
+    q = torch.randn(2, 1, 16, 32, generator=generator)
+    k = torch.randn(2, 1, 3 * 16, 32, generator=generator)  # three memory frames of the same 16 positions
+    expected_q, expected_k = apply_rotary_enc(q, k, freqs, repeat_freqs_k=True)
+    cos, sin = rotation_tables(freqs, torch.float32)
+    rotate_(q, cos, sin)
+    rotate_(k, cos, sin)
+    torch.testing.assert_close(q, expected_q)
+    torch.testing.assert_close(k, expected_k)
+    assert not torch.allclose(k[:, :, :16], k[:, :, 16:32])  # each frame rotated its own tokens
+
+
+@torch.inference_mode()
+def test_memory_attention_in_bf16_weighs_the_memory_before_projecting_it(model, frame):
+    feats, pos, _ = frame
+    generator = torch.Generator().manual_seed(6)
+    pointers = 8
+    memory = torch.randn(2 * feats.shape[0] + pointers, OBJECTS, model.mem_dim, generator=generator)
+    memory_pos = torch.randn(memory.shape, generator=generator)
+    expected = attend_to_memory(model.memory_attention, feats, pos, memory, memory_pos, pointers)
+    attention = build_model("sam2.1_t", "random").memory_attention.to(torch.bfloat16)
+    calls = []
+    hooks = [layer.cross_attn_image.v_proj.register_forward_hook(lambda m, args, out: calls.append(args))
+             for layer in attention.layers]
+    try:
+        inputs = [x.bfloat16() for x in (feats, pos, memory, memory_pos)]
+        actual = attend_to_memory(attention, *inputs, pointers)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert calls == []  # the values are never made: (a m) W^T + b instead of a (m W^T + b)
+    assert actual.dtype == torch.bfloat16
+    error = (actual.float() - expected).abs().mean() / expected.abs().mean()
+    assert error < 0.02, error

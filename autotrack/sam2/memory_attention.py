@@ -9,6 +9,10 @@ product on CPUs in reduced precision.
   float32, while plain matrix products use the CPU's bf16 instructions; so on a CPU in bf16 or fp16 it runs as two
   products over blocks of queries (softmax in float32). Everywhere else, and always in float32, it is torch's
   `scaled_dot_product_attention`, as in ultralytics.
+- With those two products, the cross-attention weighs the memory before projecting it: its values are a linear map
+  of the memory, `v = m W^T + b`, and each row of attention weights sums to one, so `a v = (a m) W^T + b`. The second
+  product then runs over the memory's 64 channels instead of the 256 of the values, and the memory's projection to
+  values (7 frames of tokens per object) becomes one of the frame's tokens.
 
 In float32 the outputs are those of `MemoryAttention.forward` on the same inputs (tests/test_sam2_modules.py).
 """
@@ -78,23 +82,60 @@ def _rope_attention(attn: RoPEAttention, q: torch.Tensor, k: torch.Tensor, v: to
     `num_k_exclude_rope` (the object pointers), attention, output projection."""
     q = attn._separate_heads(attn.q_proj(q), attn.num_heads)
     k = attn._separate_heads(attn.k_proj(k), attn.num_heads)
-    v = attn._separate_heads(attn.v_proj(v), attn.num_heads)
+    project = attn.v_proj
+    weigh_first = runs_blocked(q) and project.in_features < project.out_features  # see the module's docstring
+    v = v[:, None] if weigh_first else attn._separate_heads(project(v), attn.num_heads)
     if attn.freqs_cis.shape[0] != q.shape[-2]:  # another feature size than the one the module was built for
         side = math.sqrt(q.shape[-2])
         attn.freqs_cis = attn.compute_cis(end_x=side, end_y=side)
     attn.freqs_cis = attn.freqs_cis.to(q.device)
     rotated = k.shape[-2] - num_k_exclude_rope
-    q, k[:, :, :rotated] = apply_rotary_enc(q, k[:, :, :rotated], attn.freqs_cis, repeat_freqs_k=attn.rope_k_repeat)
-    return attn.out_proj(attn._recombine_heads(scaled_dot_product_attention(q, k, v)))
+    if runs_blocked(q):
+        cos, sin = rotation_tables(attn.freqs_cis, q.dtype)
+        rotate_(q, cos, sin)
+        rotate_(k[:, :, :rotated], cos, sin)
+    else:
+        q, k[:, :, :rotated] = apply_rotary_enc(q, k[:, :, :rotated], attn.freqs_cis, repeat_freqs_k=attn.rope_k_repeat)
+    out = scaled_dot_product_attention(q, k, v)
+    if weigh_first:  # (a m) W^T + b, head by head
+        weight = project.weight.view(attn.num_heads, -1, project.in_features)
+        out = out @ weight.transpose(1, 2) + project.bias.view(attn.num_heads, 1, -1)
+    return attn.out_proj(attn._recombine_heads(out))
+
+
+def rotation_tables(freqs_cis: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(positions, d) tables for `rotate_` from ultralytics' complex (positions, d / 2) rotary frequencies."""
+    re, im = torch.view_as_real(freqs_cis).to(dtype).unbind(-1)
+    return re.repeat_interleave(2, dim=-1), torch.stack((-im, im), dim=-1).flatten(-2)
+
+
+def rotate_(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> None:
+    """Rotary encoding in place, in x's dtype: each channel pair (a, b) of a token becomes (a cos - b sin,
+    a sin + b cos), as `apply_rotary_enc` computes it in complex float32.
+
+    x: (..., N, d) with N a multiple of the tables' positions: the rotations repeat, as for keys that hold several
+    memory frames of the same positions. Three passes over x in its own dtype, where ultralytics' function makes
+    float32 and complex copies and then the caller copies the result back; for reduced precision only.
+    """
+    swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)  # (b, a) for each pair (a, b)
+    x = x.unflatten(-2, (-1, cos.shape[0]))
+    x.mul_(cos).addcmul_(swapped.unflatten(-2, (-1, cos.shape[0])), sin)
+
+
+def runs_blocked(q: torch.Tensor) -> bool:
+    """Whether attention on `q` runs as two matrix products over blocks of queries (CPU, reduced precision)."""
+    return q.device.type == "cpu" and q.dtype != torch.float32
 
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) v for (B, heads, L, d) tensors; see the module's docstring for how."""
-    if q.device.type != "cpu" or q.dtype == torch.float32:
+    """softmax(q k^T / sqrt(d)) v for (B, heads, L, d) queries and keys and (B, heads or 1, S, d_v) values; see the
+    module's docstring for how."""
+    if not runs_blocked(q):
         return F.scaled_dot_product_attention(q, k, v)
-    q, keys = q * (q.shape[-1] ** -0.5), k.transpose(-2, -1).contiguous()  # once, not once per block
+    # keys transposed as a view: the products read it as is; a non-contiguous k (Hiera's) is copied once, not per block
+    q, keys = q * (q.shape[-1] ** -0.5), k.contiguous().transpose(-2, -1)
     rows = max(1, SCORES_PER_BLOCK // (q.shape[0] * q.shape[1] * k.shape[-2]))
-    out = torch.empty_like(q)
+    out = q.new_empty(*q.shape[:-1], v.shape[-1])
     for start in range(0, q.shape[-2], rows):
         scores = q[..., start : start + rows, :] @ keys
         out[..., start : start + rows, :] = torch.softmax(scores, dim=-1) @ v  # softmax computes in float32
