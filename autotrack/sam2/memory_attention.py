@@ -132,8 +132,7 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     module's docstring for how."""
     if not runs_blocked(q):
         return F.scaled_dot_product_attention(q, k, v)
-    # keys transposed as a view: the products read it as is; a non-contiguous k (Hiera's) is copied once, not per block
-    q, keys = q * (q.shape[-1] ** -0.5), k.contiguous().transpose(-2, -1)
+    q, keys = q * (q.shape[-1] ** -0.5), k.transpose(-2, -1).contiguous()  # once, not once per block
     rows = max(1, SCORES_PER_BLOCK // (q.shape[0] * q.shape[1] * k.shape[-2]))
     out = q.new_empty(*q.shape[:-1], v.shape[-1])
     for start in range(0, q.shape[-2], rows):
