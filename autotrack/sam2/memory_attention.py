@@ -11,8 +11,10 @@ product on CPUs in reduced precision.
   `scaled_dot_product_attention`, as in ultralytics.
 - With those two products, the cross-attention weighs the memory before projecting it: its values are a linear map
   of the memory, `v = m W^T + b`, and each row of attention weights sums to one, so `a v = (a m) W^T + b`. The second
-  product then runs over the memory's 64 channels instead of the 256 of the values, and the memory's projection to
-  values (7 frames of tokens per object) becomes one of the frame's tokens.
+  product then runs over the memory's 64 channels instead of the 256 of the values, and the projection runs on the
+  frame's tokens instead of the memory's (7 frames of them per object).
+- There too, the rotary encoding of queries and keys runs in place in the compute dtype (`rotate_`), not through
+  float32 and complex copies.
 
 In float32 the outputs are those of `MemoryAttention.forward` on the same inputs (tests/test_sam2_modules.py).
 """
