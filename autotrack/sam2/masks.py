@@ -31,7 +31,7 @@ class _Axis:
         scale = np.float32(span / n_out)
         source = np.clip((np.arange(n_out, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5), 0, last)
         low = source.astype(np.int64)
-        return cls(low, np.minimum(low + 1, last), source - low)
+        return cls(low, np.minimum(low + 1, last), (source - low).astype(np.float32))
 
     def window(self, first: int, last: int) -> slice:
         """Output pixels that draw on a source pixel in first..last (inclusive)."""
@@ -56,7 +56,7 @@ def upscale_masks(
     masks = torch.zeros((n, height, width), dtype=torch.bool)
     boxes = np.zeros((n, 4), dtype=np.float32)
     positive = (logits > 0).numpy()
-    # the interpolation runs in torch, on all of its threads (numpy would use one); the arithmetic is the same
+    # the interpolation runs in torch, on all of its threads (numpy would use one), as torch.lerp: a + w (b - a)
     row_low, row_high, row_weight = (torch.from_numpy(a) for a in (rows.low, rows.high, rows.weight))
     col_low, col_high, col_weight = (torch.from_numpy(a) for a in (cols.low, cols.high, cols.weight))
     for k in range(n):
@@ -67,14 +67,12 @@ def upscale_masks(
         # along the width on the source rows needed, then along the height
         first = int(rows.low[y][0])
         source = logits[k, first : int(rows.high[y][-1]) + 1]
-        wx = col_weight[x]
-        across = source[:, col_low[x]] * (1 - wx) + source[:, col_high[x]] * wx
-        wy = row_weight[y, None]
-        window = across[row_low[y] - first] * (1 - wy) + across[row_high[y] - first] * wy > 0
+        across = torch.lerp(source[:, col_low[x]], source[:, col_high[x]], col_weight[x])
+        window = torch.lerp(across[row_low[y] - first], across[row_high[y] - first], row_weight[y, None]) > 0
         masks[k, y, x] = window
-        inside_rows = torch.nonzero(window.any(1))[:, 0]
+        window = window.numpy()  # numpy's any() on booleans is many times faster than torch's
+        inside_rows, inside_cols = np.flatnonzero(window.any(1)), np.flatnonzero(window.any(0))
         if len(inside_rows):
-            inside_cols = torch.nonzero(window.any(0))[:, 0]
-            boxes[k] = (x.start + int(inside_cols[0]), y.start + int(inside_rows[0]),
-                        x.start + int(inside_cols[-1]) + 1, y.start + int(inside_rows[-1]) + 1)
+            boxes[k] = (x.start + inside_cols[0], y.start + inside_rows[0],
+                        x.start + inside_cols[-1] + 1, y.start + inside_rows[-1] + 1)
     return masks.numpy(), boxes
