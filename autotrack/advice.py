@@ -14,7 +14,7 @@ from __future__ import annotations
 from autotrack.config import PipelineConfig
 from autotrack.weights import get_spec
 
-CPU_FPS = {"sam2.1_t@1024": 0.27, "sam2.1_t@512": 2.0, "edgetam@1024": 1.39}  # see the module docstring
+CPU_FPS = {"sam2.1_t@1024": 0.33, "sam2.1_t@512": 2.03, "edgetam@1024": 1.36}  # see the module docstring
 SLOW_IMGSZ = 1024
 
 
