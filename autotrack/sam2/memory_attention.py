@@ -84,15 +84,16 @@ def _rope_attention(attn: RoPEAttention, q: torch.Tensor, k: torch.Tensor, v: to
     `num_k_exclude_rope` (the object pointers), attention, output projection."""
     q = attn._separate_heads(attn.q_proj(q), attn.num_heads)
     k = attn._separate_heads(attn.k_proj(k), attn.num_heads)
+    blocked = runs_blocked(q)  # two matrix products, memory weighed first, rotation in place: see the docstring
     project = attn.v_proj
-    weigh_first = runs_blocked(q) and project.in_features < project.out_features  # see the module's docstring
+    weigh_first = blocked and project.in_features < project.out_features
     v = v[:, None] if weigh_first else attn._separate_heads(project(v), attn.num_heads)
     if attn.freqs_cis.shape[0] != q.shape[-2]:  # another feature size than the one the module was built for
         side = math.sqrt(q.shape[-2])
         attn.freqs_cis = attn.compute_cis(end_x=side, end_y=side)
     attn.freqs_cis = attn.freqs_cis.to(q.device)
     rotated = k.shape[-2] - num_k_exclude_rope
-    if runs_blocked(q):
+    if blocked:
         cos, sin = rotation_tables(attn.freqs_cis, q.dtype)
         rotate_(q, cos, sin)
         rotate_(k[:, :, :rotated], cos, sin)
