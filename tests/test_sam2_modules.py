@@ -10,6 +10,8 @@ from autotrack.sam2.build import build_model
 from autotrack.sam2.image_encoder import SAM2ImageEncoder
 from autotrack.sam2.memory_attention import (
     attend_to_memory,
+    rotate_,
+    rotation_tables,
     scaled_dot_product_attention,
 )
 from autotrack.sam2.memory_encoder import encode_memory, memory_position
@@ -125,8 +127,6 @@ def test_attention_product_in_bf16_matches_float32():
 @torch.inference_mode()
 def test_rotary_encoding_in_place_matches_ultralytics():
     from ultralytics.models.sam.modules.utils import apply_rotary_enc, compute_axial_cis
-
-    from autotrack.sam2.memory_attention import rotate_, rotation_tables
 
     generator = torch.Generator().manual_seed(5)
     freqs = compute_axial_cis(dim=32, end_x=4, end_y=4)
