@@ -24,7 +24,8 @@ _LAZY = {
     "Pipeline": "autotrack.pipeline",
     "load_pipeline": "autotrack.pipeline",
     "PointTracker": "autotrack.points",
-    "SAM2Tracker": "autotrack.sam2.engine",
+    "SAM2Tracker": "autotrack.models",
+    "load_engine": "autotrack.models",
 }
 
 

@@ -39,7 +39,8 @@ from autotrack.errors import InputError
 from autotrack.eval.synthetic import make_scenario, render_frame
 from autotrack.pipeline import Pipeline, build_parts
 from autotrack.prompters.manual import ManualPrompts, UserPrompt
-from autotrack.sam2.engine import STAGES, SAM2Tracker
+from autotrack.engine.engine import STAGES
+from autotrack.models import SAM2Tracker
 from autotrack.sinks import MotSink, Sink
 from autotrack.sinks.video import open_video_writer
 from autotrack.sources import Source, open_source
@@ -345,7 +346,7 @@ def pipeline_contenders(clip: Clip, config, weights: Path, warmup: int = 3, work
     (`ULTRALYTICS`) on the SAM2 `weights` file. A pipeline on another model family (EdgeTAM) also runs on
     SAM2.1-tiny with `weights`, in the same precisions (see `baseline_pairs`)."""
     from autotrack.device import resolve_device
-    from autotrack.sam2.precision import resolve_precision
+    from autotrack.engine.precision import resolve_precision
     from autotrack.weights import get_spec
 
     precision = resolve_precision(config.sam.precision, resolve_device(config.device))
@@ -513,7 +514,7 @@ def sam2_weights_file(config, work_dir: str | Path) -> Path:
 def weights_file(model: str, weights: str | None, work_dir: str | Path) -> Path:
     """A SAM2 weights file both engines load, named `<model>.pt` as ultralytics needs: random weights saved, or a
     link to the resolved file."""
-    from autotrack.sam2.build import build_model
+    from autotrack.models.sam2.build import build_model
     from autotrack.weights import get_spec, resolve_weights
 
     path = Path(work_dir) / f"{get_spec(model).name}.pt"

@@ -22,7 +22,7 @@ import yaml
 
 from autotrack.errors import AutotrackError
 from autotrack.identity import IdentityConfig
-from autotrack.sam2.precision import check_precision
+from autotrack.engine.precision import check_precision
 
 BUILTIN_DIR = files("autotrack") / "pipelines"  # package data: present in a wheel install as in a checkout
 DEFAULT_PIPELINE = "yolo-sam2"
@@ -58,7 +58,7 @@ class SamConfig:
     imgsz: int = 1024
     memory: str = "motion-aware"
     kalman: bool = True
-    precision: str = "auto"  # auto, fp32, bf16, fp16 (autotrack.sam2.precision)
+    precision: str = "auto"  # auto, fp32, bf16, fp16 (autotrack.engine.precision)
     compile: bool = False  # torch.compile the image encoder and memory attention
 
     def __post_init__(self) -> None:

@@ -338,7 +338,7 @@ def build_prompter(config: PipelineConfig) -> Prompter | None:
 
 def build_tracker(config: PipelineConfig) -> Tracker:
     """The configured engine."""
-    from autotrack.sam2.engine import SAM2Tracker
+    from autotrack.models import SAM2Tracker
 
     return SAM2Tracker(**asdict(config.sam), device=config.device)
 

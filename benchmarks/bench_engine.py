@@ -44,8 +44,9 @@ from autotrack.bench import (
     weights_file,
 )
 from autotrack.device import resolve_device
-from autotrack.sam2.engine import STAGES, SAM2Tracker
-from autotrack.sam2.precision import resolve_precision
+from autotrack.engine.engine import STAGES
+from autotrack.models import SAM2Tracker
+from autotrack.engine.precision import resolve_precision
 
 MODEL = "sam2.1_t"
 BEDROOM = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos" / "bedroom.mp4"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autotrack.sam2.edgetam_build import build_edgetam
-from autotrack.sam2.edgetam_parts import EdgeTAMParts
+from autotrack.models.edgetam.build import build_edgetam
+from autotrack.models.edgetam.parts import EdgeTAMParts
 
 IMGSZ = 512  # the perceiver pools 2x2 windows of the 32x32 memory map
 OBJECTS = 3
@@ -53,13 +53,14 @@ def test_memory_attention_runs_the_first_self_attention_once_with_the_same_outpu
 def test_memory_is_encoded_and_compressed_as_transformers_does_it_object_by_object(parts, features, from_prompt):
     masks = 8 * torch.randn(OBJECTS, 1, IMGSZ, IMGSZ, generator=torch.Generator().manual_seed(2))
     scores = torch.tensor([[3.0], [-2.0], [0.5]])
-    tokens, pos = parts.encode_memory(features, masks, scores, from_prompt)
+    tokens = parts.encode_memory(features, masks, scores, from_prompt)
+    pos = parts.memory_position(torch.tensor([0]))  # a prompted frame's entry: the last temporal slot
     assert tokens.shape == (OBJECTS, 512, parts.mem_dim) and pos.shape == (512, 1, parts.mem_dim)
     for b in range(OBJECTS):
         expected, expected_pos = parts.model._encode_new_memory(features.vision, masks[b : b + 1], scores[b : b + 1],
                                                                 from_prompt)
         torch.testing.assert_close(tokens[b : b + 1], expected, rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(pos[:, 0], expected_pos[0])
+        torch.testing.assert_close(pos[:, 0], expected_pos[0] + parts.temporal_table()[-1])
 
 
 @torch.inference_mode()

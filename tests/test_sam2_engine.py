@@ -8,7 +8,7 @@ import pytest
 
 from autotrack import Prompt, SAM2Tracker
 from autotrack.eval.synthetic import make_scenario, render_frame
-from autotrack.sam2.memory import MAX_CONDITIONING, MAX_OBJ_PTRS, NUM_MASKMEM
+from autotrack.engine.memory import MAX_CONDITIONING, MAX_OBJ_PTRS, NUM_MASKMEM
 
 MODELS = ["sam2.1_t", "edgetam"]
 SMALL = {"sam2.1_t": 128, "edgetam": 256}  # a small input size each model takes
@@ -49,7 +49,7 @@ def test_objects_added_reprompted_and_removed_in_one_run(scenario, model):
     assert seen[0] == {1} and seen[9] == {1, 3} and seen[10] == {1, 2, 3}
     assert seen[29] == {1, 2, 3} and seen[30] == {1, 3} and seen[34] == {1, 3}
     assert tracker.object_ids == [1, 3]
-    assert len(tracker._objects[1].memory.conditioning) == 2  # the prompt on frame 0 and the one on frame 20
+    assert len(tracker.object_memory(1).conditioning) == 2  # the prompt on frame 0 and the one on frame 20
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -84,9 +84,9 @@ def test_memory_stays_bounded_over_1000_frames(model, memory):
         assert len(states) == 3
         for obj_id in tracker.object_ids:
             assert tracker.memory_entries(obj_id) <= bound
-            assert len(tracker._objects[obj_id].memory.pointers) < MAX_OBJ_PTRS
+            assert len(tracker.object_memory(obj_id).pointers) < MAX_OBJ_PTRS
     assert tracker.memory_entries(1) >= NUM_MASKMEM  # the store did fill up: the bound was really exercised
-    memory = tracker._objects[1].memory
+    memory = tracker.object_memory(1)
     tokens = {entry.features.shape[1] for entry in [*memory.conditioning, *memory.recent]}
     assert tokens == {512 if model == "edgetam" else (SMALLEST[model] // 16) ** 2}
 

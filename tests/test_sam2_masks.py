@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from ultralytics.utils import ops
 
 from autotrack.motion import mask_to_box
-from autotrack.sam2.masks import upscale_masks
+from autotrack.engine.masks import upscale_masks
 
 
 @pytest.mark.parametrize("shape, imgsz", [((1080, 1920), 512), ((1920, 1080), 512), ((540, 960), 1024),

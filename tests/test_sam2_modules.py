@@ -6,15 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autotrack.sam2.build import build_model
-from autotrack.sam2.image_encoder import SAM2ImageEncoder
-from autotrack.sam2.memory_attention import (
-    attend_to_memory,
-    rotate_,
-    rotation_tables,
-    scaled_dot_product_attention,
-)
-from autotrack.sam2.memory_encoder import encode_memory, memory_position
+from autotrack.engine.attention import rotate_, rotation_tables, scaled_dot_product_attention
+from autotrack.models.sam2.build import build_model
+from autotrack.models.sam2.image_encoder import SAM2ImageEncoder
+from autotrack.models.sam2.memory_attention import attend_to_memory
+from autotrack.models.sam2.memory_encoder import encode_memory, memory_position
 
 IMGSZ = 128
 OBJECTS = 3
@@ -86,7 +82,7 @@ def test_memory_encoder_projects_the_image_once_with_the_same_output(model, fram
 
 @torch.inference_mode()
 def test_blocked_bf16_attention_on_the_cpu_matches_torch_attention(monkeypatch):
-    from autotrack.sam2 import memory_attention
+    from autotrack.engine import attention as memory_attention
 
     generator = torch.Generator().manual_seed(3)
     q, k, v = (torch.randn(2, 1, n, 64, generator=generator) for n in (96, 200, 200))

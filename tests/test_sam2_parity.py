@@ -28,7 +28,7 @@ from ultralytics.utils import ops
 
 from autotrack import Prompt, SAM2Tracker
 from autotrack.eval.synthetic import make_scenario, render_frame, write_scenario
-from autotrack.sam2.build import build_model
+from autotrack.models.sam2.build import build_model
 
 IMGSZ = {"sam2.1_t": 512, "edgetam": 256}
 FRAMES = 30
@@ -64,7 +64,7 @@ def transformers_masks(video: Path, box: list[float], weights: Path) -> list[np.
         Sam2VideoVideoProcessor,
     )
 
-    from autotrack.sam2.edgetam_build import edgetam_config
+    from autotrack.models.edgetam.build import edgetam_config
 
     imgsz = IMGSZ["edgetam"]
     model = EdgeTamVideoModel.from_pretrained(weights, config=edgetam_config(imgsz)).eval()
@@ -99,7 +99,7 @@ def our_masks(model: str, video: Path, box: list[float], weights: Path) -> list[
 @pytest.fixture(scope="module")
 def weights_dir(tmp_path_factory) -> Path:
     """Random weights of each model, saved where both implementations load them."""
-    from autotrack.sam2.edgetam_build import build_edgetam
+    from autotrack.models.edgetam.build import build_edgetam
 
     folder = tmp_path_factory.mktemp("weights")
     torch.save(build_model("sam2.1_t", "random").state_dict(), folder / "sam2.1_t.pt")

@@ -9,8 +9,8 @@ import torch
 
 from autotrack import Prompt, SAM2Tracker
 from autotrack.errors import InputError
-from autotrack.sam2 import precision
-from autotrack.sam2.precision import resolve_precision
+from autotrack.engine import precision
+from autotrack.engine.precision import resolve_precision
 
 IMGSZ = {"sam2.1_t": 128, "edgetam": 256}
 FRAMES = 30
@@ -52,7 +52,7 @@ def test_memory_is_kept_in_the_compute_dtype_and_outputs_stay_float32(model, nam
     frames = np.random.default_rng(0).integers(0, 255, (4, 96, 128, 3), dtype=np.uint8)
     for index, frame in enumerate(frames):
         states = tracker.step(frame, {1: Prompt(box=[20, 20, 80, 70])} if index == 0 else None)
-    memory = tracker._objects[1].memory
+    memory = tracker.object_memory(1)
     entries = [*memory.conditioning, *memory.recent]
     assert len(entries) == 4
     assert {e.features.dtype for e in entries} == {features}

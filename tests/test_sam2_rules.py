@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from autotrack import Prompt, SAM2Tracker
-from autotrack.sam2.memory import (
+from autotrack.engine.memory import (
     FifoPolicy,
     MemoryEntry,
     MotionAwarePolicy,
     ObjectMemory,
 )
-from autotrack.sam2.scoring import STABLE_FRAMES, MotionScorer, motion_weight
-from autotrack.weights import get_spec
+from autotrack.engine.scoring import STABLE_FRAMES, MotionScorer
+from autotrack.models.registry import motion_weight
 
 
 def box_at(frame: int) -> np.ndarray:
@@ -38,7 +38,7 @@ def feed_true_track(scorer: MotionScorer, frames: int) -> None:
 
 @pytest.mark.parametrize("model", MODELS)
 def test_distractor_with_higher_predicted_iou_loses_once_stable(model):
-    scorer = MotionScorer(weight=motion_weight(get_spec(model).size))  # SAMURAI's weight for small models
+    scorer = MotionScorer(weight=motion_weight(model))  # SAMURAI's weight for small models
     feed_true_track(scorer, STABLE_FRAMES + 5)
     frame = STABLE_FRAMES + 5
     chosen, motion = scorer.choose(np.stack([DISTRACTOR, box_at(frame)]), np.array([0.9, 0.8]))
@@ -48,7 +48,7 @@ def test_distractor_with_higher_predicted_iou_loses_once_stable(model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_distractor_wins_before_the_filter_is_stable(model):
-    scorer = MotionScorer(weight=motion_weight(get_spec(model).size))  # SAMURAI's weight for small models
+    scorer = MotionScorer(weight=motion_weight(model))  # SAMURAI's weight for small models
     feed_true_track(scorer, 5)
     chosen, motion = scorer.choose(np.stack([DISTRACTOR, box_at(5)]), np.array([0.9, 0.8]))
     assert chosen == 0
@@ -57,7 +57,7 @@ def test_distractor_wins_before_the_filter_is_stable(model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_low_confidence_frame_restarts_stability(model):
-    scorer = MotionScorer(weight=motion_weight(get_spec(model).size))  # SAMURAI's weight for small models
+    scorer = MotionScorer(weight=motion_weight(model))  # SAMURAI's weight for small models
     feed_true_track(scorer, STABLE_FRAMES + 2)
     assert scorer.choose(np.stack([box_at(STABLE_FRAMES + 2)]), np.array([0.8]))[1] is not None
     scorer.choose(np.stack([box_at(STABLE_FRAMES + 3)]), np.array([0.2]))  # below the 0.3 gate
@@ -71,7 +71,7 @@ def stored(request) -> MemoryEntry:
     """An entry as the model stores it, from one prompted frame."""
     tracker = SAM2Tracker(request.param, weights="random", imgsz=256, device="cpu")
     tracker.step(np.full((120, 160, 3), 90, np.uint8), {1: Prompt(box=[20, 20, 100, 90])})
-    return tracker._objects[1].memory.conditioning[0]
+    return tracker.object_memory(1).conditioning[0]
 
 
 def entry(stored: MemoryEntry, frame: int, reliable: bool) -> MemoryEntry:

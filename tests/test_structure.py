@@ -15,15 +15,46 @@ from autotrack.eval.synthetic import make_scenario, write_scenario
 PACKAGE = Path(__file__).resolve().parents[1] / "autotrack"
 
 
+# Each part of the package by layer: a module imports only from its own part or from lower layers (lazy imports
+# inside functions count too), so dependencies point one way: cli -> runners -> pipeline -> parts -> engine -> base.
+LAYERS = {
+    "errors": 0,
+    "types": 1, "device": 1, "weights": 1, "config": 1, "motion": 1, "autotrack": 1,
+    "engine": 2,
+    "models": 3, "sources": 3, "points": 3, "identity": 3, "sinks": 3,
+    "prompters": 4,
+    "pipeline": 5,
+    "eval": 6, "batch": 6, "serve": 6, "advice": 6,
+    "bench": 7,
+    "cli": 8,
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
 def imported_modules(path: Path) -> set[str]:
-    """Every module a file imports, at any depth of the file (lazy imports inside functions count too)."""
+    """Every module a file imports, at any depth of the file (lazy imports inside functions count too); for
+    `from package import name`, the module `package.name` when it is one."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
+                         for a in node.names)
     return names
+
+
+def part_of(module: str) -> str:
+    """The part of the package a module belongs to: `autotrack.engine.memory` -> `engine`."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "autotrack"
 
 
 def test_only_the_cli_package_imports_click_or_the_cli():
@@ -37,16 +68,45 @@ def test_only_the_cli_package_imports_click_or_the_cli():
     assert {path: mods for path, mods in offenders.items() if mods} == {}
 
 
-def test_the_library_never_imports_the_layers_above_it():
-    """cli -> {batch, bench, eval} -> pipeline -> parts -> types: no part imports the pipeline or the runners."""
-    above = ("autotrack.pipeline", "autotrack.batch", "autotrack.bench", "autotrack.eval")
-    for folder in ("sources", "prompters", "points", "sam2", "motion", "sinks"):
-        for path in (PACKAGE / folder).glob("*.py"):
-            wrong = sorted(m for m in imported_modules(path) if m.startswith(above))
-            assert not wrong, f"{path.relative_to(PACKAGE)} imports {wrong}"
-    for name in ("types.py", "errors.py", "identity.py", "config.py", "weights.py", "device.py"):
-        wrong = sorted(m for m in imported_modules(PACKAGE / name) if m.startswith(above))
-        assert not wrong, f"{name} imports {wrong}"
+def test_every_part_of_the_package_has_a_layer():
+    assert {part_of(module) for module in MODULES} == set(LAYERS)
+
+
+def test_imports_point_down_the_layers():
+    wrong = []
+    for module, path in MODULES.items():
+        part = part_of(module)
+        for imported in imported_modules(path):
+            if imported.startswith("autotrack") and part_of(imported) != part:
+                if LAYERS[part_of(imported)] >= LAYERS[part]:
+                    wrong.append(f"{module} imports {imported}")
+    assert wrong == []
+
+
+def test_no_module_takes_part_in_an_import_cycle():
+    graph = {module: {m for m in imported_modules(path) if m in MODULES and m != module}
+             for module, path in MODULES.items()}
+    cycles = []
+    for start in graph:  # a depth-first walk from each module back to itself
+        stack, seen = [(start, [start])], set()
+        while stack:
+            module, trail = stack.pop()
+            for nxt in graph[module]:
+                if nxt == start:
+                    cycles.append(" -> ".join([*trail, start]))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*trail, nxt]))
+    assert cycles == []
+
+
+def test_the_engine_knows_no_model_library_and_no_family_by_name():
+    for path in (PACKAGE / "engine").glob("*.py"):
+        wrong = sorted(m for m in imported_modules(path) if m.startswith(("ultralytics", "transformers", "timm")))
+        assert not wrong, f"{path.relative_to(PACKAGE)} imports {wrong}"
+    branches = [f"{path.relative_to(PACKAGE)}:{n}" for path in PACKAGE.rglob("*.py")
+                for n, line in enumerate(path.read_text().splitlines(), 1) if "family ==" in line]
+    assert branches == []
 
 
 def small_clip(tmp_path: Path) -> Path:
@@ -54,12 +114,12 @@ def small_clip(tmp_path: Path) -> Path:
 
 
 def test_a_bug_is_reported_as_a_bug_with_its_traceback_saved(tmp_path, monkeypatch):
-    from autotrack.sam2.engine import SAM2Tracker
+    from autotrack.models import SAM2Tracker
 
     def broken_step(self, frame, prompts=None):
         raise RuntimeError("shape")
 
-    monkeypatch.setattr(SAM2Tracker, "step", broken_step)
+    monkeypatch.setattr(EngineSession, "step", broken_step)
     monkeypatch.setattr(cli_app, "LOG_DIR", tmp_path / "logs")
     clip = small_clip(tmp_path)
     result = CliRunner().invoke(main, ["track", str(clip), "-p", "manual-sam2", "--sam-weights", "random",

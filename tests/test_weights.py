@@ -10,8 +10,8 @@ import pytest
 import timm
 import torch
 
-from autotrack.sam2.build import build_model
-from autotrack.sam2.edgetam_build import build_edgetam
+from autotrack.models.sam2.build import build_model
+from autotrack.models.edgetam.build import build_edgetam
 from autotrack.weights import WeightsError, get_spec, resolve_weights
 
 OFFICIAL_KEYS = Path(__file__).parent / "data" / "edgetam_official_keys.txt"

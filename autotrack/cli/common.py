@@ -12,7 +12,7 @@ import click
 
 from autotrack.config import find_pipeline
 from autotrack.errors import InputError
-from autotrack.sam2.precision import PRECISIONS
+from autotrack.engine.precision import PRECISIONS
 
 if TYPE_CHECKING:
     from autotrack.prompters.manual import ManualPrompts

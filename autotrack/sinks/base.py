@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import supervision as sv
 
+from autotrack.errors import AutotrackError
 from autotrack.types import FrameResult, Status
+
+
+class OutputError(AutotrackError, RuntimeError):
+    """An output path cannot be written; the message names it."""
 
 
 class Sink:

@@ -5,12 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from autotrack.errors import AutotrackError
-from autotrack.sinks.base import Sink
-
-
-class OutputError(AutotrackError, RuntimeError):
-    """An output path cannot be written; the message names it."""
+from autotrack.sinks.base import OutputError, Sink
 
 
 @dataclass

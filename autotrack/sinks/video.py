@@ -21,8 +21,7 @@ import numpy as np
 
 from autotrack.errors import InputError
 from autotrack.sinks.annotate import FrameAnnotator
-from autotrack.sinks.base import Sink
-from autotrack.sinks.outputs import OutputError
+from autotrack.sinks.base import OutputError, Sink
 from autotrack.types import FrameResult
 
 # 'avc1' (H.264) plays in browsers but pip's OpenCV usually cannot encode it; 'mp4v' always works but browsers

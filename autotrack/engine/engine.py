@@ -1,9 +1,14 @@
-"""SAM2Tracker: a streaming engine that follows many objects frame by frame with bounded memory, with SAM2 or EdgeTAM.
+"""The streaming engine: follow many objects frame by frame with bounded memory, for any model family.
 
 Built on the parts of a model (image encoder, memory attention, prompt encoder, mask decoder, memory encoder; see
-`autotrack.sam2.parts`: ultralytics' `SAM2Model` or transformers' `EdgeTamVideoModel`), not on a video predictor,
-because a camera needs what those predictors cannot do: frames arrive one at a time, objects join, are re-prompted
-or leave on any frame, and memory must not grow with time. One loop serves every model.
+`autotrack.engine.parts`), not on a video predictor, because a camera needs what those predictors cannot do: frames
+arrive one at a time, objects join, are re-prompted or leave on any frame, and memory must not grow with time.
+
+Two objects, as a process serves several streams with one set of models:
+- `EngineModel`: a family's parts with their weights, input size, device and precision: loaded once per process
+  (`autotrack.models.load_engine`).
+- `EngineSession`: one video or stream on a model (`EngineModel.session()`): its objects, their memory stores and
+  Kalman scorers, its frame count. Sessions share the model's weights and never each other's state.
 
 Per frame: the image encoder runs once and its features are shared by every object; objects with the same memory
 layout go through memory attention, the mask decoder and the memory encoder together as one batch; each object's
@@ -22,28 +27,43 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ultralytics.data.augment import LetterBox
 
-from autotrack.device import resolve_device
+from autotrack.engine.family import Family
+from autotrack.engine.image import letterbox
+from autotrack.engine.masks import upscale_masks
+from autotrack.engine.memory import MEMORY_POLICIES, MemoryEntry, ObjectMemory
+from autotrack.engine.parts import ImageFeatures, ModelParts
+from autotrack.engine.precision import autocast, compute_dtype
+from autotrack.engine.scoring import MotionScorer
 from autotrack.errors import InputError
-from autotrack.sam2.masks import upscale_masks
-from autotrack.sam2.memory import (
-    MEMORY_POLICIES,
-    NUM_MASKMEM,
-    MemoryEntry,
-    ObjectMemory,
-)
-from autotrack.sam2.parts import ImageFeatures, load_parts
-from autotrack.sam2.precision import autocast, compute_dtype, resolve_precision
-from autotrack.sam2.scoring import MotionScorer, motion_weight
-from autotrack.types import ObjectState, Prompt, Status
-from autotrack.weights import get_spec
+from autotrack.types import ObjectState, Prompt, Status, Tracker
 
-PIXEL_MEAN = (123.675, 116.28, 103.53)  # RGB, as SAM2 and EdgeTAM were trained
-PIXEL_STD = (58.395, 57.12, 57.375)
-NO_OBJ_SCORE = -1024.0  # SAM2's mask logit for "no object here"
-MULTIMASK_MAX_POINTS = 1  # SAM2 and EdgeTAM answer 3 candidates to prompts of at most one point, and when tracking
 STAGES = ("image_encoder", "memory_attention", "decoder", "memory_encoder")
+
+
+@dataclass
+class EngineModel:
+    """A loaded model the engine runs: built once per process, shared by every session.
+
+    Args:
+        parts: the family's parts, weights loaded, on `device`.
+        family: how the family encodes pixels and prompts (`autotrack.engine.family.Family`).
+        imgsz: square input size of the model.
+        device: where the parts run.
+        precision: the compute precision the parts were built for ("fp32", "bf16", "fp16"; already resolved).
+        motion_weight: SAMURAI's weight of the motion score for this model.
+    """
+
+    parts: ModelParts
+    family: Family
+    imgsz: int
+    device: torch.device
+    precision: str
+    motion_weight: float = 0.25
+
+    def session(self, memory: str = "motion-aware", kalman: bool = True, profile: bool = False) -> EngineSession:
+        """A new video or stream on this model: no objects yet, frames counted from 0."""
+        return EngineSession(self, memory, kalman, profile)
 
 
 @dataclass
@@ -63,75 +83,40 @@ class _Decoded:
     motion: list[float | None]
 
 
-class SAM2Tracker:
-    """Segment and follow objects in a stream of frames with SAM2 or EdgeTAM.
+class EngineSession(Tracker):
+    """Segment and follow objects in one stream of frames, on a shared `EngineModel`.
 
     Args:
-        model: `sam2_t/s/b/l`, `sam2.1_t/s/b/l`, or `edgetam` (several times faster on a CPU; needs the
-            `edgetam` extra: transformers and timm).
-        weights: None resolves the model's file (see `autotrack.weights`), a path loads that file, "random" builds
-            random weights for tests and benchmarks (see `autotrack.sam2.build.build_model`,
-            `autotrack.sam2.edgetam_build.build_edgetam`).
-        imgsz: square input size of the model, a multiple of 32 (EdgeTAM: of 256).
-        device: "auto", "cpu", "cuda", "cuda:1", "mps".
+        model: the loaded model (`autotrack.models.load_engine`).
         memory: "motion-aware" (SAMURAI: attend to reliable frames) or "fifo" (plain SAM2: the last 6 frames).
         kalman: choose among candidate masks with a per-object Kalman filter (SAMURAI); False takes the
             candidate with the best predicted IoU, as SAM2 does.
-        precision: "auto" (bf16 where the device computes it natively, fp16 on older CUDA GPUs, else fp32), "fp32",
-            "bf16" or "fp16"; see `autotrack.sam2.precision`. `self.precision` says which one runs. Memory entries
-            are kept in the compute dtype (float16 under fp32, as SAM2's video predictors keep them); masks, scores,
-            boxes and the Kalman filters are float32 whatever the precision.
-        compile: torch.compile the image encoder and memory attention (`ModelParts.compile`): the first frames
-            take minutes longer, later ones may run faster; off by default (on a 2-core CPU in bf16 at 512 px the
-            compiled image encoder took 86 s to compile and then ran no faster than eager).
         profile: accumulate seconds per stage in `timings` (synchronises CUDA, so leave off in production).
 
-    Example:
-        >>> tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=256)
-        >>> frame = np.zeros((240, 320, 3), np.uint8)
-        >>> states = tracker.step(frame, {1: Prompt(box=[40, 40, 120, 160])})
-        >>> sorted(states)
-        [1]
+    Memory entries are kept in the compute dtype (float16 under fp32, as SAM2's video predictors keep them); masks,
+    scores, boxes and the Kalman filters are float32 whatever the precision.
     """
 
-    def __init__(
-        self,
-        model: str = "sam2.1_t",
-        weights: str | None = None,
-        imgsz: int = 1024,
-        device: str = "auto",
-        memory: str = "motion-aware",
-        kalman: bool = True,
-        precision: str = "auto",
-        compile: bool = False,
-        profile: bool = False,
-    ) -> None:
-        if imgsz % 32:
-            raise InputError(f"imgsz must be a multiple of 32, got {imgsz}")
+    def __init__(self, model: EngineModel, memory: str = "motion-aware", kalman: bool = True,
+                 profile: bool = False) -> None:
         if memory not in MEMORY_POLICIES:
             raise InputError(f"unknown memory policy {memory!r}; choose one of {', '.join(MEMORY_POLICIES)}")
-        self.spec = get_spec(model)
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
+        self.model = model
+        self.parts = model.parts
+        self.family = model.family
+        self.imgsz = model.imgsz
+        self.device = model.device
+        self.precision = model.precision
         self._dtype = compute_dtype(self.precision)
         self._memory_dtype = torch.float16 if self._dtype == torch.float32 else self._dtype
-        self.parts = load_parts(model, weights, imgsz, self.device, self._dtype)
-        if compile:
-            self.parts.compile()
-        self.imgsz = imgsz
         self.memory_policy = memory
         self.kalman = kalman
         self.profile = profile
         self.timings: dict[str, float] = defaultdict(float)
         self.frame_index = -1
         self._objects: dict[int, _Object] = {}
-        self._letterbox = LetterBox((imgsz, imgsz), auto=False, center=False)
-        self._mask_letterbox = LetterBox(
-            (imgsz, imgsz), auto=False, center=False, padding_value=0, interpolation=cv2.INTER_NEAREST
-        )
-        self._mean = torch.tensor(PIXEL_MEAN, device=self.device).view(1, 3, 1, 1)
-        self._std = torch.tensor(PIXEL_STD, device=self.device).view(1, 3, 1, 1)
-        self._maskmem_pos: torch.Tensor | None = None  # (T, 1, mem_dim), same for every entry: computed once
+        self._mean = torch.tensor(model.family.pixel_mean, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(model.family.pixel_std, device=self.device).view(1, 3, 1, 1)
 
     # ----------------------------------------------------------------------------------------------- public API
     @property
@@ -142,6 +127,10 @@ class SAM2Tracker:
     def memory_entries(self, obj_id: int) -> int:
         """Memory entries (conditioning + recent) object `obj_id` holds now."""
         return len(self._objects[obj_id].memory)
+
+    def object_memory(self, obj_id: int) -> ObjectMemory:
+        """Object `obj_id`'s memory store, to inspect (its entries, pointers and their dtypes); not to modify."""
+        return self._objects[obj_id].memory
 
     def remove(self, obj_id: int) -> None:
         """Stop following an object and free its memory."""
@@ -179,7 +168,7 @@ class SAM2Tracker:
     # --------------------------------------------------------------------------------------------- frame stages
     def _encode_image(self, frame: np.ndarray) -> ImageFeatures:
         """Letterbox to a square (top-left, as ultralytics' SAM predictors), normalise, run the image encoder."""
-        image = self._letterbox(image=frame)[..., ::-1].transpose(2, 0, 1)  # BGR -> RGB, HWC -> CHW
+        image = letterbox(frame, self.imgsz)[..., ::-1].transpose(2, 0, 1)  # BGR -> RGB, HWC -> CHW
         image = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)[None].float()
         return self.parts.encode_image((image - self._mean) / self._std)
 
@@ -188,11 +177,11 @@ class SAM2Tracker:
         known = obj_id in self._objects
         if not known:
             policy = MEMORY_POLICIES[self.memory_policy]()
-            scorer = MotionScorer(weight=motion_weight(self.spec.size)) if self.kalman else None
+            scorer = MotionScorer(weight=self.model.motion_weight) if self.kalman else None
             self._objects[obj_id] = _Object(ObjectMemory(policy), scorer)
         obj = self._objects[obj_id]
         if prompt.mask is not None and prompt.box is None and prompt.points is None:
-            mask = self._mask_letterbox(image=prompt.mask.astype(np.float32)).reshape(self.imgsz, self.imgsz)
+            mask = letterbox(prompt.mask.astype(np.float32), self.imgsz, 0, cv2.INTER_NEAREST)
             mask = torch.from_numpy(mask).to(self.device)[None, None]
             with self._stage("decoder"):
                 low_res, obj_ptr, score = self.parts.mask_as_output(mask, features)
@@ -203,7 +192,7 @@ class SAM2Tracker:
             else:  # an initial conditioning frame: no memory
                 pix = self.parts.no_memory(features)
             points, labels = self._prompt_points(prompt, gain)
-            multimask = labels.shape[1] <= MULTIMASK_MAX_POINTS
+            multimask = labels.shape[1] <= self.family.multimask_max_points
             decoded = self._decode(pix, features.high_res, (points, labels), multimask, [None], gain)
         if obj.scorer is not None:
             obj.scorer.start(self._boxes(decoded.low_res, gain)[0, 0])
@@ -225,23 +214,19 @@ class SAM2Tracker:
         memory entries and pointers, while their temporal encodings may differ.
         """
         parts = self.parts
-        batch = len(selections)
         memory, memory_pos = [], []
         for slot in range(len(selections[0][0])):
             entries = [spatial[slot] for spatial, _ in selections]
             tokens = torch.cat([entry.features for _, entry in entries]).to(self._dtype)  # (B, T, mem_dim)
             memory.append(tokens.transpose(0, 1))
-            slots = torch.tensor([NUM_MASKMEM - t_pos - 1 for t_pos, _ in entries], device=self.device)
-            memory_pos.append(self._maskmem_pos + parts.temporal_encoding(slots)[None])
+            memory_pos.append(parts.memory_position(torch.tensor([t_pos for t_pos, _ in entries], device=self.device)))
         num_ptr_tokens = 0
         if selections[0][1]:
-            ptrs = torch.stack([torch.cat([p for _, p in pointers]) for _, pointers in selections], dim=1)
+            ptrs = torch.stack([torch.cat([p for _, p in pointers]) for _, pointers in selections], dim=1)  # P, B, C
             distances = torch.tensor([[d for d, _ in pointers] for _, pointers in selections], device=self.device)
-            ptr_pos = parts.pointer_encoding(distances.float())  # (P, B, mem_dim)
-            split = parts.hidden_dim // parts.mem_dim  # a pointer becomes `split` tokens of mem_dim
-            ptrs = ptrs.reshape(-1, batch, split, parts.mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
+            ptrs, ptr_pos = parts.pointer_memory(ptrs, distances.float())
             memory.append(ptrs)
-            memory_pos.append(ptr_pos.repeat_interleave(split, dim=0))
+            memory_pos.append(ptr_pos)
             num_ptr_tokens = ptrs.shape[0]
         with self._stage("memory_attention"):
             return parts.attend(features, torch.cat(memory), torch.cat(memory_pos), len(selections[0][0]),
@@ -258,7 +243,7 @@ class SAM2Tracker:
         with self._stage("decoder"):
             heads = self.parts.decode(pix.float(), high_res, *point_inputs, multimask)
             masks, ious, tokens, score = heads.masks, heads.ious, heads.tokens, heads.object_score
-            masks = torch.where(score[:, :, None, None] > 0, masks, NO_OBJ_SCORE)
+            masks = torch.where(score[:, :, None, None] > 0, masks, self.family.no_object_logit)
         ious_np = ious.float().cpu().numpy()
         boxes = self._boxes(masks, gain) if any(s is not None for s in scorers) else None
         chosen, motion = [], []
@@ -280,9 +265,7 @@ class SAM2Tracker:
         """Encode the chosen masks into memory entries and hand them to each object's store."""
         high_res = F.interpolate(decoded.low_res, size=(self.imgsz, self.imgsz), mode="bilinear", align_corners=False)
         with self._stage("memory_encoder"):
-            tokens, pos = self.parts.encode_memory(features, high_res, decoded.object_score, conditioning)
-        if self._maskmem_pos is None:
-            self._maskmem_pos = pos
+            tokens = self.parts.encode_memory(features, high_res, decoded.object_score, conditioning)
         tokens = tokens.to(self._memory_dtype)
         obj_ptrs = decoded.obj_ptr.to(self._dtype)
         scores = decoded.object_score[:, 0].float().cpu().numpy()
@@ -323,16 +306,10 @@ class SAM2Tracker:
         ]
 
     def _prompt_points(self, prompt: Prompt, gain: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """A box becomes two corner points labelled 2 and 3, placed before any clicks, as SAM2 encodes boxes."""
-        points, labels = [], []
-        if prompt.box is not None:
-            points.append(prompt.box.reshape(2, 2))
-            labels.append(np.array([2, 3], dtype=np.int32))
-        if prompt.points is not None:
-            points.append(prompt.points)
-            labels.append(prompt.labels)
-        coords = torch.from_numpy(np.concatenate(points) * gain).float().to(self.device)[None]
-        return coords, torch.from_numpy(np.concatenate(labels)).to(self.device)[None]
+        """A box and clicks as the family's prompt tokens, in input pixels."""
+        points, labels = self.family.prompt_tokens(prompt.box, prompt.points, prompt.labels)
+        coords = torch.from_numpy(points * gain).float().to(self.device)[None]
+        return coords, torch.from_numpy(labels).to(self.device)[None]
 
     def _boxes(self, masks: torch.Tensor, gain: float) -> np.ndarray:
         """xyxy boxes in frame pixels of low-resolution mask logits (B, M, h, w) -> (B, M, 4); zeros when empty."""

@@ -1,4 +1,8 @@
-"""SAM2's parts for the streaming engine: the modules of ultralytics' `SAM2Model`, driven one by one."""
+"""SAM2's parts for the streaming engine: the modules of ultralytics' `SAM2Model`, driven one by one.
+
+Private ultralytics call relied on (ultralytics 8.4.190, the pinned 8.4 range): `SAM2Model._use_mask_as_output`
+(mask prompts). The modules it drives list their own.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,19 @@ import torch
 from ultralytics.models.sam.modules.sam import SAM2Model
 from ultralytics.models.sam.modules.utils import get_1d_sine_pe
 
-from autotrack.sam2.image_encoder import SAM2ImageEncoder
-from autotrack.sam2.memory import MAX_OBJ_PTRS
-from autotrack.sam2.memory_attention import attend_to_memory
-from autotrack.sam2.memory_encoder import encode_memory, memory_position
-from autotrack.sam2.parts import Heads, ImageFeatures
+from autotrack.engine.memory import MAX_OBJ_PTRS
+from autotrack.engine.parts import Heads, ImageFeatures
+from autotrack.models.common import SAMParts
+from autotrack.models.sam2.image_encoder import SAM2ImageEncoder
+from autotrack.models.sam2.memory_attention import attend_to_memory
+from autotrack.models.sam2.memory_encoder import encode_memory, memory_position
 
 
-class SAM2Parts:
-    """`ModelParts` of a SAM2 or SAM2.1 model (see `autotrack.sam2.parts`)."""
+class SAM2Parts(SAMParts):
+    """`ModelParts` of a SAM2 or SAM2.1 model (see `autotrack.engine.parts`)."""
 
     def __init__(self, model: SAM2Model, imgsz: int, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
         model.set_imgsz((imgsz, imgsz))
         self.model = model
         # in bf16, the image encoder and memory attention run in it outright, weights cast once, outside autocast
@@ -28,6 +34,7 @@ class SAM2Parts:
         self._attend = attend_to_memory
         self.hidden_dim = model.hidden_dim
         self.mem_dim = model.mem_dim
+        self.num_maskmem = model.num_maskmem
 
     def compile(self) -> None:
         self._encode = torch.compile(self._encode.__call__)
@@ -44,8 +51,8 @@ class SAM2Parts:
         # SAM2 on an initial conditioning frame: the no-memory embedding added directly
         return (features.vision + self.model.no_mem_embed).permute(1, 2, 0).view(1, -1, *features.size)
 
-    def temporal_encoding(self, slots: torch.Tensor) -> torch.Tensor:
-        return self.model.maskmem_tpos_enc[slots].view(len(slots), -1)
+    def temporal_table(self) -> torch.Tensor:
+        return self.model.maskmem_tpos_enc.view(self.num_maskmem, -1)
 
     def pointer_encoding(self, distances: torch.Tensor) -> torch.Tensor:
         model = self.model
@@ -96,7 +103,8 @@ class SAM2Parts:
         return low_res, pointer, object_score
 
     def encode_memory(self, features: ImageFeatures, masks: torch.Tensor, object_score: torch.Tensor,
-                      from_prompt: bool) -> tuple[torch.Tensor, torch.Tensor]:
+                      from_prompt: bool) -> torch.Tensor:
         maps = encode_memory(self.model, features.pixels(), masks, object_score, from_prompt)  # image projected once
-        pos = memory_position(self.model, maps)
-        return maps.flatten(2).transpose(1, 2), pos.flatten(2).permute(2, 0, 1)
+        if self._memory_pos is None:
+            self._memory_pos = memory_position(self.model, maps).flatten(2).permute(2, 0, 1)
+        return maps.flatten(2).transpose(1, 2)

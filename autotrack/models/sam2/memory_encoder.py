@@ -2,6 +2,9 @@
 (the same for every object) computed once per frame instead of once per object.
 
 The outputs are those of `SAM2Model._encode_new_memory` on the same inputs (tests/test_sam2_modules.py).
+
+Private ultralytics call relied on (ultralytics 8.4.190, the pinned 8.4 range): `SAM2Model.
+_apply_non_overlapping_constraints`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Build a SAM2 model from a name with ultralytics' builders, then load weights or make them random."""
+"""Build a SAM2 model from a name with ultralytics' builders, then load weights or make them random.
+
+No private ultralytics call here: the public `build_sam2_*` builders and `SAM2Model` attributes.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +17,11 @@ from ultralytics.models.sam.build import (
 from ultralytics.models.sam.modules.sam import SAM2Model
 
 from autotrack.errors import InputError
+from autotrack.models.common import RANDOM_OBJECT_SCORE_BIAS
+from autotrack.models.sam2.parts import SAM2Parts
 from autotrack.weights import WeightsError, get_spec, load_state_dict, resolve_weights
 
 _BUILDERS = {"t": build_sam2_t, "s": build_sam2_s, "b": build_sam2_b, "l": build_sam2_l}
-RANDOM_OBJECT_SCORE_BIAS = 10.0
 
 
 def _enable_sam2_1(model: SAM2Model) -> None:
@@ -64,3 +68,9 @@ def build_model(name: str, weights: str | Path | None = None) -> SAM2Model:
     # The video predictors of SAM2 binarise the masks of prompted frames before encoding them into memory.
     model.set_binarize(True)
     return model.eval()
+
+
+def build_parts(name: str, weights: str | Path | None, imgsz: int, device: torch.device,
+                dtype: torch.dtype = torch.float32) -> SAM2Parts:
+    """The engine's parts of SAM2 model `name` on `device` for inputs of `imgsz`, computing in `dtype`."""
+    return SAM2Parts(build_model(name, weights).to(device), imgsz, dtype)

@@ -5,6 +5,10 @@ branches and batch norms fold into single convolutions, which run in channels-la
 ends in a perceiver that compresses each frame's 64-channel memory map into 256 global and 16x16 spatial tokens.
 Memory entries are stored in that compressed form, so memory attention reads 512 tokens per frame at any input
 size, and an object's memory is small (at 1024 px, 512 tokens instead of SAM2's 4,096).
+
+Private transformers calls relied on (transformers 5.24, the pinned 5.23-6 range): `EdgeTamVideoModel.
+_use_mask_as_output` (mask prompts) and `EdgeTamVideoPerceiverResampler._forward_1d` (`perceive`). Our attention
+function is registered with transformers' `AttentionInterface` when the parts are built, not on import.
 """
 
 from __future__ import annotations
@@ -17,16 +21,19 @@ from timm.utils.model import reparameterize_model
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-from autotrack.sam2.memory_attention import scaled_dot_product_attention
-from autotrack.sam2.parts import Heads, ImageFeatures
+from autotrack.engine.attention import scaled_dot_product_attention
+from autotrack.engine.parts import Heads, ImageFeatures
+from autotrack.models.common import SAMParts
 
 ATTENTION = "autotrack"  # the name of `attention` among transformers' attention functions
 
 
-class EdgeTAMParts:
-    """`ModelParts` of EdgeTAM (see `autotrack.sam2.parts`)."""
+class EdgeTAMParts(SAMParts):
+    """`ModelParts` of EdgeTAM (see `autotrack.engine.parts`)."""
 
     def __init__(self, model) -> None:
+        super().__init__()
+        AttentionInterface.register(ATTENTION, attention)
         backbone = model.vision_encoder.backbone
         backbone.timm_model = reparameterize_model(backbone.timm_model, inplace=True)
         model.vision_encoder.to(memory_format=torch.channels_last)
@@ -34,6 +41,7 @@ class EdgeTAMParts:
         self.model = model
         self.hidden_dim = model.hidden_dim
         self.mem_dim = model.mem_dim
+        self.num_maskmem = model.num_maskmem
         self._positions: dict[tuple[int, int], torch.Tensor] = {}  # the neck's position encoding per feature size
         self._image_pe = model.get_image_wide_positional_embeddings()  # (1, C, h, w), fixed
 
@@ -77,8 +85,8 @@ class EdgeTAMParts:
     def no_memory(self, features: ImageFeatures) -> torch.Tensor:
         return (features.vision + self.model.no_memory_embedding).permute(1, 2, 0).view(1, -1, *features.size)
 
-    def temporal_encoding(self, slots: torch.Tensor) -> torch.Tensor:
-        return self.model.memory_temporal_positional_encoding[slots].view(len(slots), -1)
+    def temporal_table(self) -> torch.Tensor:
+        return self.model.memory_temporal_positional_encoding.view(self.num_maskmem, -1)
 
     def pointer_encoding(self, distances: torch.Tensor) -> torch.Tensor:
         # EdgeTAM gives object pointers no temporal encoding (its official config: add_tpos_enc_to_obj_ptrs false)
@@ -88,7 +96,7 @@ class EdgeTAMParts:
     def attend(self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_frames: int,
                num_pointer_tokens: int) -> torch.Tensor:
         """transformers' `EdgeTamVideoMemoryAttention.forward` for a batch of objects, with the work that depends only
-        on the frame done once, as `autotrack.sam2.memory_attention.attend_to_memory` does for SAM2: the first
+        on the frame done once, as `autotrack.models.sam2.memory_attention.attend_to_memory` does for SAM2: the first
         layer's self-attention (it sees only the frame's features) and the keys (memory + position, the same in
         every layer). Dropout is left out: the model is in eval mode."""
         attention = self.model.memory_attention
@@ -138,7 +146,7 @@ class EdgeTAMParts:
         return out.pred_masks, out.object_pointer.view(1, -1), out.object_score_logits
 
     def encode_memory(self, features: ImageFeatures, masks: torch.Tensor, object_score: torch.Tensor,
-                      from_prompt: bool) -> tuple[torch.Tensor, torch.Tensor]:
+                      from_prompt: bool) -> torch.Tensor:
         """transformers' `_encode_new_memory` for a batch of objects: prompted masks binarised, others through a
         sigmoid, then scaled; the memory encoder with the frame's features projected once for the batch (they are
         the same for every object); then the perceiver (`perceive`)."""
@@ -149,7 +157,10 @@ class EdgeTAMParts:
         maps = encoder.feature_projection(features.pixels()) + encoder.mask_downsampler(mask_for_memory)
         maps = encoder.projection(encoder.memory_fuser(maps))
         map_pos = encoder.position_encoding((1, *maps.shape[1:]), maps.device, torch.float32)
-        return perceive(model.spatial_perceiver, maps, map_pos.to(maps.dtype))
+        tokens, pos = perceive(model.spatial_perceiver, maps, map_pos.to(maps.dtype))
+        if self._memory_pos is None:
+            self._memory_pos = pos
+        return tokens
 
 
 def perceive(perceiver, maps: torch.Tensor, map_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -181,7 +192,7 @@ def attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.Tenso
               attention_mask: torch.Tensor | None, scaling: float | None = None, dropout: float = 0.0,
               **kwargs) -> tuple[torch.Tensor, None]:
     """transformers' attention function interface, computed as the SAM2 engine computes attention
-    (`autotrack.sam2.memory_attention.scaled_dot_product_attention`: on a CPU in bf16 or fp16, products over blocks
+    (`autotrack.engine.attention.scaled_dot_product_attention`: on a CPU in bf16 or fp16, products over blocks
     of queries, which use the CPU's bf16 instructions where torch's fused kernel does not; elsewhere torch's kernel).
     Masked or otherwise scaled attention, which EdgeTAM does not use, goes to transformers' own function."""
     if attention_mask is not None or dropout or (scaling is not None and scaling != query.shape[-1] ** -0.5):
@@ -189,5 +200,3 @@ def attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.Tenso
                                       **kwargs)
     return scaled_dot_product_attention(query, key, value).transpose(1, 2).contiguous(), None
 
-
-AttentionInterface.register(ATTENTION, attention)

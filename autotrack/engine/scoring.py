@@ -13,11 +13,6 @@ STABLE_FRAMES = 15  # consecutive confident frames before motion is trusted
 CONFIDENCE_GATE = 0.3  # predicted IoU at or below this restarts the stability count
 
 
-def motion_weight(model_size: str) -> float:
-    """SAMURAI's weight of the motion score: 0.15 for large models, 0.25 for the others."""
-    return 0.15 if model_size == "l" else 0.25
-
-
 @dataclass
 class MotionScorer:
     """Picks a candidate mask per frame from its box and predicted IoU.

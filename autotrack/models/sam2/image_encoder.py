@@ -6,10 +6,13 @@ attention product.
   sine position encoding for each of its four levels (copying the cached one each time: 64 MB at 1024 px). Both
   depend only on the size: they are kept per size, and only the lowest-resolution level's encoding is made, the
   one memory attention reads.
-- Hiera's attention goes through `memory_attention.scaled_dot_product_attention`, so on a CPU in reduced precision
+- Hiera's attention goes through `autotrack.engine.attention.scaled_dot_product_attention`, so on a CPU in reduced precision
   it runs as plain matrix products, which use the CPU's bf16 instructions (torch's fused kernel does not).
 
 In float32 the outputs are those of `SAM2Model.forward_image` on the same input (tests/test_sam2_modules.py).
+
+Private ultralytics calls relied on (ultralytics 8.4.190, the pinned 8.4 range): `Hiera._get_pos_embed`,
+`MultiScaleBlock` and `MultiScaleAttention` internals (`do_pool`, `window_partition`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from ultralytics.models.sam.modules.encoders import Hiera
 from ultralytics.models.sam.modules.sam import SAM2Model
 from ultralytics.models.sam.modules.utils import window_partition, window_unpartition
 
-from autotrack.sam2.memory_attention import scaled_dot_product_attention
+from autotrack.engine.attention import scaled_dot_product_attention
 
 
 class SAM2ImageEncoder:

@@ -8,7 +8,7 @@ and 1.9x at 1024 px (`autotrack bench`); that needs attention as plain matrix pr
 in fp32.
 Reduced precision runs the models under `torch.autocast`, so matrix products and convolutions run in 16 bits while
 normalisations and everything outside the models stay float32; in bf16, SAM2's image encoder and memory attention
-run in bf16 outright instead (see `autotrack.sam2.image_encoder.SAM2ImageEncoder`). The mask decoder always runs in
+run in bf16 outright instead (see `autotrack.models.sam2.image_encoder.SAM2ImageEncoder`). The mask decoder always runs in
 float32. torch is imported only when a precision is
 resolved, so the command line can list the names without loading it.
 """

@@ -5,55 +5,43 @@ EdgeTAM (Meta, CVPR 2025, Apache-2.0) is SAM2 with a RepViT-M1 image encoder and
 compresses every memory frame to 512 tokens. transformers implements every part of it, the perceiver and the
 RoPE memory attention over 16x16 memory latents included, so nothing here is written by hand but the names of
 the official checkpoint's weights.
+
+No private transformers call here: the public config classes, `EdgeTamVideoModel`, `from_pretrained`.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import torch
 
-from autotrack.errors import AutotrackError, InputError
+from transformers import EdgeTamVideoConfig, EdgeTamVideoModel, EdgeTamVisionConfig, TimmWrapperConfig
+
+from autotrack.models.common import RANDOM_OBJECT_SCORE_BIAS
+from autotrack.models.edgetam.parts import EdgeTAMParts
 from autotrack.weights import WeightsError, load_state_dict, resolve_weights
 
 MODEL = "edgetam"
 MEMORY_GRID = 16  # the perceiver's 2D latents: a 16x16 grid per memory frame, so imgsz / 16 must split into it
-RANDOM_OBJECT_SCORE_BIAS = 10.0
+# what a checkpoint folder's config.json must agree on with ours (the sizes that follow imgsz carry no weights)
+ARCHITECTURE_KEYS = (
+    "model_type", "num_maskmem", "perceiver_resampler_num_latents", "perceiver_resampler_num_latents_2d",
+    "memory_attention_rope_k_sizes", "enable_temporal_pos_encoding_for_object_pointers",
+    "enable_occlusion_spatial_embedding", "vision_config.backbone_channel_list", "vision_config.fpn_top_down_levels",
+    "vision_config.num_feature_levels", "vision_config.backbone_config.architecture",
+)
 
-try:
-    from transformers import (
-        EdgeTamVideoConfig,
-        EdgeTamVideoModel,
-        EdgeTamVisionConfig,
-        TimmWrapperConfig,
-    )
-except ImportError:  # optional dependency: SAM2 alone does not need it
-    EdgeTamVideoModel = None
-
-
-class EdgeTAMUnavailable(AutotrackError, ImportError):
-    """transformers (with EdgeTAM) or timm is not installed."""
-
-
-def check_imgsz(imgsz: int) -> None:
-    """EdgeTAM's perceiver pools the stride-16 memory map into a 16x16 grid: imgsz must be a multiple of 256."""
-    if imgsz % (16 * MEMORY_GRID):
-        raise InputError(f"EdgeTAM needs imgsz to be a multiple of {16 * MEMORY_GRID} (256, 512, 768, 1024), "
-                         f"got {imgsz}")
-
-
-def edgetam_config(imgsz: int = 1024) -> "EdgeTamVideoConfig":
+def edgetam_config(imgsz: int = 1024) -> EdgeTamVideoConfig:
     """EdgeTAM's architecture at input size `imgsz`, spelled out.
 
     Nothing is left to transformers' defaults: `EdgeTamVideoConfig()` alone builds a Hiera image encoder, and the
     RepViT default of `EdgeTamVisionConfig` misspells `architecture`, so it silently builds another timm model.
     RepViT-M1 with SAM2's FPN neck, memory attention and memory encoder, and the perceiver: 13.9 M parameters.
-    The feature sizes and the memory attention's RoPE grid follow `imgsz`; no weight depends on it.
+    The feature sizes and the memory attention's RoPE grid follow `imgsz` (a multiple of 256, checked by the family
+    before anything is built); no weight depends on it.
     """
-    if EdgeTamVideoModel is None:
-        raise EdgeTAMUnavailable("EdgeTAM needs transformers>=5 and timm: pip install 'autotrack[edgetam]'")
-    check_imgsz(imgsz)
     side = imgsz // 16
     backbone = TimmWrapperConfig(
         architecture="repvit_m1",
@@ -81,7 +69,7 @@ def edgetam_config(imgsz: int = 1024) -> "EdgeTamVideoConfig":
     )
 
 
-def build_edgetam(weights: str | Path | None = None, imgsz: int = 1024) -> "EdgeTamVideoModel":
+def build_edgetam(weights: str | Path | None = None, imgsz: int = 1024) -> EdgeTamVideoModel:
     """EdgeTAM in eval mode on the CPU, for square inputs of `imgsz` pixels.
 
     weights: None resolves the `edgetam` model's file (see `autotrack.weights`); a path loads Meta's `edgetam.pt`
@@ -108,7 +96,7 @@ def build_edgetam(weights: str | Path | None = None, imgsz: int = 1024) -> "Edge
     return model.eval()
 
 
-def _randomize(model: "EdgeTamVideoModel") -> None:
+def _randomize(model: EdgeTamVideoModel) -> None:
     """Random weights that exercise the whole model (the caller seeds torch, so two builds are identical).
 
     transformers initialises every layer with N(0, 0.02): the mask logits of such a model are about 0.005, so masks
@@ -124,16 +112,51 @@ def _randomize(model: "EdgeTamVideoModel") -> None:
         model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(RANDOM_OBJECT_SCORE_BIAS)
 
 
-def _load_transformers_folder(path: Path, config) -> "EdgeTamVideoModel":
-    """A transformers checkpoint folder, read by transformers itself (it knows how its files name the weights)."""
+def _load_transformers_folder(path: Path, config) -> EdgeTamVideoModel:
+    """A transformers checkpoint folder, read by transformers itself (it knows how its files name the weights), once
+    its own config.json is checked against ours."""
     if not (path / "model.safetensors").is_file():
         raise WeightsError(f"{path} is a folder without model.safetensors: not a transformers EdgeTAM checkpoint")
+    check_folder_config(path, config)
     model, info = EdgeTamVideoModel.from_pretrained(path, config=config, output_loading_info=True)
     wrong = info["missing_keys"] or info["unexpected_keys"] or info["mismatched_keys"]
     if wrong:
         raise WeightsError(f"{path} does not hold EdgeTAM weights: {len(wrong)} weights missing, extra or "
                            f"misshapen, e.g. {sorted(wrong)[0]}")
     return model.eval()
+
+
+def check_folder_config(path: Path, config) -> None:
+    """A checkpoint folder's config.json (when it has one) must describe EdgeTAM as `config` does: one line naming
+    the first architecture setting that differs."""
+    file = path / "config.json"
+    if not file.is_file():
+        return
+    try:
+        theirs = json.loads(file.read_text())
+    except (OSError, ValueError) as error:
+        raise WeightsError(f"{file} is not a readable JSON config: {error}") from None
+    ours = config.to_dict()
+    for key in ARCHITECTURE_KEYS:
+        mine, other = _lookup(ours, key), _lookup(theirs, key)
+        if other is not None and other != mine:
+            raise WeightsError(f"{file} is not EdgeTAM's configuration: {key} is {other!r}, EdgeTAM has {mine!r}")
+
+
+def _lookup(data: dict, dotted: str):
+    """data["a"]["b"] for "a.b", or None where a level is missing."""
+    for key in dotted.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def build_parts(name: str, weights: str | Path | None, imgsz: int, device: torch.device,
+                dtype: torch.dtype = torch.float32) -> EdgeTAMParts:
+    """The engine's parts of EdgeTAM on `device` for inputs of `imgsz` (EdgeTAM casts nothing itself: `dtype` is
+    the engine's autocast)."""
+    return EdgeTAMParts(build_edgetam(weights, imgsz).to(device))
 
 
 # ---------------------------------------------------------------------------------- Meta's checkpoint names

@@ -1,22 +1,20 @@
-"""The model-specific parts of the streaming engine, behind one small interface.
+"""What the streaming engine asks of a model family: its parts, behind one small interface.
 
-SAM2 (ultralytics' `SAM2Model`) and EdgeTAM (transformers' `EdgeTamVideoModel`) share one design: an image encoder,
-memory attention from the current frame to a few encoded past frames and object pointers, SAM's prompt encoder
-and mask decoder, and a memory encoder. They differ in how each part computes (EdgeTAM: a RepViT image encoder,
-memory frames compressed to 512 tokens by a perceiver, RoPE over those tokens). The engine
-(`autotrack.sam2.engine.SAM2Tracker`) owns everything else, once for every model: the frame loop, batching of
-objects, prompts, memory stores and their selection, the choice among candidate masks, the outputs.
+SAM2 (ultralytics' `SAM2Model`), EdgeTAM (transformers' `EdgeTamVideoModel`) and their kin share one design: an
+image encoder, memory attention from the current frame to a few encoded past frames and object pointers, SAM's
+prompt encoder and mask decoder, and a memory encoder. They differ in how each part computes. The engine
+(`autotrack.engine.engine`) owns everything else, once for every model: the frame loop, batching of objects, prompts,
+memory stores and their selection, the choice among candidate masks, the outputs. Families implement `ModelParts`
+in `autotrack.models.<family>` and are found through `autotrack.models.registry`.
 
-    parts = load_parts("edgetam", "random", imgsz=512, device=torch.device("cpu"))
     features = parts.encode_image(image)                 # once per frame, shared by every object
     heads = parts.decode(parts.no_memory(features), features.high_res_batch(1), points, labels, multimask=True)
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
 
 import torch
 
@@ -50,62 +48,61 @@ class Heads:
     object_score: torch.Tensor  # (B, 1) logit: is the object visible at all
 
 
-class ModelParts(Protocol):
-    """What the engine asks of a model family. B is the number of objects in a batch, C `hidden_dim`."""
+class ModelParts(ABC):
+    """The per-frame stages of one loaded model. B is the number of objects in a batch, C `hidden_dim`.
+
+    Parts are shared by every session (video or stream) of a process: they hold weights and caches that depend only
+    on the input size, never per-object or per-video state.
+    """
 
     hidden_dim: int  # channels of image features and object pointers
-    mem_dim: int  # channels of memory tokens (a pointer becomes hidden_dim // mem_dim tokens)
+    mem_dim: int  # channels of memory tokens
 
+    @abstractmethod
     def compile(self) -> None:
         """torch.compile, in place, the image encoder and memory attention."""
 
+    @abstractmethod
     def encode_image(self, image: torch.Tensor) -> ImageFeatures:
         """Image encoder on a (1, 3, S, S) normalised RGB image."""
 
+    @abstractmethod
     def no_memory(self, features: ImageFeatures) -> torch.Tensor:
         """(1, C, h, w) features of a frame an object is first prompted on: it has no memory yet."""
 
-    def temporal_encoding(self, slots: torch.Tensor) -> torch.Tensor:
-        """(B, mem_dim) learned encodings of memory slots (SAM2's index: num_maskmem - t_pos - 1)."""
+    @abstractmethod
+    def memory_position(self, frames_back: torch.Tensor) -> torch.Tensor:
+        """(T, B, mem_dim) position encodings of one memory frame's tokens for B objects whose entries are
+        `frames_back` (B,) frames old (0: a prompted frame, SAM2's conditioning slot); needs one `encode_memory`
+        call before (the spatial part depends on the memory's size)."""
 
-    def pointer_encoding(self, distances: torch.Tensor) -> torch.Tensor:
-        """(P, B, mem_dim) position encodings of object pointers `distances` (B, P) frames back."""
+    @abstractmethod
+    def pointer_memory(self, pointers: torch.Tensor, distances: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Object pointers (P, B, C) taken `distances` (B, P) frames back, as memory tokens (N, B, mem_dim) and
+        their position encodings (N, B, mem_dim)."""
 
+    @abstractmethod
     def attend(self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_frames: int,
                num_pointer_tokens: int) -> torch.Tensor:
         """Memory attention: (B, C, h, w) features conditioned on each object's memory (tokens, B, mem_dim), which
         holds `num_frames` frames of equal token counts followed by `num_pointer_tokens` pointer tokens."""
 
+    @abstractmethod
     def decode(self, pixels: torch.Tensor, high_res: list[torch.Tensor], points: torch.Tensor,
                labels: torch.Tensor, multimask: bool) -> Heads:
-        """Prompt encoder and mask decoder: points (B, N, 2) in input pixels, labels (B, N) (1 positive, 0
-        negative, 2/3 box corners, -1 padding)."""
+        """Prompt encoder and mask decoder: points (B, N, 2) in input pixels, labels (B, N) as the family's
+        `prompt_tokens` made them (-1: padding)."""
 
+    @abstractmethod
     def object_pointer(self, tokens: torch.Tensor, object_score: torch.Tensor) -> torch.Tensor:
         """(B, C) object pointers of the chosen candidates' tokens; the no-object pointer where none is seen."""
 
+    @abstractmethod
     def mask_as_output(self, mask: torch.Tensor, features: ImageFeatures) -> tuple[torch.Tensor, ...]:
         """A (1, 1, S, S) binary mask prompt taken as the answer: (low-res logits, object pointer, object score)."""
 
+    @abstractmethod
     def encode_memory(self, features: ImageFeatures, masks: torch.Tensor, object_score: torch.Tensor,
-                      from_prompt: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Memory encoder on (B, 1, S, S) mask logits: (B, T, mem_dim) memory tokens per object, as they are
-        stored (EdgeTAM: already compressed by its perceiver), and their (T, 1, mem_dim) position encoding, the
-        same for every frame."""
-
-
-def load_parts(model: str, weights: str | Path | None, imgsz: int, device: torch.device,
-               dtype: torch.dtype = torch.float32) -> ModelParts:
-    """Build model `model` (see `autotrack.weights.MODELS`) with its weights, on `device`, for inputs of `imgsz`, to
-    compute in `dtype` (the engine runs the stages under autocast; a family may also cast parts of itself)."""
-    from autotrack.weights import get_spec
-
-    if get_spec(model).family == "edgetam":
-        from autotrack.sam2.edgetam_build import build_edgetam
-        from autotrack.sam2.edgetam_parts import EdgeTAMParts
-
-        return EdgeTAMParts(build_edgetam(weights, imgsz).to(device))
-    from autotrack.sam2.build import build_model
-    from autotrack.sam2.sam2_parts import SAM2Parts
-
-    return SAM2Parts(build_model(model, weights).to(device), imgsz, dtype)
+                      from_prompt: bool) -> torch.Tensor:
+        """Memory encoder on (B, 1, S, S) mask logits: (B, T, mem_dim) memory tokens per object, as they are stored
+        (EdgeTAM: already compressed by its perceiver)."""

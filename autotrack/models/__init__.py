@@ -1,0 +1,73 @@
+"""Model families behind the engine: load a model once, open a session per video or stream.
+
+    model = load_engine("edgetam", weights="random", imgsz=512, device="cpu")   # once per process
+    camera_1, camera_2 = model.session(), model.session()                      # one per stream, sharing weights
+    states = camera_1.step(frame, {1: Prompt(box=[40, 40, 120, 160])})
+
+`SAM2Tracker` is the same engine as one session with its own model, as earlier versions offered it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+from autotrack.device import resolve_device
+from autotrack.engine.engine import EngineModel, EngineSession
+from autotrack.engine.precision import compute_dtype, resolve_precision
+from autotrack.models.registry import family_of, motion_weight
+
+
+def check_imgsz(model: str, imgsz: int) -> None:
+    """One line when `imgsz` is not an input size of `model`'s family; loads nothing."""
+    family_of(model).check_imgsz(imgsz)
+
+
+def load_engine(model: str = "sam2.1_t", weights: str | Path | None = None, imgsz: int = 1024, device: str = "auto",
+                precision: str = "auto", compile: bool = False) -> EngineModel:
+    """Build model `model` (see `autotrack.weights.MODELS`) with its weights for square inputs of `imgsz`.
+
+    weights: None resolves the model's file (see `autotrack.weights`), a path loads that file, "random" builds seeded
+    random weights for tests and benchmarks (their object-score head is biased so masks are not blank; see the
+    families' `build` modules). precision: "auto" (bf16 where the device computes it natively, fp16 on older CUDA
+    GPUs, else fp32), "fp32", "bf16" or "fp16" (`autotrack.engine.precision`). compile: torch.compile the image
+    encoder and memory attention (on a 2-core CPU in bf16 at 512 px it took 86 s and ran no faster than eager).
+    """
+    family = family_of(model)
+    family.check_imgsz(imgsz)
+    resolved = resolve_device(device)
+    chosen = resolve_precision(precision, resolved)
+    parts = family.build(model, weights, imgsz, resolved, compute_dtype(chosen))
+    if compile:
+        parts.compile()
+    return EngineModel(parts, family, imgsz, resolved, chosen, motion_weight(model))
+
+
+class SAM2Tracker(EngineSession):
+    """Segment and follow objects in a stream of frames with SAM2 or EdgeTAM: one session with its own model.
+
+    The arguments are `load_engine`'s (model, weights, imgsz, device, precision, compile) and
+    `EngineModel.session`'s (memory, kalman, profile). To serve several streams with one copy of the weights, use
+    `load_engine(...).session()` instead.
+
+    Example:
+        >>> tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=256)
+        >>> frame = np.zeros((240, 320, 3), np.uint8)
+        >>> states = tracker.step(frame, {1: Prompt(box=[40, 40, 120, 160])})
+        >>> sorted(states)
+        [1]
+    """
+
+    def __init__(
+        self,
+        model: str = "sam2.1_t",
+        weights: str | Path | None = None,
+        imgsz: int = 1024,
+        device: str = "auto",
+        memory: str = "motion-aware",
+        kalman: bool = True,
+        precision: str = "auto",
+        compile: bool = False,
+        profile: bool = False,
+    ) -> None:
+        super().__init__(load_engine(model, weights, imgsz, device, precision, compile), memory, kalman, profile)

@@ -1,1 +1,0 @@
-"""The streaming SAM2 engine: model building, per-object memory, motion scoring and the frame loop."""
