@@ -43,7 +43,9 @@ EDGETAM_URLS = (
 @dataclass(frozen=True)
 class ModelSpec:
     """One model: its family ("sam2" or "edgetam"), SAM2's `version` ("2", "2.1") and `size` (t, s, b, l; EdgeTAM
-    counts as t), the file names it is found under (the first one is downloaded) and where to get them."""
+    counts as t), the file names it is found under (the first one is downloaded) and where to get them.
+    `ultralytics_predictor`: ultralytics' SAM2VideoPredictor runs the model from the same file (it is built with
+    ultralytics' SAM2 builders), so `autotrack bench` measures the engine against that predictor on this model."""
 
     name: str
     family: str
@@ -51,6 +53,7 @@ class ModelSpec:
     size: str
     files: tuple[str, ...]
     urls: tuple[str, ...]
+    ultralytics_predictor: bool
 
 
 # YOLOE's text model (the `text_model` of its checkpoint) -> the TorchScript text encoder ultralytics releases
@@ -61,12 +64,13 @@ def _sam2_spec(prefix: str, version: str, size: str) -> ModelSpec:
     name = f"{prefix}_{size}"
     meta = f"{prefix}_hiera_{_SIZES[size]}.pt"
     urls = (f"{ULTRALYTICS_RELEASE}/{name}.pt", f"{META_RELEASES[version]}/{meta}")
-    return ModelSpec(name, "sam2", version, size, (f"{name}.pt", meta), urls)
+    return ModelSpec(name, "sam2", version, size, (f"{name}.pt", meta), urls, ultralytics_predictor=True)
 
 
 _SAM2 = [_sam2_spec(prefix, version, size) for prefix, version in (("sam2", "2"), ("sam2.1", "2.1")) for size in _SIZES]
-MODELS = {spec.name: spec for spec in [*_SAM2, ModelSpec("edgetam", "edgetam", "1", "t", ("edgetam.pt", "EdgeTAM-hf"),
-                                                         EDGETAM_URLS)]}
+_EDGETAM = ModelSpec("edgetam", "edgetam", "1", "t", ("edgetam.pt", "EdgeTAM-hf"), EDGETAM_URLS,
+                     ultralytics_predictor=False)
+MODELS = {spec.name: spec for spec in [*_SAM2, _EDGETAM]}
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -1,9 +1,12 @@
-"""`autotrack bench` on a tiny synthetic clip: JSON with every run's figures and per-frame series, and a PNG plot."""
+"""`autotrack bench` on a tiny synthetic clip: JSON with every run's figures and per-frame series, and a PNG plot;
+its JSON reports read back, and the README's speed tables rendered from the reports in benchmarks/results/."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -11,14 +14,21 @@ from autotrack.bench import (
     MB,
     PIPELINE_STAGES,
     ULTRALYTICS,
+    Clip,
     RunResult,
+    bench_config,
+    load_results,
+    pipeline_contenders,
     ratios,
+    report_dict,
     run_rounds,
+    speed_tables,
     summarize_rounds,
 )
 from autotrack.cli import main
 
 FRAMES = 5
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_run_result_summary_leaves_out_warmup_and_aligns_stages():
@@ -119,9 +129,53 @@ def test_bad_options_are_one_line_errors(args, message):
 
 def test_random_weights_keep_every_prompted_object():
     """Random masks overlap almost fully; without this the 3-object bench would time one object after max_lost."""
-    from autotrack.bench import bench_config
-
     config = bench_config("manual-sam2", "random", 64, "cpu")
     assert config.identity.overlap_iou == 1.0 and config.identity.max_lost >= 10**9
     assert bench_config("manual-sam2", "random", 64, "cpu", ["identity.max_lost=5"]).identity.max_lost == 5
     assert bench_config("manual-sam2", None, 64, "cpu").identity.overlap_iou == 0.8  # real weights: real rules
+
+
+@pytest.mark.parametrize("model, names", [
+    ("sam2.1_s", ["autotrack sam2.1_s fp32", ULTRALYTICS]),
+    ("edgetam", ["autotrack edgetam fp32", "autotrack sam2.1_t fp32", ULTRALYTICS]),
+])
+def test_the_predictor_runs_the_model_its_spec_allows_else_sam2_tiny_beside_it(model, names):
+    """Only the contenders are built (nothing runs): a model ultralytics' predictor cannot run gets SAM2.1-tiny."""
+    config = bench_config("manual-sam2", "random", 64, "cpu", [f"sam.model={model}", "sam.precision=fp32"])
+    clip = Clip(Path("clip.mp4"), np.zeros((1, 4), np.float32), 3)
+    assert list(pipeline_contenders(clip, config, Path("w.pt"))) == names
+
+
+def test_a_json_report_reads_back_by_model_and_precision(tmp_path):
+    def run(name: str, seconds: float) -> list[RunResult]:
+        result = RunResult(name, warmup=0)
+        result.add(seconds, {}, MB)
+        return [result]
+
+    results = {"autotrack m bf16 (auto)": run("a", 0.25), "autotrack m fp32": run("b", 0.5), ULTRALYTICS: run("u", 1.0)}
+    settings = {"model": "m", "imgsz": 64, "objects": 2}
+    (tmp_path / "m.json").write_text(json.dumps(report_dict(results, settings, ULTRALYTICS)))
+    (back,) = load_results(tmp_path)
+    assert back.model == "m" and back.key == (64, 2)
+    assert back.run_name("m") == back.run_name("m", "bf16") == "autotrack m bf16 (auto)"
+    assert back.fps(back.run_name("m", "fp32")) == pytest.approx(2.0)
+    assert back.ratio("autotrack m bf16 (auto)", ULTRALYTICS) == pytest.approx([4.0])
+    with pytest.raises(KeyError):
+        back.run_name("m", "fp16")
+
+
+def readme_table_rows(name: str) -> list[str]:
+    """The rows of the README's table between its `speed-table:NAME` markers, after the header and its rule."""
+    text = (ROOT / "README.md").read_text()
+    start, end = f"<!-- speed-table:{name}:start -->\n", f"<!-- speed-table:{name}:end -->"
+    assert start in text and end in text, f"README has no {name} speed table markers"
+    table = text.split(start, 1)[1].split(end, 1)[0].splitlines()
+    return table[2:]
+
+
+def test_readme_speed_tables_are_the_result_files():
+    """Regenerate with `python benchmarks/update_figures.py` after adding a result."""
+    tables = speed_tables(load_results(ROOT / "benchmarks" / "results"))
+    assert all(tables.values())
+    for name, rows in tables.items():
+        assert readme_table_rows(name) == rows, name

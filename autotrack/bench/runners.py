@@ -1,0 +1,185 @@
+"""The runs of a bench, each over a `Clip` with its boxes prompted on frame 0, and what `autotrack bench` compares.
+
+- `run_pipeline`: the whole pipeline; a frame's time splits into decode, prompter, the engine's stages (image
+  encoder, memory attention, decoder, memory encoder, `engine_other` = the engine's own code), identity and sinks.
+- `run_engine`: `SAM2Tracker` alone (decode, then the engine's stages).
+- `run_ultralytics`: ultralytics' `SAM2VideoPredictor` with the same weights file (its preprocess, inference and
+  postprocess; `decode` is the rest of the frame's time: reading the frame and the predictor's loop).
+
+ultralytics' predictor runs a model whose spec says so (`ModelSpec.ultralytics_predictor`: it builds with
+ultralytics' SAM2 builders) from the same file as ours. A pipeline on any other model (EdgeTAM) is compared with the
+same pipeline on SAM2.1-tiny (`BASELINE`), in the same precisions, and the predictor runs SAM2.1-tiny.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+
+from autotrack.bench.clips import Clip, clip_prompts
+from autotrack.bench.stats import RunResult
+from autotrack.bench.timing import FrameClock, TimedPrompter, TimedSink, TimedSource, TimedTracker, measure
+from autotrack.config import PipelineConfig, load_config
+from autotrack.pipeline import Pipeline, build_parts
+from autotrack.prompters.manual import ManualPrompts, UserPrompt
+from autotrack.models import SAM2Tracker
+from autotrack.sinks import MotSink, Sink
+from autotrack.sources import open_source
+from autotrack.weights import get_spec
+
+ULTRALYTICS = "ultralytics SAM2VideoPredictor"
+BASELINE = "sam2.1_t"  # what a model ultralytics' predictor cannot run is measured against
+
+# Random weights give every object nearly the same mask: the identity manager would let all but one yield (mask
+# IoU > 0.8) and retire them, and a run for N objects would time one. With random weights the bench keeps every
+# prompted object, so it measures the cost of N objects; an explicit --set still wins.
+KEEP_EVERY_OBJECT = ("identity.overlap_iou=1.0", "identity.max_lost=1000000000")
+
+
+def bench_config(pipeline: str, sam_weights: str | None, imgsz: int, device: str | None,
+                 sets=()) -> PipelineConfig:
+    """The pipeline config a bench runs."""
+    keep = list(KEEP_EVERY_OBJECT) if sam_weights == "random" else []
+    given = {"sam.weights": sam_weights, "sam.imgsz": imgsz, "device": device}
+    return load_config(pipeline, [f"{k}={v}" for k, v in given.items() if v is not None] + keep + list(sets))
+
+
+def run_engine(clip: Clip, tracker: SAM2Tracker, warmup: int = 3, name: str = "autotrack engine") -> RunResult:
+    """SAM2Tracker alone on the clip: decode, then `step` (split into its stages)."""
+    clock = FrameClock()
+    timed = TimedTracker(tracker, clock)
+    source = TimedSource(open_source(str(clip.video)), clock)
+
+    def frames() -> Iterator[None]:
+        with source:
+            for frame in source:
+                if frame.index >= clip.frames:
+                    return
+                timed.step(frame.image, clip_prompts(clip) if frame.index == 0 else None)
+                yield
+
+    result = measure(name, frames(), clock, warmup)
+    result.memory_entries = {i: tracker.memory_entries(i) for i in tracker.object_ids}
+    return result
+
+
+def timed_pipeline(config: PipelineConfig, clip: Clip, clock: FrameClock,
+                   sinks: list[Sink]) -> tuple[Pipeline, SAM2Tracker]:
+    """The pipeline of `config` over the clip, with the clip's boxes as user prompts on frame 0, its source,
+    prompter, engine and sinks timed on `clock`; and its engine (for the memory entries it holds at the end)."""
+    parts = build_parts(config)
+    engine = parts.tracker
+    engine.profile = True
+    prompts = ManualPrompts([UserPrompt(i, 0, prompt) for i, prompt in clip_prompts(clip).items()])
+    pipeline = Pipeline(
+        TimedSource(open_source(str(clip.video)), clock),
+        TimedPrompter(parts.prompter, clock) if parts.prompter is not None else None,
+        TimedTracker(engine, clock),
+        [TimedSink(sink, clock) for sink in sinks],
+        parts.identity,
+        prompts,
+        clip.frames,
+        parts.points,
+    )
+    return pipeline, engine
+
+
+def run_pipeline(clip: Clip, config: PipelineConfig, warmup: int = 3, name: str | None = None,
+                 work_dir: str | Path | None = None) -> RunResult:
+    """A whole pipeline (a `PipelineConfig`) on the clip, with the clip's boxes as user prompts on frame 0.
+
+    Results go to a MOTChallenge file in `work_dir` (the "sinks" stage), or nowhere when it is None.
+    """
+    clock = FrameClock()
+    mot = Path(work_dir or ".") / f"{config.sam.model}-{config.sam.memory}-{config.sam.precision}.txt"
+    pipeline, engine = timed_pipeline(config, clip, clock, [MotSink(mot)] if work_dir else [])
+    result = measure(name or f"autotrack {config.sam.memory}", pipeline.stream(), clock, warmup, rest="identity")
+    result.memory_entries = {i: engine.memory_entries(i) for i in engine.object_ids}
+    return result
+
+
+def run_ultralytics(clip: Clip, weights_file: str | Path, imgsz: int, device: str = "auto", warmup: int = 3,
+                    name: str = ULTRALYTICS) -> RunResult:
+    """ultralytics' SAM2VideoPredictor on the clip with the same boxes; `weights_file` must be named like
+    `sam2.1_t.pt` (ultralytics picks the architecture from the file name)."""
+    from ultralytics.models.sam import SAM2VideoPredictor
+
+    from autotrack.device import ultralytics_device
+
+    overrides = dict(conf=0.0, task="segment", mode="predict", imgsz=imgsz, model=str(weights_file), save=False,
+                     verbose=False, device=ultralytics_device(device))
+    predictor = SAM2VideoPredictor(overrides=overrides)
+    clock = FrameClock()
+
+    def frames() -> Iterator[None]:
+        stream = predictor(source=str(clip.video), bboxes=clip.boxes.tolist(), stream=True)
+        for index, result in enumerate(stream):
+            for stage, ms in result.speed.items():
+                clock.current[stage] += ms / 1000
+            yield
+            if index + 1 >= clip.frames:
+                return
+
+    return measure(name, frames(), clock, warmup, rest="decode")
+
+
+def pipeline_contenders(clip: Clip, config: PipelineConfig, weights: Path, warmup: int = 3,
+                        work_dir: str | Path | None = None,
+                        ultralytics: bool = True) -> dict[str, Callable[[], RunResult]]:
+    """What `autotrack bench` compares: the pipeline as configured (its model and precision named, e.g. "autotrack
+    sam2.1_t bf16 (auto)"), the same pipeline in fp32 when that differs, and ultralytics' SAM2VideoPredictor
+    (`ULTRALYTICS`) on the `weights` file (see `sam2_weights_file`). A pipeline on a model the predictor cannot
+    run (EdgeTAM) also runs on SAM2.1-tiny with `weights`, in the same precisions (see `baseline_pairs`)."""
+    from autotrack.device import resolve_device
+    from autotrack.engine.precision import resolve_precision
+
+    precision = resolve_precision(config.sam.precision, resolve_device(config.device))
+    label = f"{precision} (auto)" if config.sam.precision == "auto" else precision
+    precisions = {label: config.sam.precision, **({"fp32": "fp32"} if precision != "fp32" else {})}
+    if get_spec(config.sam.model).ultralytics_predictor:  # ours and ultralytics' load one file
+        models = {config.sam.model: str(weights)}
+    else:
+        models = {config.sam.model: config.sam.weights, BASELINE: str(weights)}
+    configs = {f"autotrack {model} {name}": dataclasses.replace(config, sam=dataclasses.replace(
+        config.sam, model=model, weights=model_weights, precision=value))
+        for model, model_weights in models.items() for name, value in precisions.items()}
+    contenders = {name: functools.partial(run_pipeline, clip, c, warmup, name, work_dir) for name, c in configs.items()}
+    if ultralytics:
+        contenders[ULTRALYTICS] = functools.partial(run_ultralytics, clip, weights, config.sam.imgsz, config.device,
+                                                    warmup)
+    return contenders
+
+
+def baseline_pairs(names: list[str], model: str) -> dict[str, str]:
+    """For contenders named by `pipeline_contenders`: each run of `model` and the SAM2.1-tiny run in the same
+    precision, {"autotrack edgetam bf16 (auto)": "autotrack sam2.1_t bf16 (auto)", ...}; none for a model that is
+    compared with ultralytics' predictor directly."""
+    prefix, baseline = f"autotrack {model} ", f"autotrack {BASELINE} "
+    return {name: baseline + name.removeprefix(prefix) for name in names
+            if model != BASELINE and name.startswith(prefix) and baseline + name.removeprefix(prefix) in names}
+
+
+def sam2_weights_file(config: PipelineConfig, work_dir: str | Path) -> Path:
+    """The weights file ultralytics' predictor loads in a bench (see `weights_file`): the pipeline's model's when
+    the predictor runs that model, else SAM2.1-tiny's (random when the pipeline's weights are)."""
+    if get_spec(config.sam.model).ultralytics_predictor:
+        return weights_file(config.sam.model, config.sam.weights, work_dir)
+    return weights_file(BASELINE, "random" if config.sam.weights == "random" else None, work_dir)
+
+
+def weights_file(model: str, weights: str | None, work_dir: str | Path) -> Path:
+    """A weights file both engines load, named `<model>.pt` as ultralytics needs: random weights saved, or a link
+    to the resolved file."""
+    from autotrack.models.sam2.build import build_model
+    from autotrack.weights import resolve_weights
+
+    path = Path(work_dir) / f"{get_spec(model).name}.pt"
+    if weights == "random":
+        torch.save(build_model(model, "random").state_dict(), path)
+    else:
+        path.symlink_to(resolve_weights(model, weights).resolve())
+    return path
