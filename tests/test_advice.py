@@ -11,12 +11,12 @@ from autotrack.config import load_config
 
 
 @pytest.mark.parametrize("pipeline, overrides, device, advised", [
-    ("yolo-sam2", [], "cpu", True),
-    ("manual-sam2", ["sam.model=sam2.1_b"], "cpu", True),
-    ("yolo-sam2", [], "cuda", False),
-    ("yolo-sam2", [], "mps", False),
-    ("fast-cpu", [], "cpu", False),
-    ("edge-cpu", [], "cpu", False),
+    ("yolo-sam2", {}, "cpu", True),
+    ("manual-sam2", {"sam.model": "sam2.1_b"}, "cpu", True),
+    ("yolo-sam2", {}, "cuda", False),
+    ("yolo-sam2", {}, "mps", False),
+    ("fast-cpu", {}, "cpu", False),
+    ("edge-cpu", {}, "cpu", False),
 ])
 def test_note_only_for_sam2_at_1024_on_a_cpu(pipeline, overrides, device, advised):
     note = faster_pipeline_note(load_config(pipeline, overrides), device)

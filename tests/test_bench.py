@@ -121,7 +121,8 @@ def test_random_weights_keep_every_prompted_object():
     """Random masks overlap almost fully; without this the 3-object bench would time one object after max_lost."""
     from autotrack.bench import bench_config
 
-    config = bench_config("manual-sam2", "random", 64, "cpu")
+    config = bench_config("manual-sam2", {"sam.weights": "random", "sam.imgsz": 64})
     assert config.identity.overlap_iou == 1.0 and config.identity.max_lost >= 10**9
-    assert bench_config("manual-sam2", "random", 64, "cpu", ["identity.max_lost=5"]).identity.max_lost == 5
-    assert bench_config("manual-sam2", None, 64, "cpu").identity.overlap_iou == 0.8  # real weights: real rules
+    given = {"sam.weights": "random", "identity.max_lost": 5}
+    assert bench_config("manual-sam2", given).identity.max_lost == 5
+    assert bench_config("manual-sam2", {"sam.imgsz": 64}).identity.overlap_iou == 0.8  # real weights: real rules
