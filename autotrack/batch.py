@@ -17,7 +17,7 @@ import json
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -188,7 +188,7 @@ def run(
     inputs: Iterable[str],
     pipeline: str | PipelineConfig,
     output_dir: str | Path,
-    overrides: Iterable[str] = (),
+    overrides: Mapping[str, object] | None = None,
     prompts: ManualPrompts | None = None,
     max_frames: int | None = None,
     save_video: bool = False,
@@ -203,7 +203,8 @@ def run(
 
     Args:
         inputs: video files, folders, globs, `.txt` lists and URLs.
-        pipeline: a ready pipeline name, a YAML path or a PipelineConfig; `overrides` are `key=value` on top.
+        pipeline: a ready pipeline name, a YAML path or a PipelineConfig; `overrides` are typed values
+            by dotted key on top, e.g. {"sam.imgsz": 512} (see `load_config`).
         prompts: user prompts applied to every input (frame numbers count from each input's start).
         ray: None runs a process pool of `workers` processes (default: one per CPU core) here; "local" starts a
             Ray runtime here (with `workers` CPUs when given), "auto" joins the running cluster, "ray://host:port"
@@ -216,7 +217,7 @@ def run(
         One InputResult per input, in input order; also written to `output_dir/summary.json`.
     """
     specs = collect_inputs(inputs)
-    config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, list(overrides))
+    config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, overrides)
     if retries < 0:
         raise InputError(f"retries must be >= 0, got {retries}")
     output_dir = Path(output_dir).resolve()  # absolute: Ray workers run in other folders, maybe on other nodes

@@ -1,4 +1,4 @@
-"""One typed configuration tree for a pipeline: YAML in, `--set a.b=c` overrides, clear errors for bad keys.
+"""One typed configuration tree for a pipeline: YAML in, typed overrides on top, clear errors for bad values.
 
 A pipeline file has up to five sections, each optional (defaults below):
     detector: {weights: yolo11n.pt, classes: [person], conf: 0.25, imgsz: 640, every: 1}   # or `detector: null`
@@ -6,14 +6,20 @@ A pipeline file has up to five sections, each optional (defaults below):
     sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true, precision: auto,
           compile: false}      # model: sam2_t/s/b/l, sam2.1_t/s/b/l or edgetam
     points: {backend: lk, num_points: 16, num_negatives: 4, min_visible: null}   # default `points: null`: none
-    identity: {max_lost: 30, ...}      # autotrack.identity.IdentityConfig
+    identity: {max_lost: 30, ...}      # IdentityConfig
     device: auto
+
+Overrides are typed values by dotted key, `load_config("yolo-sam2", {"sam.imgsz": 512, "device": "cpu"})`; the one
+place a string becomes a value is `parse_set`, for `--set a.b=c`. Every value is checked once, by the dataclass that
+holds it (`__post_init__`), so a file, an override and a dataclass built in Python get the same errors. This module
+names the choices of the parts it configures (precisions, memory policies, point backends) and imports none of them.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -21,16 +27,34 @@ from pathlib import Path
 import yaml
 
 from autotrack.errors import AutotrackError
-from autotrack.identity import IdentityConfig
-from autotrack.engine.precision import check_precision
 
 BUILTIN_DIR = files("autotrack") / "pipelines"  # package data: present in a wheel install as in a checkout
 DEFAULT_PIPELINE = "yolo-sam2"
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # the engine's compute precision (autotrack.sam2.precision)
+MEMORY_POLICIES = ("motion-aware", "fifo")  # which past frames the engine attends to (autotrack.sam2.memory)
 POINT_BACKENDS = ("lk", "cotracker")
 
 
 class ConfigError(AutotrackError, ValueError):
     """A pipeline file or override is malformed; the message says where."""
+
+
+def _check_types(config) -> None:
+    """Refuse a value whose type is not its field's default's (an int where a float is expected is fine)."""
+    for item in dataclasses.fields(config):
+        if not isinstance(item.default, (bool, int, float, str)):
+            continue
+        value = getattr(config, item.name)
+        expected = float if isinstance(item.default, float) else type(item.default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ValueError(f"{item.name} must be {expected.__name__}, got {value!r}")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
 @dataclass
@@ -45,6 +69,7 @@ class DetectorConfig:
     text: list | str | None = None  # an open-vocabulary model's class names (a list, or one string "a, b")
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if not 0.0 <= self.conf <= 1.0:
             raise ValueError(f"conf must be between 0 and 1, got {self.conf}")
         if self.imgsz < 32 or self.every < 1:
@@ -53,18 +78,23 @@ class DetectorConfig:
 
 @dataclass
 class SamConfig:
+    """The segmentation engine (`SAM2Tracker`'s parameters). The model family's own rule for `imgsz` (a multiple of
+    32, of 256 for EdgeTAM) is the models' to check."""
+
     model: str = "sam2.1_t"
     weights: str | None = None
     imgsz: int = 1024
-    memory: str = "motion-aware"
+    memory: str = "motion-aware"  # one of MEMORY_POLICIES
     kalman: bool = True
-    precision: str = "auto"  # auto, fp32, bf16, fp16 (autotrack.engine.precision)
+    precision: str = "auto"  # one of PRECISIONS
     compile: bool = False  # torch.compile the image encoder and memory attention
 
     def __post_init__(self) -> None:
-        if self.imgsz < 32 or self.imgsz % 32:
-            raise ValueError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
-        check_precision(self.precision)
+        _check_types(self)
+        if self.imgsz < 1:
+            raise ValueError(f"imgsz must be a positive integer, got {self.imgsz}")
+        _check_choice("memory", self.memory, MEMORY_POLICIES)
+        _check_choice("precision", self.precision, PRECISIONS)
 
 
 @dataclass
@@ -78,13 +108,55 @@ class PointsConfig:
     min_visible: int | None = None  # re-seed from the mask below this many visible positives (num_points // 2)
 
     def __post_init__(self) -> None:
-        if self.backend not in POINT_BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(POINT_BACKENDS)}, got {self.backend!r}")
+        _check_types(self)
+        _check_choice("backend", self.backend, POINT_BACKENDS)
         if self.num_points < 1 or self.num_negatives < 0:
             raise ValueError(f"num_points must be >= 1 and num_negatives >= 0, got {self.num_points}, "
                              f"{self.num_negatives}")
         if self.min_visible is not None and type(self.min_visible) is not int:
             raise ValueError(f"min_visible must be an integer or null, got {self.min_visible!r}")
+
+
+@dataclass
+class IdentityConfig:
+    """Thresholds of the identity manager (`autotrack.identity`); the defaults are the architecture guide's.
+
+    Attributes:
+        match_iou: a detection and a track match only at box IoU >= this.
+        birth_confidence: an unmatched detection needs confidence >= this to start a new object.
+        birth_untracked: ... and at least this fraction of its box not covered by existing masks.
+        drift_iou: a matched visible track whose box has IoU < this with its detection is re-prompted.
+        low_affinity: affinity below this makes a low-score frame.
+        low_occurrence: occurrence below this makes a low-score frame.
+        low_score_frames: this many low-score frames in a row trigger a re-prompt (from a detection or points).
+        occluded_occurrence: occurrence below this means the object is not visible (sigmoid of SAM2's logit 0).
+        max_lost: frames in a row an object may stay occluded before it is lost and its ID retired.
+        overlap_iou: two masks with IoU above this claim the same region; the weaker object yields.
+    """
+
+    match_iou: float = 0.3
+    birth_confidence: float = 0.5
+    birth_untracked: float = 0.5
+    drift_iou: float = 0.5
+    low_affinity: float = 0.5
+    low_occurrence: float = 0.7
+    low_score_frames: int = 3
+    occluded_occurrence: float = 0.5
+    max_lost: int = 30
+    overlap_iou: float = 0.8
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        fractions = ("match_iou", "birth_confidence", "birth_untracked", "drift_iou", "low_affinity",
+                     "low_occurrence", "occluded_occurrence", "overlap_iou")
+        for name in fractions:
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"identity.{name} must be between 0 and 1, got {value}")
+        if self.low_score_frames < 1:
+            raise ValueError(f"identity.low_score_frames must be at least 1, got {self.low_score_frames}")
+        if self.max_lost < 0:
+            raise ValueError(f"identity.max_lost must be 0 or more, got {self.max_lost}")
 
 
 @dataclass
@@ -95,6 +167,9 @@ class PipelineConfig:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     points: PointsConfig | None = None
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check_types(self)
 
 
 _SECTIONS = {"detector": DetectorConfig, "sam": SamConfig, "identity": IdentityConfig, "points": PointsConfig}
@@ -120,8 +195,25 @@ def find_pipeline(name_or_path: str) -> Path:
     return pipelines[name_or_path]
 
 
-def load_config(name_or_path: str = DEFAULT_PIPELINE, overrides: list[str] = ()) -> PipelineConfig:
-    """Read a pipeline file and apply `key.sub=value` overrides (values parsed as YAML: 512, false, [a, b])."""
+def parse_set(item: str) -> tuple[str, object]:
+    """`--set key.sub=value` as (key, value), the value read as YAML (512, false, [a, b]; other text stays text)."""
+    key, equals, text = item.partition("=")
+    if not equals or not key.strip():
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. sam.imgsz=512")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    return key.strip(), value
+
+
+def load_config(name_or_path: str = DEFAULT_PIPELINE, overrides: Mapping[str, object] | None = None,
+                labels: Mapping[str, str] | None = None) -> PipelineConfig:
+    """Read a pipeline file and apply typed overrides by dotted key ({"sam.imgsz": 512, "detector.classes": [...]}).
+
+    The overrides apply in order, one at a time, so an error names the one that caused it: as `labels` calls it
+    (how the user gave it, e.g. "--imgsz 0" or "--set sam.imgsz=abc"), else as key=value.
+    """
     path = find_pipeline(name_or_path)
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -131,14 +223,15 @@ def load_config(name_or_path: str = DEFAULT_PIPELINE, overrides: list[str] = ())
         raise ConfigError(f"pipeline file {path} must hold a mapping of sections")
     data.setdefault("name", path.stem)
     config = from_dict(copy.deepcopy(data), where=str(path))
-    for item in overrides:  # one at a time, so an error names the override that caused it, not the file
-        _apply_override(data, item)
-        config = from_dict(copy.deepcopy(data), where=f"--set {item}")
+    for key, value in (overrides or {}).items():
+        where = (labels or {}).get(key, f"{key}={value!r}")
+        _merge(data, key, value, where)
+        config = from_dict(copy.deepcopy(data), where=where)
     return config
 
 
 def from_dict(data: dict, where: str = "config") -> PipelineConfig:
-    """Build a PipelineConfig from plain data, refusing unknown keys and values of the wrong type."""
+    """Build a PipelineConfig from plain data, refusing unknown keys and bad values with one line that says where."""
     values = _check_keys(data, PipelineConfig, where)
     for name, section in _SECTIONS.items():
         if name not in values:
@@ -152,38 +245,28 @@ def from_dict(data: dict, where: str = "config") -> PipelineConfig:
             values[name] = section(**checked)
         except (TypeError, ValueError) as error:
             raise ConfigError(f"{where}: {name}: {error}") from None
-    return PipelineConfig(**values)
+    try:
+        return PipelineConfig(**values)
+    except ValueError as error:
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def _check_keys(data: dict, cls, where: str) -> dict:
-    known = {f.name: f for f in dataclasses.fields(cls)}
+    known = [f.name for f in dataclasses.fields(cls)]
     unknown = set(data) - set(known)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {', '.join(known)}")
-    for name, value in data.items():
-        default = known[name].default
-        if isinstance(default, (bool, int, float, str)) and value is not None and name not in _SECTIONS:
-            expected = float if isinstance(default, float) else type(default)
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                continue
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                raise ConfigError(f"{where}: {name} must be {expected.__name__}, got {value!r}")
     return dict(data)
 
 
-def _apply_override(data: dict, item: str) -> None:
-    if "=" not in item:
-        raise ConfigError(f"--set {item!r}: expected key=value, e.g. sam.imgsz=512")
-    key, text = item.split("=", 1)
-    parts = key.strip().split(".")
+def _merge(data: dict, key: str, value: object, where: str) -> None:
+    """Set `data[a][b] = value` for the key "a.b", making the sections on the way (a `null` one included)."""
+    parts = key.split(".")
     node = data
     for part in parts[:-1]:
         if node.get(part) is None:
             node[part] = {}
         node = node[part]
         if not isinstance(node, dict):
-            raise ConfigError(f"--set {item!r}: {part!r} is not a section")
-    try:
-        node[parts[-1]] = yaml.safe_load(text)
-    except yaml.YAMLError:
-        node[parts[-1]] = text
+            raise ConfigError(f"{where}: {part!r} is not a section")
+    node[parts[-1]] = value

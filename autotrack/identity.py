@@ -45,52 +45,12 @@ import numpy as np
 import supervision as sv
 from scipy.optimize import linear_sum_assignment
 
+from autotrack.config import IdentityConfig
 from autotrack.motion import BoxKalmanFilter, mask_to_box
 from autotrack.types import Event, EventKind, ObjectState, Prompt, Status, Tracker
 
 PointTracks = dict[int, tuple[np.ndarray, np.ndarray]]
 """Per tracker ID: visible points (Nx2, pixels) and their labels (N, 1 = on the object, 0 = not)."""
-
-
-@dataclass
-class IdentityConfig:
-    """Thresholds of the identity manager; the defaults are the architecture guide's.
-
-    Attributes:
-        match_iou: a detection and a track match only at box IoU >= this.
-        birth_confidence: an unmatched detection needs confidence >= this to start a new object.
-        birth_untracked: ... and at least this fraction of its box not covered by existing masks.
-        drift_iou: a matched visible track whose box has IoU < this with its detection is re-prompted.
-        low_affinity: affinity below this makes a low-score frame.
-        low_occurrence: occurrence below this makes a low-score frame.
-        low_score_frames: this many low-score frames in a row trigger a re-prompt (from a detection or points).
-        occluded_occurrence: occurrence below this means the object is not visible (sigmoid of SAM2's logit 0).
-        max_lost: frames in a row an object may stay occluded before it is lost and its ID retired.
-        overlap_iou: two masks with IoU above this claim the same region; the weaker object yields.
-    """
-
-    match_iou: float = 0.3
-    birth_confidence: float = 0.5
-    birth_untracked: float = 0.5
-    drift_iou: float = 0.5
-    low_affinity: float = 0.5
-    low_occurrence: float = 0.7
-    low_score_frames: int = 3
-    occluded_occurrence: float = 0.5
-    max_lost: int = 30
-    overlap_iou: float = 0.8
-
-    def __post_init__(self) -> None:
-        fractions = ("match_iou", "birth_confidence", "birth_untracked", "drift_iou", "low_affinity",
-                     "low_occurrence", "occluded_occurrence", "overlap_iou")
-        for name in fractions:
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"identity.{name} must be between 0 and 1, got {value}")
-        if self.low_score_frames < 1:
-            raise ValueError(f"identity.low_score_frames must be at least 1, got {self.low_score_frames}")
-        if self.max_lost < 0:
-            raise ValueError(f"identity.max_lost must be 0 or more, got {self.max_lost}")
 
 
 @dataclass

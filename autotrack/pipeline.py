@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -356,7 +356,7 @@ def load_pipeline(
     source: Source | str | int | Iterable[np.ndarray],
     sinks: Iterable[Sink] = (),
     prompts: ManualPrompts | None = None,
-    overrides: list[str] = (),
+    overrides: Mapping[str, object] | None = None,
     max_frames: int | None = None,
     source_options: dict | None = None,
     outputs: Outputs | None = None,
@@ -369,7 +369,7 @@ def load_pipeline(
     are checked against a source opened here (a caller that opens its own source checks them itself, earlier).
     """
     try:
-        config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, list(overrides))
+        config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, overrides)
         parts = build_parts(config)
     except BaseException:
         if isinstance(source, Source):

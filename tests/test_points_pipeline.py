@@ -140,7 +140,7 @@ def test_points_section_parses_and_builds_the_prompter():
     assert from_dict({"points": None}).points is None
     assert load_config("yolo-sam2").points is None  # other pipelines have no point tracker
     assert load_config("points-sam2").points == PointsConfig("lk")
-    assert load_config("manual-sam2", ["points.num_points=8"]).points == PointsConfig("lk", num_points=8)
+    assert load_config("manual-sam2", {"points.num_points": 8}).points == PointsConfig("lk", num_points=8)
 
 
 @pytest.mark.parametrize("section, message", [

@@ -154,8 +154,8 @@ def test_downloads_come_only_from_the_source_folder_and_requests_are_bounded(tmp
 
 def test_a_recording_plays_live_pauses_where_it_was_and_takes_new_detector_classes(tmp_path, one_torch_thread):
     clip = write_scenario(make_scenario("mixed", n_frames=300, size=(160, 120), seed=3), tmp_path / "clip").video
-    detector = {"pipeline": "yolo-sam2", "overrides": ["detector.weights=random", "detector.imgsz=64",
-                                                       "sam.weights=random", "sam.imgsz=64", "device=cpu"]}
+    detector = {"pipeline": "yolo-sam2", "overrides": {"detector.weights": "random", "detector.imgsz": 64,
+                                                       "sam.weights": "random", "sam.imgsz": 64, "device": "cpu"}}
     with running_console(tmp_path / "out", sources=(str(clip),), pipeline=detector) as base, \
             httpx.Client(base_url=base, timeout=30) as http:
         source = "/api/sources/video"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -36,16 +36,15 @@ BASELINE = "sam2.1_t"  # what a model ultralytics' predictor cannot run is measu
 
 # Random weights give every object nearly the same mask: the identity manager would let all but one yield (mask
 # IoU > 0.8) and retire them, and a run for N objects would time one. With random weights the bench keeps every
-# prompted object, so it measures the cost of N objects; an explicit --set still wins.
-KEEP_EVERY_OBJECT = ("identity.overlap_iou=1.0", "identity.max_lost=1000000000")
+# prompted object, so it measures the cost of N objects; an explicit override still wins.
+KEEP_EVERY_OBJECT = {"identity.overlap_iou": 1.0, "identity.max_lost": 1_000_000_000}
 
 
-def bench_config(pipeline: str, sam_weights: str | None, imgsz: int, device: str | None,
-                 sets=()) -> PipelineConfig:
-    """The pipeline config a bench runs."""
-    keep = list(KEEP_EVERY_OBJECT) if sam_weights == "random" else []
-    given = {"sam.weights": sam_weights, "sam.imgsz": imgsz, "device": device}
-    return load_config(pipeline, [f"{k}={v}" for k, v in given.items() if v is not None] + keep + list(sets))
+def bench_config(pipeline: str, overrides: Mapping[str, object] | None = None,
+                 labels: Mapping[str, str] | None = None) -> PipelineConfig:
+    """The pipeline config a bench runs: `overrides` (named in errors by `labels`) as `load_config` takes them."""
+    keep = KEEP_EVERY_OBJECT if (overrides or {}).get("sam.weights") == "random" else {}
+    return load_config(pipeline, {**keep, **(overrides or {})}, labels)
 
 
 def run_engine(clip: Clip, tracker: SAM2Tracker, warmup: int = 3, name: str = "autotrack engine") -> RunResult:

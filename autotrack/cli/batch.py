@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from autotrack.cli.common import choose_pipeline, pipeline_options
+from autotrack.cli.common import choose_pipeline
+from autotrack.cli.options import pipeline_options
 
 
 @click.command("batch")
@@ -34,9 +35,9 @@ def batch_command(inputs, output_dir, save_video, ray_address, workers, cpus_per
 
     if gpus_per_task and not ray_address:
         raise click.UsageError("--gpus-per-task needs --ray (the local pool runs every process on --device)")
-    pipeline, prompts, overrides = choose_pipeline(options)
+    config, prompts = choose_pipeline(options)
     try:
-        results = batch.run(inputs, pipeline, output_dir, overrides, prompts, max_frames=options["max_frames"],
+        results = batch.run(inputs, config, output_dir, prompts=prompts, max_frames=options["max_frames"],
                             save_video=save_video, ray=ray_address, workers=workers, cpus_per_task=cpus_per_task,
                             gpus_per_task=gpus_per_task, retries=retries, on_result=_echo)
     except KeyboardInterrupt:

@@ -8,34 +8,31 @@ from pathlib import Path
 
 import click
 
+from autotrack.cli.options import PROMPTED_PIPELINE, config_overrides, shared_options
+
 
 @click.command("bench")
 @click.argument("source", required=False)
-@click.option("-p", "--pipeline", default="manual-sam2", show_default=True,
-              help="Ready pipeline name or YAML file (a detector pipeline also times its prompter).")
+@shared_options("pipeline")
 @click.option("--frames", type=int, default=100, show_default=True, help="Frames per run, warm-up included.")
 @click.option("--warmup", type=int, default=3, show_default=True, help="First frames left out of the speed figures.")
 @click.option("--rounds", type=click.IntRange(1), default=3, show_default=True,
               help="Runs of each contender, the order rotated each round.")
-@click.option("--sam", help="Model: sam2_t/s/b/l, sam2.1_t/s/b/l or edgetam (default: the pipeline's). EdgeTAM is "
-                             "also timed against SAM2.1-tiny in the same precisions.")
-@click.option("--imgsz", type=int, default=512, show_default=True, help="Model input size.")
+@shared_options("sam", "imgsz", "precision")
 @click.option("--objects", type=click.IntRange(1, 6), default=1, show_default=True,
               help="Objects prompted with boxes on frame 0.")
-@click.option("--sam-weights", help="Model weights file, or 'random' (default: the pipeline's).")
-@click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
-@click.option("--set", "sets", multiple=True, help="Override a config key, e.g. --set sam.precision=bf16.")
+@shared_options("sam_weights", "device", "sets")
 @click.option("--no-ultralytics", is_flag=True, help="Skip the SAM2VideoPredictor runs.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the results here.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="PNG of time and memory per frame.")
-def bench_command(source, pipeline, frames, warmup, rounds, sam, imgsz, objects, sam_weights, device, sets,
-                  no_ultralytics, json_path, plot_path) -> None:
+def bench_command(source, frames, warmup, rounds, objects, no_ultralytics, json_path, plot_path, **options) -> None:
     """Time a pipeline on SOURCE (a video file; none = a synthetic clip), split by stage, and track its memory.
 
-    Runs the pipeline as configured (precision auto by default), the same pipeline in fp32, and ultralytics'
-    SAM2VideoPredictor on the same frames with the same weights and box prompts, each --rounds times in rotated
-    order, and prints fps, the ratios to SAM2VideoPredictor round by round, and the split of a frame by stage.
+    Runs the pipeline as configured (manual-sam2 by default, precision auto by default; a detector pipeline also
+    times its prompter), the same pipeline in fp32, and ultralytics' SAM2VideoPredictor on the same frames with the
+    same weights and box prompts, each --rounds times in rotated order, and prints fps, the ratios to
+    SAM2VideoPredictor round by round, and the split of a frame by stage.
     With --sam edgetam, the pipeline also runs on SAM2.1-tiny (and the predictor with it), and the ratios of
     EdgeTAM to SAM2.1-tiny in each precision are printed too.
     """
@@ -43,7 +40,7 @@ def bench_command(source, pipeline, frames, warmup, rounds, sam, imgsz, objects,
         raise click.BadParameter(f"--warmup {warmup} leaves no frame of --frames {frames} to time")
     from autotrack import bench
 
-    config = bench.bench_config(pipeline, sam_weights, imgsz, device, [*([f"sam.model={sam}"] if sam else []), *sets])
+    config = bench.bench_config(options["pipeline"] or PROMPTED_PIPELINE, *config_overrides(options))
     with tempfile.TemporaryDirectory(prefix="autotrack-bench-") as work:
         clip = bench.make_clip(source, frames, objects, work)
         weights = bench.sam2_weights_file(config, work)

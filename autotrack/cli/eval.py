@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from autotrack.cli.common import config_overrides
+from autotrack.cli.options import PROMPTED_PIPELINE, options_config, shared_options
 
 Results = dict[str, dict[str, float]]
 
@@ -86,37 +86,31 @@ def sot_command(gt: Path, pred: Path, json_path: Path | None) -> None:
 
 @eval_group.command("run")
 @click.argument("dataset_dir", type=click.Path(path_type=Path))
-@click.option("-p", "--pipeline", default="manual-sam2", show_default=True,
-              help="Ready pipeline name or YAML file. For mot, a pipeline without a detector reads det/det.txt.")
+@shared_options("pipeline")
 @click.option("--layout", type=click.Choice(["davis", "mot", "otb"]), help="Dataset layout (default: detected).")
 @click.option("--sequences", help="Comma-separated sequence names (default: all).")
-@click.option("--max-frames", type=int, help="Run and score only the first N frames of each sequence.")
-@click.option("--sam-weights", help="SAM2 weights file, or 'random'.")
-@click.option("--imgsz", type=int, help="SAM2 input size (a multiple of 32).")
-@click.option("--device", help="auto, cpu, cuda, cuda:1, mps.")
-@click.option("--set", "sets", multiple=True, help="Override a config key, e.g. --set identity.max_lost=60.")
+@shared_options("max_frames", "sam", "sam_weights", "imgsz", "precision", "device", "sets")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep ground truth and predictions here (gt/, pred/); default: a temporary folder.")
 @_json_option
-def run_command(dataset_dir: Path, pipeline: str, layout: str | None, sequences: str | None,
-                max_frames: int | None, sam_weights: str | None, imgsz: int | None, device: str | None,
-                sets: tuple[str, ...], work_dir: Path | None, json_path: Path | None) -> None:
+def run_command(dataset_dir: Path, layout: str | None, sequences: str | None, work_dir: Path | None,
+                json_path: Path | None, **options) -> None:
     """Run a pipeline over a dataset and score it: DAVIS (J&F), MOTChallenge (HOTA) or OTB (AUC).
 
     VOS and SOT objects are prompted from the first frame's ground truth; MOT objects come from the pipeline's
-    detector or the sequence's det/det.txt.
+    detector or, for a pipeline without one (manual-sam2, the default), the sequence's det/det.txt.
     """
     import tempfile
 
     from autotrack.eval.run import run_dataset
 
-    overrides = config_overrides({"sam.weights": sam_weights, "sam.imgsz": imgsz, "device": device}, sets)
+    config = options_config(options["pipeline"] or PROMPTED_PIPELINE, options)
     if work_dir is not None and work_dir.exists() and any(work_dir.iterdir()):
         raise click.ClickException(f"work folder {work_dir} is not empty")
     with tempfile.TemporaryDirectory(prefix="autotrack-eval-") as tmp:
         folder = work_dir or Path(tmp)
-        _report(run_dataset(dataset_dir, folder, pipeline, overrides, layout, _names(sequences), max_frames),
-                json_path)
+        _report(run_dataset(dataset_dir, folder, config, layout=layout, sequences=_names(sequences),
+                            max_frames=options["max_frames"]), json_path)
 
 
 def _names(sequences: str | None) -> list[str] | None:

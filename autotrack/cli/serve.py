@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from autotrack.cli.common import choose_pipeline, live_options, pipeline_options
+from autotrack.cli.common import choose_pipeline, live_options
+from autotrack.cli.options import pipeline_options
 
 TOKEN_ENV = "AUTOTRACK_TOKEN"
 
@@ -38,9 +39,9 @@ def serve_command(sources, host, port, token, output_dir, max_sources, reconnect
     check_host(host, token)
     if len(sources) > max_sources:
         raise click.UsageError(f"{len(sources)} sources given, --max-sources is {max_sources}")
-    pipeline, prompts, overrides = choose_pipeline(options)
-    run_options = RunOptions(pipeline, overrides, prompts, options["max_frames"],
-                             live_options(None, reconnect)["reconnect"], Path(output_dir))
+    config, prompts = choose_pipeline(options)
+    run_options = RunOptions(config, prompts=prompts, max_frames=options["max_frames"],
+                             reconnect=live_options(None, reconnect)["reconnect"], output_dir=Path(output_dir))
     app = create_app(Console(run_options, max_sources), token, sources)
     address = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
     click.echo(f"autotrack console on {address}" + ("?token=..." if token else "") + " (Ctrl-C stops it)")

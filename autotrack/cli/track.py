@@ -19,9 +19,9 @@ from autotrack.cli.common import (
     Terminated,
     choose_pipeline,
     live_options,
-    pipeline_options,
     stop_on_sigterm,
 )
+from autotrack.cli.options import pipeline_options
 from autotrack.errors import AutotrackError, one_line
 from autotrack.types import EVENT_KINDS, Status
 
@@ -85,7 +85,6 @@ def _build(source, outputs, source_options: dict, options: dict):
     """Check every option, prompt, output and weights file, open a file source and check the prompts against it,
     then build the pipeline: bad input fails in one line before any model loads (a live source opens last, once
     the models are loaded, so it neither drops nor queues frames meanwhile; its prompts are checked then)."""
-    from autotrack.config import load_config
     from autotrack.pipeline import check_weights, load_pipeline
     from autotrack.sinks.window import check_display
     from autotrack.sources import is_live, open_source
@@ -95,8 +94,7 @@ def _build(source, outputs, source_options: dict, options: dict):
         raise click.UsageError("--live, --all-frames and --reconnect apply to webcams and streams only")
     if outputs.show:
         check_display()
-    pipeline, prompts, overrides = choose_pipeline(options)
-    config = load_config(pipeline, overrides)
+    config, prompts = choose_pipeline(options)
     outputs.check()
     if not live:
         source = open_source(source)

@@ -15,11 +15,12 @@ The work folder gets `gt/` (the ground truth of the frames that ran: all of them
 from __future__ import annotations
 
 import configparser
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from autotrack.config import load_config
+from autotrack.config import PipelineConfig, load_config
 from autotrack.errors import InputError
 from autotrack.eval.datasets import Sequence, find_sequences
 from autotrack.identity import IdentityManager
@@ -35,18 +36,19 @@ Results = dict[str, dict[str, float]]
 def run_dataset(
     root: str | Path,
     work_dir: str | Path,
-    pipeline: str = "manual-sam2",
-    overrides: list[str] = (),
+    pipeline: str | PipelineConfig = "manual-sam2",
+    overrides: Mapping[str, object] | None = None,
     layout: str | None = None,
     sequences: list[str] | None = None,
     max_frames: int | None = None,
 ) -> Results:
-    """Run `pipeline` on each sequence of the dataset at `root`, write ground truth and predictions into
-    `work_dir/gt` and `work_dir/pred`, and return the metric's table (`{sequence: metrics}` plus "COMBINED")."""
+    """Run `pipeline` (a name, YAML file or PipelineConfig; `overrides` as `load_config` takes them) on each
+    sequence of the dataset at `root`, write ground truth and predictions into `work_dir/gt` and `work_dir/pred`, and
+    return the metric's table (`{sequence: metrics}` plus "COMBINED")."""
     if max_frames is not None and max_frames < 1:
         raise InputError(f"max_frames must be at least 1, got {max_frames}")
     layout, found = find_sequences(root, layout, sequences)
-    config = load_config(pipeline, list(overrides))
+    config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, overrides)
     parts = build_parts(config)  # the models load once; each sequence gets a fresh identity and point tracker
     gt_root, pred_root = Path(work_dir) / "gt", Path(work_dir) / "pred"
     for index, sequence in enumerate(found):

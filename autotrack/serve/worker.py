@@ -18,6 +18,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autotrack.config import PipelineConfig
 from autotrack.errors import AutotrackError, one_line
 from autotrack.pipeline import Pipeline, load_pipeline
 from autotrack.prompters.manual import ManualPrompts
@@ -60,8 +61,8 @@ class RunOptions:
     """How every source of a console runs.
 
     Attributes:
-        pipeline: ready pipeline name or YAML file.
-        overrides: `key=value` config overrides.
+        pipeline: ready pipeline name, YAML file or PipelineConfig.
+        overrides: typed config overrides by dotted key, e.g. {"sam.imgsz": 512} (see `load_config`).
         prompts: user prompts applied to every source from its first frame (or None).
         max_frames: stop each run after this many frames.
         reconnect: live sources: reopen attempts after the stream is lost (None: forever).
@@ -69,8 +70,8 @@ class RunOptions:
         max_width: frames sent to pages are scaled down to this width.
     """
 
-    pipeline: str = "yolo-sam2"
-    overrides: list[str] = field(default_factory=list)
+    pipeline: str | PipelineConfig = "yolo-sam2"
+    overrides: dict[str, object] = field(default_factory=dict)
     prompts: ManualPrompts | None = None
     max_frames: int | None = None
     reconnect: int | None = None
