@@ -30,8 +30,8 @@ from autotrack.errors import AutotrackError
 
 BUILTIN_DIR = files("autotrack") / "pipelines"  # package data: present in a wheel install as in a checkout
 DEFAULT_PIPELINE = "yolo-sam2"
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # the engine's compute precision (autotrack.sam2.precision)
-MEMORY_POLICIES = ("motion-aware", "fifo")  # which past frames the engine attends to (autotrack.sam2.memory)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # the engine's compute precision (autotrack.engine.precision)
+MEMORY_POLICIES = ("motion-aware", "fifo")  # which past frames the engine attends to (autotrack.engine.memory)
 POINT_BACKENDS = ("lk", "cotracker")
 
 

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from autotrack.engine.family import Family
 from autotrack.engine.image import letterbox
 from autotrack.engine.masks import upscale_masks
-from autotrack.engine.memory import MEMORY_POLICIES, MemoryEntry, ObjectMemory
+from autotrack.engine.memory import MemoryEntry, ObjectMemory, memory_policy
 from autotrack.engine.parts import ImageFeatures, ModelParts
 from autotrack.engine.precision import autocast, compute_dtype
 from autotrack.engine.scoring import MotionScorer
@@ -99,8 +99,7 @@ class EngineSession(Tracker):
 
     def __init__(self, model: EngineModel, memory: str = "motion-aware", kalman: bool = True,
                  profile: bool = False) -> None:
-        if memory not in MEMORY_POLICIES:
-            raise InputError(f"unknown memory policy {memory!r}; choose one of {', '.join(MEMORY_POLICIES)}")
+        self._policy = memory_policy(memory)
         self.model = model
         self.parts = model.parts
         self.family = model.family
@@ -176,7 +175,7 @@ class EngineSession(Tracker):
         """Segment a prompted object: a new one from the image alone, a known one also from its memory."""
         known = obj_id in self._objects
         if not known:
-            policy = MEMORY_POLICIES[self.memory_policy]()
+            policy = self._policy()
             scorer = MotionScorer(weight=self.model.motion_weight) if self.kalman else None
             self._objects[obj_id] = _Object(ObjectMemory(policy), scorer)
         obj = self._objects[obj_id]

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from autotrack.errors import InputError
+
 NUM_MASKMEM = 7  # SAM2: memory slots = 1 conditioning + 6 recent frames
 MAX_OBJ_PTRS = 16  # SAM2: object pointers attended (conditioning + 15 recent)
 MAX_CONDITIONING = 4  # prompted frames kept per object (the most recent ones)
@@ -84,7 +86,14 @@ class MotionAwarePolicy:
         return [(first_pos + i, entry) for i, entry in enumerate(chosen)]
 
 
-MEMORY_POLICIES = {"fifo": FifoPolicy, "motion-aware": MotionAwarePolicy}
+POLICIES = {"fifo": FifoPolicy, "motion-aware": MotionAwarePolicy}  # by the names config.MEMORY_POLICIES lists
+
+
+def memory_policy(name: str) -> type[FifoPolicy | MotionAwarePolicy]:
+    """The memory policy called `name`; a one-line error for an unknown one."""
+    if name not in POLICIES:
+        raise InputError(f"unknown memory policy {name!r}; choose one of {', '.join(POLICIES)}")
+    return POLICIES[name]
 
 
 @dataclass

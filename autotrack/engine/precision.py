@@ -18,12 +18,11 @@ from __future__ import annotations
 from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
+from autotrack.config import PRECISIONS
 from autotrack.errors import InputError
 
 if TYPE_CHECKING:
     import torch
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def check_precision(precision: str) -> None:

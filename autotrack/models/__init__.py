@@ -14,6 +14,7 @@ from pathlib import Path
 
 from autotrack.device import resolve_device
 from autotrack.engine.engine import EngineModel, EngineSession
+from autotrack.engine.memory import memory_policy
 from autotrack.engine.precision import compute_dtype, resolve_precision
 from autotrack.models.registry import family_of, motion_weight
 
@@ -70,4 +71,5 @@ class SAM2Tracker(EngineSession):
         compile: bool = False,
         profile: bool = False,
     ) -> None:
+        memory_policy(memory)  # a bad name fails before the model loads
         super().__init__(load_engine(model, weights, imgsz, device, precision, compile), memory, kalman, profile)
