@@ -17,7 +17,7 @@ import json
 import shutil
 from pathlib import Path
 
-from autotrack.eval.synthetic import make_scenario, render_frame, render_scenario
+from autotrack.eval.synthetic import Scenario, make_scenario, render_frame, render_scenario
 from autotrack.sinks.video import FfmpegWriter
 
 HERE = Path(__file__).resolve().parent
@@ -25,6 +25,17 @@ SIZE = (320, 240)  # width, height
 FPS = 25.0
 FRAMES = 90  # 3.6 s
 SEED = 0
+
+
+def sample_scenario() -> Scenario:
+    """The scenario the sample clip shows."""
+    return make_scenario("mixed", n_frames=FRAMES, size=SIZE, seed=SEED, fps=FPS)
+
+
+def first_frame_boxes(scenario: Scenario) -> dict[int, list[int]]:
+    """Object ID -> xyxy pixel box of every object visible on frame 0."""
+    _, truth = render_frame(scenario, 0)
+    return {int(i): [round(float(v)) for v in box] for i, box in zip(truth.ids, truth.boxes)}
 
 
 def write_prompts(boxes: dict[int, list[int]], path: Path) -> None:
@@ -41,14 +52,14 @@ def main() -> None:
     if ffmpeg is None:
         raise SystemExit("make_sample.py needs ffmpeg on PATH (H.264, which browsers and OpenCV play)")
 
-    scenario = make_scenario("mixed", n_frames=FRAMES, size=SIZE, seed=SEED, fps=FPS)
+    scenario = sample_scenario()
     writer = FfmpegWriter(ffmpeg, args.out_dir / "sample.mp4", FPS, SIZE)
-    for frame, _ in render_scenario(scenario):
-        writer.write(frame)
-    writer.release()
-
-    _, truth = render_frame(scenario, 0)
-    boxes = {int(i): [int(round(v)) for v in box] for i, box in zip(truth.ids, truth.boxes)}
+    try:
+        for frame, _ in render_scenario(scenario):
+            writer.write(frame)
+    finally:
+        writer.release()
+    boxes = first_frame_boxes(scenario)
     write_prompts(boxes, args.out_dir / "sample_prompts.json")
     print(f"wrote {args.out_dir / 'sample.mp4'} ({FRAMES} frames, {SIZE[0]}x{SIZE[1]}, {FPS:g} fps) and "
           f"{args.out_dir / 'sample_prompts.json'} ({len(boxes)} objects on frame 0)")

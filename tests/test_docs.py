@@ -3,11 +3,17 @@ clip that ships, and no link or anchor in it or in docs/ that leads nowhere."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
+import shlex
 from pathlib import Path
 
 import cv2
 import pytest
+from click.testing import CliRunner
+
+from autotrack.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -88,12 +94,41 @@ def test_the_readme_keeps_one_marked_speed_table():
     assert text.count("<!-- speed-table:start -->") == text.count("<!-- speed-table:end -->") == 1
 
 
-def test_the_sample_clip_ships_and_opens():
-    capture = cv2.VideoCapture(str(ROOT / "examples" / "sample.mp4"))
-    assert capture.isOpened()
+def count_frames(video: Path) -> int:
+    """Frames OpenCV decodes from `video` (0 when it cannot open it)."""
+    capture = cv2.VideoCapture(str(video))
     frames = 0
     while capture.read()[0]:
         frames += 1
     capture.release()
-    assert frames > 25
+    return frames
+
+
+def test_the_sample_clip_ships_and_opens():
+    assert count_frames(ROOT / "examples" / "sample.mp4") > 25
     assert (ROOT / "examples" / "sample.mp4").stat().st_size < 300_000
+
+
+def test_the_sample_prompts_are_the_clips_first_frame_truth():
+    spec = importlib.util.spec_from_file_location("make_sample", ROOT / "examples" / "make_sample.py")
+    make_sample = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_sample)
+    boxes = make_sample.first_frame_boxes(make_sample.sample_scenario())
+    shipped = json.loads((ROOT / "examples" / "sample_prompts.json").read_text(encoding="utf-8"))["objects"]
+    assert {entry["id"]: entry["box"] for entry in shipped if entry["frame"] == 0} == boxes
+    box = ",".join(map(str, boxes[1]))  # the README's first run follows object 1
+    assert f"autotrack track examples/sample.mp4 --box {box} " in README.read_text(encoding="utf-8")
+
+
+def test_the_readmes_smoke_command_runs_as_written(tmp_path, monkeypatch, one_torch_thread):
+    """The first-screen command that needs no download, run from the checkout's root, writes its video."""
+    first_screen = README.read_text(encoding="utf-8").splitlines()[:40]
+    smoke = [line for line in first_screen if line.startswith("autotrack track") and "--sam-weights random" in line]
+    assert len(smoke) == 1
+    args = shlex.split(smoke[0])[1:]
+    output = args[args.index("--output") + 1]
+    monkeypatch.chdir(ROOT)
+    args[args.index("--output") + 1] = str(tmp_path / output)  # the checkout stays clean
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert count_frames(tmp_path / output) == int(args[args.index("--max-frames") + 1])
