@@ -167,10 +167,14 @@ def test_a_json_report_reads_back_by_model_and_precision(tmp_path):
 
 
 def readme_table_rows(name: str) -> list[str]:
-    """The rows of the README's table between its `speed-table:NAME` markers, after the header and its rule."""
-    text = (ROOT / "README.md").read_text()
+    """The rows of the table between the `speed-table:NAME` markers in the README or a docs page (exactly one),
+    after the header and its rule."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     start, end = f"<!-- speed-table:{name}:start -->\n", f"<!-- speed-table:{name}:end -->"
-    assert start in text and end in text, f"README has no {name} speed table markers"
+    marked = [page.read_text() for page in pages if start in page.read_text()]
+    assert len(marked) == 1, f"{len(marked)} pages hold the {name} speed table"
+    text = marked[0]
+    assert end in text, f"the {name} speed table has no end marker"
     table = text.split(start, 1)[1].split(end, 1)[0].splitlines()
     return table[2:]
 
