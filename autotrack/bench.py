@@ -33,18 +33,20 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+import supervision as sv
 import torch
 
 from autotrack.errors import InputError
 from autotrack.eval.synthetic import make_scenario, render_frame
-from autotrack.pipeline import Pipeline, build_parts
+from autotrack.pipeline import load_models, new_session
+from autotrack.prompters.base import Prompter
 from autotrack.prompters.manual import ManualPrompts, UserPrompt
 from autotrack.sam2.engine import STAGES, SAM2Tracker
 from autotrack.sinks import MotSink, Sink
 from autotrack.sinks.video import open_video_writer
 from autotrack.sources import Source, open_source
 from autotrack.sources.video import VideoSource
-from autotrack.types import FrameResult, ObjectState, Prompt
+from autotrack.types import FrameResult, ObjectState, Prompt, Tracker
 
 MB = 1024 * 1024
 ENGINE_STAGES = (*STAGES, "engine_other")
@@ -200,13 +202,28 @@ class TimedSource(Source):
         self.source.close()
 
 
-class TimedTracker:
-    """A SAM2Tracker (built with profile=True) whose `step` time is split into its stages and `engine_other`."""
+class TimedPrompter(Prompter):
+    """A prompter whose calls count as "prompter"."""
+
+    def __init__(self, prompter: Prompter, clock: FrameClock) -> None:
+        self.prompter, self.clock = prompter, clock
+
+    def __call__(self, frame: np.ndarray, frame_index: int) -> sv.Detections | None:
+        with self.clock.time("prompter"):
+            return self.prompter(frame, frame_index)
+
+    def reset(self) -> None:
+        self.prompter.reset()
+
+
+class TimedTracker(Tracker):
+    """An engine (built with profile=True) whose `step` time is split into its stages and `engine_other`."""
 
     def __init__(self, tracker: SAM2Tracker, clock: FrameClock) -> None:
         if not tracker.profile:
             raise TypeError("TimedTracker needs a SAM2Tracker built with profile=True")
         self.tracker, self.clock = tracker, clock
+        self.device, self.precision = tracker.device, tracker.precision
 
     def step(self, frame: np.ndarray, prompts: dict[int, Prompt] | None = None) -> dict[int, ObjectState]:
         before = dict(self.tracker.timings)
@@ -222,6 +239,16 @@ class TimedTracker:
 
     def remove(self, obj_id: int) -> None:
         self.tracker.remove(obj_id)
+
+    def reset(self) -> None:
+        self.tracker.reset()
+
+    @property
+    def object_ids(self) -> list[int]:
+        return self.tracker.object_ids
+
+    def memory_entries(self, obj_id: int) -> int:
+        return self.tracker.memory_entries(obj_id)
 
 
 class TimedSink(Sink):
@@ -287,27 +314,16 @@ def run_pipeline(clip: Clip, config, warmup: int = 3, name: str | None = None,
     Results go to a MOTChallenge file in `work_dir` (the "sinks" stage), or nowhere when it is None.
     """
     clock = FrameClock()
-    parts = build_parts(config)
-    engine, prompter = parts.tracker, parts.prompter
-    engine.profile = True
-
-    def timed_prompter(frame: np.ndarray, index: int):
-        with clock.time("prompter"):
-            return prompter(frame, index)
-
+    models = load_models(config)
+    if models.prompter is not None:
+        models = dataclasses.replace(models, prompter=TimedPrompter(models.prompter, clock))
     mot = Path(work_dir or ".") / f"{config.sam.model}-{config.sam.memory}-{config.sam.precision}.txt"
     sinks = [TimedSink(MotSink(mot), clock)] if work_dir else []
     prompts = ManualPrompts([UserPrompt(i, 0, prompt) for i, prompt in clip_prompts(clip).items()])
-    pipeline = Pipeline(
-        TimedSource(open_source(str(clip.video)), clock),
-        timed_prompter if prompter is not None else None,
-        TimedTracker(engine, clock),
-        sinks,
-        parts.identity,
-        prompts,
-        clip.frames,
-        parts.points,
-    )
+    source = TimedSource(open_source(str(clip.video)), clock)
+    pipeline = new_session(models, config, source, sinks, prompts, clip.frames, profile=True)
+    engine = pipeline.tracker
+    pipeline.tracker = TimedTracker(engine, clock)
     result = measure(name or f"autotrack {config.sam.memory}", pipeline.stream(), clock, warmup, rest="identity")
     result.memory_entries = {i: engine.memory_entries(i) for i in engine.object_ids}
     return result

@@ -38,12 +38,17 @@ def test_only_the_cli_package_imports_click_or_the_cli():
 
 
 def test_the_library_never_imports_the_layers_above_it():
-    """cli -> {batch, bench, eval} -> pipeline -> parts -> types: no part imports the pipeline or the runners."""
-    above = ("autotrack.pipeline", "autotrack.batch", "autotrack.bench", "autotrack.eval")
-    for folder in ("sources", "prompters", "points", "sam2", "motion", "sinks"):
+    """cli -> {batch, bench, eval, serve} -> pipeline -> parts -> types: no part imports the pipeline or the
+    runners, and the pipeline imports no runner."""
+    runners = ("autotrack.batch", "autotrack.bench", "autotrack.eval", "autotrack.serve")
+    above = ("autotrack.pipeline", *runners)
+    for folder in ("sources", "prompters", "points", "models", "sam2", "motion", "sinks"):
         for path in (PACKAGE / folder).glob("*.py"):
             wrong = sorted(m for m in imported_modules(path) if m.startswith(above))
             assert not wrong, f"{path.relative_to(PACKAGE)} imports {wrong}"
+    for path in (PACKAGE / "pipeline").glob("*.py"):
+        wrong = sorted(m for m in imported_modules(path) if m.startswith(runners))
+        assert not wrong, f"{path.relative_to(PACKAGE)} imports {wrong}"
     for name in ("types.py", "errors.py", "identity.py", "config.py", "weights.py", "device.py"):
         wrong = sorted(m for m in imported_modules(PACKAGE / name) if m.startswith(above))
         assert not wrong, f"{name} imports {wrong}"

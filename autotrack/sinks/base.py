@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import supervision as sv
 
 from autotrack.types import FrameResult, Status
 
 
-class Sink:
+class Sink(ABC):
     """Receives the FrameResult of every frame, in order, and turns it into an output.
 
-    Subclasses implement `write`, and `close` when they hold a file or a writer. `close` is safe to call twice.
+    Subclasses implement `write` and `close`; `close` is safe to call twice.
     """
 
+    @abstractmethod
     def write(self, result: FrameResult) -> None:
-        raise NotImplementedError
+        """Add one frame's result to the output."""
 
+    @abstractmethod
     def close(self) -> None:
         """Finish the output and release what the sink holds."""
 
