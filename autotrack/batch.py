@@ -20,12 +20,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autotrack.config import PipelineConfig, load_config
 from autotrack.errors import AutotrackError, InputError, one_line
 from autotrack.prompters.manual import ManualPrompts
 from autotrack.sources.images import IMAGE_EXTENSIONS, _natural_key
 from autotrack.sources.live import URL_SCHEMES
+
+if TYPE_CHECKING:
+    from autotrack.pipeline import Models
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 SUMMARY = "summary.json"
@@ -161,7 +165,7 @@ def write_json(path: Path, data: object) -> None:
 
 def process_input(job: Job) -> InputResult:
     """Run the pipeline on one input and write its outputs; any error becomes a "failed" result, never a raise."""
-    from autotrack.pipeline import load_pipeline
+    from autotrack.pipeline import new_session
     from autotrack.sinks import Outputs
     from autotrack.sources import open_source
 
@@ -172,9 +176,9 @@ def process_input(job: Job) -> InputResult:
         torch.set_num_threads(job.threads)
         video = job.out_dir / VIDEO_FILE if job.save_video else None
         outputs = Outputs(video=video, mot=job.out_dir / MOT_FILE, json=job.out_dir / JSON_FILE)
-        source = open_source(job.source)  # a bad input fails before the models load
-        summary = load_pipeline(job.config, source, prompts=job.prompts, max_frames=job.max_frames,
-                                outputs=outputs).run()
+        with open_source(job.source) as source:  # a bad input fails before the models load
+            summary = new_session(_models(job.config), job.config, source, prompts=job.prompts,
+                                  max_frames=job.max_frames, outputs=outputs).run()
     except Exception as error:  # one bad input must not stop the batch: report it instead
         result.error = one_line(error)
         return result
@@ -182,6 +186,20 @@ def process_input(job: Job) -> InputResult:
     result.events, result.dropped = dict(summary.events), summary.dropped
     write_json(job.out_dir / SUMMARY, asdict(result))  # last: marks the input complete
     return result
+
+
+_loaded: tuple[PipelineConfig, Models] | None = None  # this worker process's models, kept for its next inputs
+
+
+def _models(config: PipelineConfig) -> Models:
+    """The models of `config`, loaded once per worker process (a pool process or a Ray worker runs many inputs)."""
+    global _loaded
+    from autotrack.pipeline import load_models
+
+    if _loaded is None or _loaded[0] != config:
+        _loaded = None  # the previous models go before the next load
+        _loaded = (config, load_models(config))
+    return _loaded[1]
 
 
 def run(

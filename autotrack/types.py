@@ -1,15 +1,19 @@
 """Plain data types shared by every part of autotrack: prompts in, object states and frame results out, the
-statuses and event kinds they carry, and the `Tracker` protocol every engine follows."""
+statuses and event kinds they carry, and the `Tracker` interface every engine follows."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 import supervision as sv
 
 from autotrack.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -111,11 +115,35 @@ class FrameResult:
     events: list[Event] = field(default_factory=list)
 
 
-class Tracker(Protocol):
-    """What the pipeline and the identity manager need of an engine (`SAM2Tracker`, or a scripted stand-in)."""
+class Tracker(ABC):
+    """What the pipeline, the identity manager and the command line need of an engine: one video's or stream's
+    objects, followed frame by frame (an engine session, or a scripted stand-in in tests).
 
+    Attributes:
+        device: the torch device it computes on.
+        precision: its compute precision ("fp32", "bf16", "fp16"), or None for an engine without one.
+    """
+
+    device: torch.device
+    precision: str | None = None
+
+    @abstractmethod
     def step(self, frame: np.ndarray, prompts: dict[int, Prompt] | None = None) -> dict[int, ObjectState]:
         """Process the next frame with these prompts (new or known object IDs); every object's state on it."""
 
+    @abstractmethod
     def remove(self, obj_id: int) -> None:
         """Stop following an object and free its memory."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget every object and start counting frames again."""
+
+    @property
+    @abstractmethod
+    def object_ids(self) -> list[int]:
+        """IDs of the objects followed now."""
+
+    @abstractmethod
+    def memory_entries(self, obj_id: int) -> int:
+        """Memory entries object `obj_id` holds now."""

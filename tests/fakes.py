@@ -1,7 +1,7 @@
 """Test doubles shared by the test suite: a scripted stand-in for the SAM2 engine, a stub open-vocabulary detector
 and detection helpers.
 
-`ScriptedEngine` has the engine's interface (`step`, `remove`, `object_ids`) and plays a scripted *world*: named
+`ScriptedEngine` has the engine's interface (`autotrack.types.Tracker`) and plays a scripted *world*: named
 objects, each with one ground-truth xyxy box per frame (None while hidden, and after its list ends). A prompt binds
 an engine object to the world object it points at (best box IoU with a box or mask prompt, most positive points
 inside for a point prompt), as SAM2 segments what it is shown. From then on the object reports that world object's
@@ -24,9 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import supervision as sv
+import torch
 
 from autotrack.motion import mask_to_box
-from autotrack.types import ObjectState, Prompt
+from autotrack.prompters.base import Prompter
+from autotrack.types import ObjectState, Prompt, Tracker
 
 World = dict[str, list[np.ndarray | None]]
 """Per world object name: its xyxy box on each frame, None while hidden."""
@@ -85,13 +87,15 @@ class Fault:
     occurrence: float | None = None
 
 
-class ScriptedEngine:
+class ScriptedEngine(Tracker):
     """Replays a scripted world with the SAM2 engine's interface; see the module docstring.
 
     Attributes:
         prompts: the prompts received by each `step`, one dict per frame (empty when none).
         removed: IDs passed to `remove`, in order.
     """
+
+    device = torch.device("cpu")
 
     def __init__(self, world: World, faults: list[Fault] | tuple[Fault, ...] = (),
                  frame_shape: tuple[int, int] = (240, 320), affinity: float = 0.9, occurrence: float = 0.95) -> None:
@@ -134,6 +138,18 @@ class ScriptedEngine:
             raise KeyError(f"no object {obj_id} in the engine")
         del self._bound[obj_id]
         self.removed.append(obj_id)
+
+    def reset(self) -> None:
+        """Forget every object and play the world from its first frame again."""
+        self._bound.clear()
+        self._last_prompt.clear()
+        self.prompts = []
+
+    def memory_entries(self, obj_id: int) -> int:
+        """A scripted object remembers nothing."""
+        if obj_id not in self._bound:
+            raise KeyError(f"no object {obj_id} in the engine")
+        return 0
 
     def _box(self, name: str, f: int) -> np.ndarray | None:
         boxes = self.world[name]
@@ -187,7 +203,17 @@ def scenario_world(scenario) -> World:
     return world
 
 
-class StubOpenVocabularyDetector:
+class FunctionPrompter(Prompter):
+    """A function `(frame, frame_index) -> Detections | None` as a prompter (no classes, no examples)."""
+
+    def __init__(self, function) -> None:
+        self.function = function
+
+    def __call__(self, frame: np.ndarray, frame_index: int) -> sv.Detections | None:
+        return self.function(frame, frame_index)
+
+
+class StubOpenVocabularyDetector(Prompter):
     """An open-vocabulary detector that knows the truth: it finds the world objects whose class name is in its
     vocabulary, and those that look like an example (`looks`: world object -> its look; one look, one appearance).
 

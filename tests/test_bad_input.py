@@ -19,9 +19,9 @@ from autotrack.eval.synthetic import make_scenario, write_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 # The command line with model building replaced by a failure: a case that reaches it loaded a model too late.
-NO_MODELS = ("import sys, autotrack.pipeline as p\n"
-             "def build_parts(config): sys.exit('a model would load now')\n"
-             "p.build_parts = build_parts\n"
+NO_MODELS = ("import sys, autotrack.pipeline.build as b\n"
+             "def load_models(config): sys.exit('a model would load now')\n"
+             "b.load_models = load_models\n"
              "from autotrack.cli import main\n"
              "main(prog_name='autotrack')")
 
@@ -144,7 +144,7 @@ def test_a_random_detector_says_why_nothing_was_found(clip, tmp_path):
 
 
 def test_a_reconnection_is_an_event_of_the_next_frame():
-    from fakes import ScriptedEngine
+    from fakes import FunctionPrompter, ScriptedEngine
 
     from autotrack.pipeline import Pipeline
     from autotrack.sources import ArraySource
@@ -156,6 +156,6 @@ def test_a_reconnection_is_an_event_of_the_next_frame():
             source.stats.reconnects, source.stats.outage = 1, 2.5
         return None
 
-    results = list(Pipeline(source, prompter, ScriptedEngine({})).stream())
+    results = list(Pipeline(source, FunctionPrompter(prompter), ScriptedEngine({})).stream())
     events = [[(e.kind, e.tracker_id, e.reason) for e in r.events] for r in results]
     assert events == [[], [], [], [("reconnected", None, "reconnected after 2.5 s")], []]

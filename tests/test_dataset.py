@@ -11,6 +11,7 @@ from pycocotools.coco import COCO
 from autotrack import SAM2Tracker
 from autotrack.eval.synthetic import make_scenario, render_frame, render_scenario
 from autotrack.pipeline import Pipeline
+from autotrack.prompters.base import Prompter
 from autotrack.sinks import DatasetSink
 from autotrack.sinks.base import visible
 from autotrack.sinks.dataset import DatasetError
@@ -21,7 +22,7 @@ EVERY = 2
 NAMES = {1: "ellipse", 2: "box"}  # class of each synthetic object id: odd ids "ellipse", even ids "box"
 
 
-class NamedTruthDetector:
+class NamedTruthDetector(Prompter):
     """The synthetic ground truth as detections with class names, as an open-vocabulary detector would give."""
 
     def __init__(self, scenario) -> None:

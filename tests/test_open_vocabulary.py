@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from fakes import ScriptedEngine, StubOpenVocabularyDetector, scenario_world
+from fakes import FunctionPrompter, ScriptedEngine, StubOpenVocabularyDetector, scenario_world
 
 from autotrack.eval.synthetic import make_scenario, render_scenario
 from autotrack.pipeline import Pipeline
@@ -99,9 +99,7 @@ def test_like_box_outside_the_frame_or_a_closed_set_detector_is_one_clear_error(
                       prompts=outside).stream())
     assert "lies outside the 320x240 frame" in str(error.value)
 
-    def closed_set(frame, frame_index):
-        return None
-
+    closed_set = FunctionPrompter(lambda frame, frame_index: None)
     inside = ManualPrompts.from_options(like=["10,10,50,50"])
     with pytest.raises(PrompterError, match="cannot find objects like an example"):
         list(Pipeline(frames, closed_set, ScriptedEngine(world), prompts=inside).stream())

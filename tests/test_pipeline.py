@@ -17,12 +17,13 @@ from autotrack import SAM2Tracker
 from autotrack.eval.mot import read_mot_file
 from autotrack.eval.synthetic import make_scenario, render_frame, write_scenario
 from autotrack.pipeline import Pipeline
+from autotrack.prompters.base import Prompter
 from autotrack.sinks import CocoJsonSink, DavisPngSink, MotSink, VideoSink
 
 FRAMES = 16
 
 
-class NoisyTruthDetector:
+class NoisyTruthDetector(Prompter):
     """Ground-truth boxes with pixel noise, missing every 4th frame and dropping one object now and then."""
 
     def __init__(self, scenario) -> None:

@@ -11,6 +11,7 @@ from fakes import ScriptedEngine, make_detections, moving_box
 
 from autotrack.errors import AutotrackError
 from autotrack.pipeline import Pipeline
+from autotrack.prompters.base import Prompter
 from autotrack.prompters.yolo import PrompterError, YoloPrompter
 from autotrack.types import Prompt
 
@@ -20,7 +21,7 @@ WORLD = {"car": moving_box((20, 20, 80, 80), FRAMES, velocity=(2, 0)),
          "cat": moving_box((120, 20, 170, 70), FRAMES)}
 
 
-class CarDetector:
+class CarDetector(Prompter):
     """Sees the car from frame 3 on, and only the classes it was told to keep."""
 
     def __init__(self) -> None:

@@ -21,7 +21,7 @@ from autotrack.identity import IdentityConfig, IdentityManager
 from autotrack.pipeline import Pipeline, build_points
 from autotrack.points.tracker import PointTracker
 from autotrack.prompters.manual import ManualPrompts
-from tests.fakes import Fault, ScriptedEngine, moving_box, world_detections
+from tests.fakes import Fault, FunctionPrompter, ScriptedEngine, moving_box, world_detections
 
 
 @dataclass
@@ -112,8 +112,10 @@ def test_births_get_points_with_negatives_on_their_neighbour_and_lost_objects_dr
     world = {"a": moving_box((100, 60, 150, 120), n), "b": moving_box((154, 60, 204, 120), n, hidden=range(3, n))}
     engine = ScriptedEngine(world)
 
-    def detector(frame, index):  # finds both objects on the first frame only
+    def find_both(frame, index):  # finds both objects on the first frame only
         return world_detections(world, index) if index == 0 else None
+
+    detector = FunctionPrompter(find_both)
 
     points = PointTracker("lk", num_points=12, num_negatives=4)
     identity = IdentityManager(IdentityConfig(max_lost=1))

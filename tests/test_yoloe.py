@@ -77,6 +77,19 @@ def test_examples_become_classes_through_the_visual_prompt_encoder(yoloe):
     assert len(detections) > 0 and set(detections.data["class_name"]) <= set(prompter.vocabulary)
 
 
+def test_reset_goes_back_to_the_text_it_was_built_with(yoloe):
+    prompter, encoder = yoloe
+    prompter.set_classes(["pallet"])
+    encoded = len(encoder.encoded)
+    prompter.reset()  # a new video: no examples, no change pending, class ids from 0 again
+    assert len(encoder.encoded) == encoded  # the text it was built with is not encoded again
+    assert prompter.vocabulary == ["forklift", "person in a hard hat"]
+    assert prompter.names == {0: "forklift", 1: "person in a hard hat"}
+    assert prompter.model.model.pe.shape == (1, 2, 512)
+    assert prompter(FRAME, 1) is None  # every=3, and the change to "pallet" is gone
+    assert set(prompter(FRAME, 3).data["class_name"]) <= {"forklift", "person in a hard hat"}
+
+
 def test_yolo_world_takes_text_but_no_examples():
     prompter = YoloePrompter("yolov8s-worldv2.yaml", text=["forklift"], conf=1e-9, imgsz=160, device="cpu",
                              text_encoder=RandomTextEncoder())

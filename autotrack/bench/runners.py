@@ -24,11 +24,12 @@ from autotrack.bench.clips import Clip, clip_prompts
 from autotrack.bench.stats import RunResult
 from autotrack.bench.timing import FrameClock, TimedPrompter, TimedSink, TimedSource, TimedTracker, measure
 from autotrack.config import PipelineConfig, load_config
-from autotrack.pipeline import Pipeline, build_parts
-from autotrack.prompters.manual import ManualPrompts, UserPrompt
 from autotrack.models import SAM2Tracker
+from autotrack.pipeline import Pipeline, load_models, new_session
+from autotrack.prompters.manual import ManualPrompts, UserPrompt
 from autotrack.sinks import MotSink, Sink
 from autotrack.sources import open_source
+from autotrack.types import Tracker
 from autotrack.weights import get_spec
 
 ULTRALYTICS = "ultralytics SAM2VideoPredictor"
@@ -67,23 +68,18 @@ def run_engine(clip: Clip, tracker: SAM2Tracker, warmup: int = 3, name: str = "a
 
 
 def timed_pipeline(config: PipelineConfig, clip: Clip, clock: FrameClock,
-                   sinks: list[Sink]) -> tuple[Pipeline, SAM2Tracker]:
+                   sinks: list[Sink]) -> tuple[Pipeline, Tracker]:
     """The pipeline of `config` over the clip, with the clip's boxes as user prompts on frame 0, its source,
     prompter, engine and sinks timed on `clock`; and its engine (for the memory entries it holds at the end)."""
-    parts = build_parts(config)
-    engine = parts.tracker
-    engine.profile = True
+    models = load_models(config)
+    if models.prompter is not None:
+        models = dataclasses.replace(models, prompter=TimedPrompter(models.prompter, clock))
     prompts = ManualPrompts([UserPrompt(i, 0, prompt) for i, prompt in clip_prompts(clip).items()])
-    pipeline = Pipeline(
-        TimedSource(open_source(str(clip.video)), clock),
-        TimedPrompter(parts.prompter, clock) if parts.prompter is not None else None,
-        TimedTracker(engine, clock),
-        [TimedSink(sink, clock) for sink in sinks],
-        parts.identity,
-        prompts,
-        clip.frames,
-        parts.points,
-    )
+    source = TimedSource(open_source(str(clip.video)), clock)
+    pipeline = new_session(models, config, source, [TimedSink(sink, clock) for sink in sinks], prompts, clip.frames,
+                           profile=True)
+    engine = pipeline.tracker
+    pipeline.tracker = TimedTracker(engine, clock)
     return pipeline, engine
 
 

@@ -14,12 +14,11 @@ import supervision as sv
 import torch
 
 from autotrack.bench.stats import RunResult
-from autotrack.pipeline import Prompter
-from autotrack.engine.engine import STAGES
-from autotrack.models import SAM2Tracker
+from autotrack.engine.engine import STAGES, EngineSession
+from autotrack.prompters.base import Prompter
 from autotrack.sinks import Sink
 from autotrack.sources import Source
-from autotrack.types import FrameResult, ObjectState, Prompt
+from autotrack.types import FrameResult, ObjectState, Prompt, Tracker
 
 ENGINE_STAGES = (*STAGES, "engine_other")
 PIPELINE_STAGES = ("decode", "prompter", *ENGINE_STAGES, "identity", "sinks")
@@ -65,7 +64,7 @@ class TimedSource(Source):
         self.source.close()
 
 
-class TimedPrompter:
+class TimedPrompter(Prompter):
     """A prompter whose calls count as "prompter"."""
 
     def __init__(self, prompter: Prompter, clock: FrameClock) -> None:
@@ -75,14 +74,18 @@ class TimedPrompter:
         with self.clock.time("prompter"):
             return self.prompter(frame, index)
 
+    def reset(self) -> None:
+        self.prompter.reset()
 
-class TimedTracker:
-    """A SAM2Tracker (built with profile=True) whose `step` time is split into its stages and `engine_other`."""
 
-    def __init__(self, tracker: SAM2Tracker, clock: FrameClock) -> None:
+class TimedTracker(Tracker):
+    """An engine session (profile=True) whose `step` time is split into its stages and `engine_other`."""
+
+    def __init__(self, tracker: EngineSession, clock: FrameClock) -> None:
         if not tracker.profile:
-            raise TypeError("TimedTracker needs a SAM2Tracker built with profile=True")
+            raise TypeError("TimedTracker needs an engine session built with profile=True")
         self.tracker, self.clock = tracker, clock
+        self.device, self.precision = tracker.device, tracker.precision
 
     def step(self, frame: np.ndarray, prompts: dict[int, Prompt] | None = None) -> dict[int, ObjectState]:
         before = dict(self.tracker.timings)
@@ -98,6 +101,16 @@ class TimedTracker:
 
     def remove(self, obj_id: int) -> None:
         self.tracker.remove(obj_id)
+
+    def reset(self) -> None:
+        self.tracker.reset()
+
+    @property
+    def object_ids(self) -> list[int]:
+        return self.tracker.object_ids
+
+    def memory_entries(self, obj_id: int) -> int:
+        return self.tracker.memory_entries(obj_id)
 
 
 class TimedSink(Sink):

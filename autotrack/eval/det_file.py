@@ -8,9 +8,10 @@ import numpy as np
 import supervision as sv
 
 from autotrack.eval.mot import read_mot_file
+from autotrack.prompters.base import Prompter
 
 
-class DetFilePrompter:
+class DetFilePrompter(Prompter):
     """Reads `det/det.txt` (`frame,-1,x,y,w,h,conf,...`, frames from 1) and gives each frame's boxes.
 
     Called as `(frame, frame_index)` like every prompter; `frame_index` is 0-based, so it reads frame

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import configparser
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,8 @@ import numpy as np
 from autotrack.config import PipelineConfig, load_config
 from autotrack.errors import InputError
 from autotrack.eval.datasets import Sequence, find_sequences
-from autotrack.identity import IdentityManager
-from autotrack.pipeline import Pipeline, Prompter, build_parts, build_points
+from autotrack.pipeline import load_models, new_session
+from autotrack.prompters.base import Prompter
 from autotrack.prompters.manual import ManualPrompts, UserPrompt
 from autotrack.sinks import DavisPngSink, MotSink, Sink
 from autotrack.sources.images import ImageSource
@@ -49,16 +50,13 @@ def run_dataset(
         raise InputError(f"max_frames must be at least 1, got {max_frames}")
     layout, found = find_sequences(root, layout, sequences)
     config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, overrides)
-    parts = build_parts(config)  # the models load once; each sequence gets a fresh identity and point tracker
+    models = load_models(config)  # once; each sequence gets a session of its own
     gt_root, pred_root = Path(work_dir) / "gt", Path(work_dir) / "pred"
-    for index, sequence in enumerate(found):
+    for sequence in found:
         frames = sequence.images[:max_frames]
-        parts.tracker.reset()
-        prompts, sinks, prompter = _PREPARE[layout](sequence, frames, gt_root, pred_root, parts.prompter)
-        identity = parts.identity if index == 0 else IdentityManager(config.identity)
-        points = parts.points if index == 0 else build_points(config)
-        Pipeline(ImageSource(frames), prompter, parts.tracker, sinks, identity, ManualPrompts(prompts),
-                 points=points).run()
+        prompts, sinks, prompter = _PREPARE[layout](sequence, frames, gt_root, pred_root, models.prompter)
+        new_session(replace(models, prompter=prompter), config, ImageSource(frames), sinks,
+                    ManualPrompts(prompts)).run()
     return _score(layout, gt_root, pred_root)
 
 

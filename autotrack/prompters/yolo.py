@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import supervision as sv
 
 from autotrack.device import resolve_device, ultralytics_device
-from autotrack.errors import AutotrackError
+from autotrack.prompters.base import Prompter, PrompterError
 from autotrack.weights import resolve_detector
-
-
-class PrompterError(AutotrackError, RuntimeError):
-    """A prompter cannot be built or run; the message says why."""
 
 
 def _coco_names() -> dict[int, str]:
@@ -41,11 +39,12 @@ def resolve_classes(classes: list[str | int] | None, names: dict[int, str]) -> l
     return ids
 
 
-class YoloPrompter:
+class YoloPrompter(Prompter):
     """Detect objects with YOLO every `every` frames.
 
     `set_classes` changes the classes kept while frames are processed, from any thread; the change applies from the
-    next frame on, and the detector runs on that frame even when `every` would skip it.
+    next frame on, and the detector runs on that frame even when `every` would skip it. `reset` goes back to the
+    classes it was built with.
 
     Args:
         weights: a YOLO file (`yolo11n.pt`, a path; ultralytics downloads known names on first use) or "random" for
@@ -79,35 +78,46 @@ class YoloPrompter:
         except Exception as error:  # ultralytics raises several types for missing or bad files
             raise PrompterError(f"cannot load detector {weights!r}: {str(error).strip().splitlines()[0]}") from error
         self.names = _coco_names() if weights == "random" else dict(self.model.names)
-        self.classes = resolve_classes(classes, self.names)
+        self.classes = self._initial_classes = resolve_classes(classes, self.names)
         self.conf = conf
         self.imgsz = imgsz
         self.every = every
         self.device = ultralytics_device(device)
         self.half = resolve_device(device).type == "cuda"
         self._lock = threading.Lock()
-        self._pending: list | None = None  # [classes] from set_classes (in a list: None means all), for the next call
+        self._change: Callable[[], None] | None = None  # what set_classes prepared, to apply before the next call
         self._changed = False  # the classes changed since the last detection: detect on the next frame
+
+    def reset(self) -> None:
+        """Keep the classes it was built with again, and forget a change not applied yet."""
+        with self._lock:
+            self._change = None
+        self._changed = False
+        self._keep_classes(self._initial_classes)
 
     def set_classes(self, classes: list[str | int] | None) -> None:
         """Keep only these classes (names or ids; None keeps all) from the next frame on. Thread-safe."""
-        ids = resolve_classes(classes, self.names)
-        with self._lock:
-            self._pending = [ids]
+        self._apply_before_next_frame(partial(self._keep_classes, resolve_classes(classes, self.names)))
 
     def __call__(self, frame: np.ndarray, frame_index: int) -> sv.Detections | None:
         with self._lock:
-            pending, self._pending = self._pending, None
-        if pending is not None:
-            self._use_classes(pending[0])
+            change, self._change = self._change, None
+        if change is not None:
+            change()
             self._changed = True
         if frame_index % self.every and not self._changed:
             return None
         self._changed = False
         return self._detect(frame)
 
-    def _use_classes(self, classes) -> None:
-        """Apply a `set_classes` change, between frames."""
+    def _apply_before_next_frame(self, change: Callable[[], None]) -> None:
+        """Hand over a change of classes prepared in the caller's thread; the next call makes it before it detects,
+        so a detection never sees half of it. A later change replaces one not made yet."""
+        with self._lock:
+            self._change = change
+
+    def _keep_classes(self, classes: list[int] | None) -> None:
+        """Keep only these class ids (None: all) from now on."""
         self.classes = classes
 
     def _detect(self, frame: np.ndarray) -> sv.Detections:

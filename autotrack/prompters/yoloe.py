@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 TextEncoder = Callable[[list[str]], "torch.Tensor"]
 """Class names -> (1, N, D) text features, as the model's text encoder gives them (before YOLOE's text head)."""
+
+Embedded = tuple[list[str], "torch.Tensor | None"]
+"""Class names and their class embeddings (1, N, D) for the detection head; None when there are no names."""
 
 EXAMPLE_NAME = "object"  # class name of an example given without one
 
@@ -55,7 +59,8 @@ class YoloePrompter(YoloPrompter):
 
     `set_classes` replaces the text classes while frames are processed, from any thread: the names are encoded in
     the calling thread (a bad name or a missing text encoder raises there) and the detector uses them from the next
-    frame on. `add_examples` adds visual prompts between frames. Results carry `class_name` in `data`.
+    frame on. `add_examples` adds visual prompts between frames. `reset` goes back to the `text` it was built with,
+    without examples. Results carry `class_name` in `data`.
 
     Args:
         weights: a YOLOE or YOLO-World file or name (`yoloe-11s-seg.pt`, `yolov8s-worldv2.pt`; ultralytics
@@ -95,19 +100,25 @@ class YoloePrompter(YoloPrompter):
         self._ids: dict[str, int] = {}
         self._text_encoder = text_encoder
         self._encoder_lock = threading.Lock()
-        self._text: tuple[list[str], torch.Tensor | None] = ([], None)  # names and embeddings (1, N, D)
-        self._examples: tuple[list[str], torch.Tensor | None] = ([], None)
+        self._text: Embedded = ([], None)
+        self._examples: Embedded = ([], None)
         self._vocabulary: list[str] = []
-        if names:
-            self._use_classes(self._encode_text(names))
+        self._initial_text = self._encode_text(names) if names else self._text
+        self._use_text(self._initial_text)
+
+    def reset(self) -> None:
+        """Find the text classes it was built with again, without examples; class ids start again from 0."""
+        super().reset()
+        self._examples = ([], None)
+        self._ids, self.names = {}, {}
+        self._use_text(self._initial_text)
 
     def set_classes(self, classes: list[str] | str | None) -> None:
         """Find these classes (names, or one text "a, b"; None or [] for none) instead of the current text classes
         from the next frame on. Examples stay. Thread-safe."""
         names = parse_text(classes) if classes else []
         text = self._encode_text(names) if names else ([], None)
-        with self._lock:
-            self._pending = [text]
+        self._apply_before_next_frame(partial(self._use_text, text))
 
     def add_examples(self, frame: np.ndarray, examples: list[Example]) -> None:
         """Also find every object that looks like these examples (boxes on `frame`), from this frame on. Call
@@ -129,7 +140,8 @@ class YoloePrompter(YoloPrompter):
         """The class names the detector looks for now: text classes, then examples."""
         return list(self._vocabulary)
 
-    def _use_classes(self, text) -> None:
+    def _use_text(self, text: Embedded) -> None:
+        """Find these text classes (names and embeddings), with the examples."""
         self._text = text
         self._use_vocabulary()
 
@@ -165,7 +177,7 @@ class YoloePrompter(YoloPrompter):
         detections.data["class_name"] = np.array(names, dtype=str)
         return detections
 
-    def _encode_text(self, names: list[str]) -> tuple[list[str], torch.Tensor]:
+    def _encode_text(self, names: list[str]) -> Embedded:
         """Names and their class embeddings (1, N, D) for the detection head."""
         import torch
 

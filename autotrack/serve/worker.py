@@ -18,9 +18,9 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autotrack.config import PipelineConfig
+from autotrack.config import PipelineConfig, load_config
 from autotrack.errors import AutotrackError, one_line
-from autotrack.pipeline import Pipeline, load_pipeline
+from autotrack.pipeline import Models, Pipeline, load_models, new_session
 from autotrack.prompters.manual import ManualPrompts
 from autotrack.serve.channel import FRAME, Channel
 from autotrack.serve.messages import (
@@ -118,6 +118,9 @@ class SourceWorker:
         self.jpeg: bytes | None = None  # and its annotated frame
         self._events: deque[dict] = deque(maxlen=KEEP_EVENTS)
         self._pipeline: Pipeline | None = None
+        # loaded by the first run, kept for the next ones; never shared with another source, whose detector
+        # classes may differ (set_classes)
+        self._models: Models | None = None
         self._ids: set[int] = set()  # live object IDs, and those just given out to a prompt
         self._first_seen: dict[int, int] = {}  # object ID -> frame it was born on
         self._rows: dict[int, dict] = {}  # object ID -> its latest row
@@ -243,15 +246,20 @@ class SourceWorker:
             self._pipeline = None
 
     def _open(self) -> Pipeline:
-        """Load the pipeline (models first, then the source with the live policy), writing into the run's folder."""
+        """A new session on this source's models (loaded by its first run), then the source with the live policy,
+        writing into the run's folder."""
         options = self.options
-        if is_live(self.spec):  # opened last, once the models are loaded
+        config = options.pipeline
+        if not isinstance(config, PipelineConfig):
+            config = load_config(config, options.overrides)
+        if self._models is None:
+            self._models = load_models(config)
+        if is_live(self.spec):  # opened by the session, once its engine state is built
             source, live = self.spec, {"policy": "latest", "reconnect": options.reconnect}
         else:
             source, live = RealTimeSource(open_source(self.spec)), None
         outputs = Outputs(mot=self.folder / MOT_FILE, json=self.folder / COCO_FILE)
-        return load_pipeline(options.pipeline, source, (), options.prompts, options.overrides, options.max_frames,
-                             live, outputs)
+        return new_session(self._models, config, source, (), options.prompts, options.max_frames, live, outputs)
 
     def _new_run(self) -> None:
         """Forget the previous run (its IDs start again at 1) and choose the new run's folder."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import supervision as sv
 
 from autotrack.errors import AutotrackError
@@ -12,15 +14,17 @@ class OutputError(AutotrackError, RuntimeError):
     """An output path cannot be written; the message names it."""
 
 
-class Sink:
+class Sink(ABC):
     """Receives the FrameResult of every frame, in order, and turns it into an output.
 
-    Subclasses implement `write`, and `close` when they hold a file or a writer. `close` is safe to call twice.
+    Subclasses implement `write` and `close`; `close` is safe to call twice.
     """
 
+    @abstractmethod
     def write(self, result: FrameResult) -> None:
-        raise NotImplementedError
+        """Add one frame's result to the output."""
 
+    @abstractmethod
     def close(self) -> None:
         """Finish the output and release what the sink holds."""
 

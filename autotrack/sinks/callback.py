@@ -18,3 +18,6 @@ class CallbackSink(Sink):
 
     def write(self, result: FrameResult) -> None:
         self.fn(result)
+
+    def close(self) -> None:
+        """Nothing to release: the function's owner closes what it writes to."""

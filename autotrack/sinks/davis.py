@@ -57,6 +57,9 @@ class DavisPngSink(Sink):
                     labels[mask] = self._index_of(int(track_id), name)
         write_index_png(self.out_dir / f"{result.frame_index:05d}.png", labels)
 
+    def close(self) -> None:
+        """Nothing to finish: every frame's PNG and `objects.json` are complete once written."""
+
     def _index_of(self, track_id: int, name: str) -> int:
         if track_id not in self.object_index:
             if len(self.object_index) == 255:

@@ -71,6 +71,7 @@ class Source(ABC):
     fps: float | None = None
     size: tuple[int, int] | None = None
     total: int | None = None
+    stats: SourceStats
 
     def __init__(self) -> None:
         self.stats = SourceStats()

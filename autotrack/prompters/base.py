@@ -1,0 +1,54 @@
+"""The interface every prompter shares: `Prompter`, the `PrompterError` it raises, and `NoPrompter` for a pipeline
+without a detector."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+import numpy as np
+import supervision as sv
+
+from autotrack.errors import AutotrackError
+
+if TYPE_CHECKING:
+    from autotrack.prompters.manual import Example
+
+
+class PrompterError(AutotrackError, RuntimeError):
+    """A prompter cannot be built or run; the message says why."""
+
+
+class Prompter(ABC):
+    """Finds what to follow on a frame: boxes (`xyxy`) with optional `confidence`, `class_id` and
+    `data["class_name"]`, which the identity manager matches to tracks, births or re-prompts.
+
+    Subclasses implement `__call__`; a detector whose classes can change overrides `set_classes`, one that finds
+    objects like an example box overrides `add_examples`, and one that keeps state between frames overrides `reset`.
+    """
+
+    @abstractmethod
+    def __call__(self, frame: np.ndarray, frame_index: int) -> sv.Detections | None:
+        """The detections on `frame` (HxWx3 BGR uint8, the `frame_index`-th of the source), or None on a frame it
+        skips."""
+
+    def reset(self) -> None:
+        """Go back to the state it was built in (its configured classes, no examples), for a new video or stream."""
+
+    def set_classes(self, classes: list[str] | None) -> None:
+        """Find these classes from the next frame on (None: all). Safe to call from any thread while frames are
+        processed; a bad name raises in the caller's thread."""
+        raise PrompterError("this pipeline has no detector whose classes can change")
+
+    def add_examples(self, frame: np.ndarray, examples: list[Example]) -> None:
+        """Also find every object that looks like these examples (boxes on `frame`), from this frame on. Called
+        between frames, with the frame the boxes are on."""
+        raise PrompterError("this pipeline's detector cannot find objects like an example (--like); use an "
+                            "open-vocabulary one, e.g. -p text-sam2")
+
+
+class NoPrompter(Prompter):
+    """The prompter of a pipeline without a detector: it finds nothing (objects come from the user's prompts)."""
+
+    def __call__(self, frame: np.ndarray, frame_index: int) -> None:
+        return None

@@ -1,0 +1,70 @@
+"""Pipelines built in two steps: `load_models` once, then `new_session` per video, each session with its own
+identity manager, point tracker and engine state on the shared models; bad sizes and weights fail before any model
+loads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autotrack.models
+from autotrack.config import load_config
+from autotrack.errors import InputError
+from autotrack.models import EngineModel
+from autotrack.pipeline import build, load_models, new_session
+from autotrack.prompters.manual import ManualPrompts
+from autotrack.weights import WeightsError
+
+SMALL = {"detector.weights": "random", "detector.imgsz": 64, "sam.weights": "random", "sam.imgsz": 64, "device": "cpu",
+         "points.backend": "lk"}
+
+
+def frames(n: int = 2) -> list[np.ndarray]:
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[8:32, 8:40] = 200
+    return [frame.copy() for _ in range(n)]
+
+
+def test_sessions_share_the_models_loaded_once_and_nothing_else(monkeypatch):
+    config = load_config("yolo-sam2", SMALL)
+    models = load_models(config)
+    used = []
+    session = EngineModel.session
+    monkeypatch.setattr(EngineModel, "session", lambda self, *args: used.append(self) or session(self, *args))
+    loads = []
+    monkeypatch.setattr(build, "build_prompter", lambda config: loads.append(config))
+    monkeypatch.setattr(autotrack.models, "load_engine", lambda *args, **kwargs: loads.append(args))
+
+    box = ManualPrompts.from_options(["8,8,40,32"])
+    first = new_session(models, config, frames(), prompts=box)
+    first.set_classes(["car"])
+    first_results = list(first.stream())
+    second = new_session(models, config, frames(), prompts=box)
+
+    assert loads == []  # sessions load no model
+    assert used == [models.engine, models.engine] and used[0] is used[1]
+    assert first.prompter is second.prompter is models.prompter
+    assert models.prompter.classes is None  # the second session starts from the configured classes, not "car"
+    assert first.tracker is not second.tracker and second.tracker.object_ids == []
+    assert first.identity is not second.identity and first.points is not second.points
+    second_results = list(second.stream())
+    for results in (first_results, second_results):  # each session numbers its objects from 1
+        assert [r.detections.tracker_id.tolist() for r in results] == [[1], [1]]
+
+
+def fail_on_load(*args, **kwargs):
+    raise AssertionError("a model was loaded")
+
+
+@pytest.mark.parametrize("overrides, error, message", [
+    ({"sam.weights": "random", "sam.imgsz": 100}, InputError, "imgsz must be a positive multiple of 32 for SAM2"),
+    ({"sam.weights": "random", "sam.imgsz": 320, "sam.model": "edgetam"}, InputError,
+     "imgsz must be a positive multiple of 256 for EdgeTAM"),
+    ({"sam.weights": "missing.pt"}, WeightsError, "missing.pt"),
+])
+def test_a_bad_size_or_weights_file_fails_before_any_model_loads(monkeypatch, no_network, overrides, error, message):
+    config = load_config("yolo-sam2", {"detector.weights": "random", **overrides})
+    monkeypatch.setattr(build, "build_prompter", fail_on_load)
+    monkeypatch.setattr(autotrack.models, "load_engine", fail_on_load)
+    with pytest.raises(error, match=message):
+        load_models(config)
