@@ -44,7 +44,7 @@ def test_the_library_never_imports_the_layers_above_it():
         for path in (PACKAGE / folder).glob("*.py"):
             wrong = sorted(m for m in imported_modules(path) if m.startswith(above))
             assert not wrong, f"{path.relative_to(PACKAGE)} imports {wrong}"
-    for name in ("types.py", "errors.py", "identity.py", "config.py", "weights.py", "device.py"):
+    for name in ("types.py", "errors.py", "quiet.py", "identity.py", "config.py", "weights.py", "device.py"):
         wrong = sorted(m for m in imported_modules(PACKAGE / name) if m.startswith(above))
         assert not wrong, f"{name} imports {wrong}"
 
