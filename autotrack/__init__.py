@@ -6,8 +6,12 @@ and `autotrack --help` stay fast.
 
 from importlib import import_module
 
-from autotrack.errors import AutotrackError
-from autotrack.types import (
+from autotrack.quiet import quiet_video_io
+
+quiet_video_io()  # before any module imports cv2, which reads its log level once, on import
+
+from autotrack.errors import AutotrackError  # noqa: E402
+from autotrack.types import (  # noqa: E402
     Event,
     EventKind,
     FrameResult,

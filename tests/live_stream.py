@@ -3,9 +3,12 @@
 The `server` fixture in conftest.py gives each test a running server.
 """
 
+import functools
 import select
+import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ import pytest
 
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
 SYSTEM_PYTHON = "/usr/bin/python3"
+SERVER_NEEDS = "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0')"
 FPS = 25
 # generous timeouts for LiveSource: the tests must hold on a loaded 2-core machine
 OPTIONS = dict(open_timeout=10.0, read_timeout=5.0)
@@ -32,6 +36,20 @@ def counter_of(image: np.ndarray) -> int:
     return sum(1 << (15 - b) for b, bit in enumerate(bits) if bit)
 
 
+@functools.cache
+def server_python() -> str:
+    """The interpreter to run rtsp_server.py with: the first of Debian's /usr/bin/python3, this one and the python3 on
+    PATH that has GStreamer's RTSP server bindings (Debian's python3-gi, which a virtual environment does not see)."""
+    candidates = dict.fromkeys(c for c in (SYSTEM_PYTHON, sys.executable, shutil.which("python3")) if c)
+    for python in candidates:
+        try:
+            if subprocess.run([python, "-c", SERVER_NEEDS], capture_output=True, timeout=60).returncode == 0:
+                return python
+        except OSError:  # not there
+            continue
+    return SYSTEM_PYTHON  # start() says what to install
+
+
 class RtspServer:
     """tests/rtsp_server.py in a subprocess, on a fixed port so that it can be stopped and started again."""
 
@@ -41,7 +59,7 @@ class RtspServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        command = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--port", str(self.port), "--fps", str(FPS)]
+        command = [server_python(), str(SERVER_SCRIPT), "--port", str(self.port), "--fps", str(FPS)]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready, _, _ = select.select([self.process.stdout], [], [], 30)
         line = self.process.stdout.readline() if ready else ""

@@ -4,6 +4,7 @@ environment's packages, no network), runs the ready pipelines from another folde
 from __future__ import annotations
 
 import os
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def share_packages(python: Path) -> None:
+    """Let the virtual environment of `python` see, after its own packages, those this interpreter sees: the user's
+    (where enabled), its environment's and its base interpreter's site-packages, in the order `site` adds them.
+
+    `venv --system-site-packages` would show the base interpreter's packages only, not those of the virtual
+    environment the tests may run in (where `pip install -e ".[dev]"` put them). So a .pth file in its site-packages
+    adds the folders with `site.addsitedir`, which also runs their .pth files (editable installs, namespace
+    packages) and puts a folder on the path once. The same works under the system interpreter, a venv or a conda
+    environment."""
+    user = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []
+    folders = dict.fromkeys([*user, *site.getsitepackages(), *site.getsitepackages([sys.base_prefix])])
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    lines = [f"import site; site.addsitedir({folder!r})\n" for folder in folders if os.path.isdir(folder)]
+    (Path(purelib) / "_outer_environment.pth").write_text("".join(lines))
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """The `bin` folder of a virtual environment with the wheel of this checkout installed."""
@@ -20,8 +38,9 @@ def installed(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
                     "-w", str(work / "dist"), str(ROOT)], check=True, timeout=300)
     wheel = next((work / "dist").glob("autotrack-*.whl"))
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(work / "venv")], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(work / "venv")], check=True)
     bin_dir = work / "venv" / "bin"
+    share_packages(bin_dir / "python")
     install = ["install", "--ignore-installed", "--no-deps", "--no-index", "-q", str(wheel)]  # not the checkout's
     subprocess.run([str(bin_dir / "python"), "-m", "pip", *install], check=True, timeout=300)
     return bin_dir

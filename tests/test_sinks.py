@@ -200,7 +200,7 @@ def test_coco_sink_valid_after_every_frame(tmp_path):
         assert len(annotations) == len(expected)
         for annotation, (track_id, box, mask, conf) in zip(annotations, expected):
             assert annotation["track_id"] == track_id
-            assert isinstance(annotation["segmentation"]["counts"], str)
+            assert isinstance(annotation["segmentation"]["counts"], str) and annotation["iscrowd"] == 0
             np.testing.assert_array_equal(coco.annToMask(annotation).astype(bool), mask)
             np.testing.assert_allclose(annotation["bbox"], [box[0], box[1], box[2] - box[0], box[3] - box[1]])
             assert annotation["area"] == mask.sum()

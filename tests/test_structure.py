@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "autotrack"
 # Each part of the package by layer: a module imports only from its own part or from lower layers (lazy imports
 # inside functions count too), so dependencies point one way: cli -> runners -> pipeline -> parts -> engine -> base.
 LAYERS = {
-    "errors": 0,
+    "errors": 0, "quiet": 0,
     "types": 1, "device": 1, "weights": 1, "config": 1, "motion": 1,
     "autotrack": 2, "engine": 2,  # the package's own __init__: the public names (types, errors; the rest lazily)
     "models": 3, "sources": 3, "points": 3, "identity": 3, "sinks": 3,

@@ -1,4 +1,5 @@
-"""The YOLO prompter asks ultralytics for half precision on CUDA, and only there."""
+"""The YOLO prompter asks ultralytics for half precision on CUDA, and only there, with `quantize` (its `half` is
+deprecated and warns on every call)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 from autotrack.prompters.yolo import YoloPrompter
 
 
-@pytest.mark.parametrize("device, half", [("cuda:0", True), ("cuda", True), ("cpu", False), ("mps", False)])
-def test_half_precision_on_cuda_only(device, half, monkeypatch):
+@pytest.mark.parametrize("device, quantize", [("cuda:0", 16), ("cuda", 16), ("cpu", None), ("mps", None)])
+def test_half_precision_on_cuda_only(device, quantize, monkeypatch):
     prompter = YoloPrompter("random", device=device)
     calls = []
 
@@ -20,4 +21,5 @@ def test_half_precision_on_cuda_only(device, half, monkeypatch):
     monkeypatch.setattr(prompter.model, "predict", predict)
     with pytest.raises(StopIteration):
         prompter(np.zeros((64, 64, 3), np.uint8), 0)
-    assert calls[0]["half"] is half and calls[0]["device"] == ("0" if device.startswith("cuda") else device)
+    assert "half" not in calls[0] and calls[0]["quantize"] == quantize
+    assert calls[0]["device"] == ("0" if device.startswith("cuda") else device)

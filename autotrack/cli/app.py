@@ -24,10 +24,10 @@ from autotrack.cli.serve import serve_command
 from autotrack.cli.track import track_command
 from autotrack.cli.weights import weights_command
 from autotrack.errors import AutotrackError, one_line
+from autotrack.quiet import show_video_io
 
 USER_ERRORS = (AutotrackError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 LOG_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "autotrack" / "logs"
-QUIET_VIDEO_IO = {"OPENCV_FFMPEG_LOGLEVEL": "-8", "OPENCV_LOG_LEVEL": "OFF"}  # FFmpeg's and OpenCV's own messages
 
 
 class AutotrackGroup(click.Group):
@@ -66,9 +66,8 @@ def save_traceback(error: BaseException) -> Path:
 @click.option("-v", "--verbose", is_flag=True, help="Show FFmpeg's and OpenCV's own messages.")
 def main(verbose: bool) -> None:
     """Find, segment and follow every object in a video or camera feed."""
-    if not verbose:
-        for key, value in QUIET_VIDEO_IO.items():
-            os.environ.setdefault(key, value)
+    if verbose:
+        show_video_io()  # silenced when autotrack was imported
 
 
 main.add_command(track_command)

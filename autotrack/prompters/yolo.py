@@ -54,7 +54,7 @@ class YoloPrompter(Prompter):
         imgsz: detector input size.
         every: run on every n-th frame only (returns None on the others).
         device: "auto" (CUDA, then MPS, then the CPU), "cpu", "cuda", "cuda:1", "mps". On CUDA the detector runs
-            in half precision (ultralytics' `half=True`).
+            in half precision (ultralytics' `quantize=16`).
     """
 
     random_yaml = "yolo11n.yaml"  # the architecture of `weights="random"`
@@ -83,7 +83,7 @@ class YoloPrompter(Prompter):
         self.imgsz = imgsz
         self.every = every
         self.device = ultralytics_device(device)
-        self.half = resolve_device(device).type == "cuda"
+        self.quantize = 16 if resolve_device(device).type == "cuda" else None  # None: full precision
         self._lock = threading.Lock()
         self._change: Callable[[], None] | None = None  # what set_classes prepared, to apply before the next call
         self._changed = False  # the classes changed since the last detection: detect on the next frame
@@ -122,7 +122,7 @@ class YoloPrompter(Prompter):
 
     def _detect(self, frame: np.ndarray) -> sv.Detections:
         result = self.model.predict(
-            frame, conf=self.conf, imgsz=self.imgsz, classes=self.classes, device=self.device, half=self.half,
+            frame, conf=self.conf, imgsz=self.imgsz, classes=self.classes, device=self.device, quantize=self.quantize,
             verbose=False,
         )[0]
         detections = sv.Detections.from_ultralytics(result)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import supervision as sv
 
 from autotrack.sinks.base import Sink, visible
@@ -26,6 +27,25 @@ def _dumps(value: object) -> str:
     )
 
     return json.dumps(value, separators=(",", ":"), cls=NumpyJsonEncoder)
+
+
+def coco_annotation(annotation_id: int, image_id: int, category_id: int, xyxy: np.ndarray, mask: np.ndarray | None,
+                    segmentation: list[list[float]] | dict | None) -> dict:
+    """A COCO annotation of one object: `iscrowd` 0 (one object, not a crowd region, which COCO's evaluators and
+    trainers ignore), xywh `bbox` from `xyxy`, `area` the mask's pixels (the box's area without a mask) and
+    `segmentation` when given."""
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    annotation = {
+        "id": annotation_id,
+        "image_id": image_id,
+        "category_id": category_id,
+        "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+        "area": int(mask.sum()) if mask is not None else round((x2 - x1) * (y2 - y1), 2),
+        "iscrowd": 0,
+    }
+    if segmentation is not None:
+        annotation["segmentation"] = segmentation
+    return annotation
 
 
 class CocoFile:
@@ -69,7 +89,13 @@ class CocoFile:
 
 class CocoJsonSink(Sink):
     """Writes `images` (one per frame), `annotations` (one per visible object: track id, category, xywh bbox,
-    area, score, COCO RLE `segmentation` with str counts) and `categories` (one per class name).
+    area, score, COCO RLE `segmentation` with str counts, `iscrowd` 0) and `categories` (one per class name).
+
+    Why RLE with `iscrowd` 0: this is a results file (every annotation has a `score`), and in COCO's results format
+    an instance mask is RLE (pycocotools' `loadRes` reads it and sets `iscrowd` 0 on every result). RLE keeps the
+    mask exact (holes, pieces, single pixels), which polygons do not, and `annToMask` decodes it whatever `iscrowd`
+    says; `iscrowd` 1 would tell COCO's evaluators to treat each object as a crowd region to ignore. Training sets
+    are `DatasetSink`'s job (polygons, the form COCO's ground truth gives a single object).
 
     Image ids are 1-based (`frame_index + 1`); `file_name` is `<frame_index:05d>.jpg` as in the DAVIS layout.
     A category is a class name (rows without one are "object", or "class <id>"): it keeps the detector's class id
@@ -94,24 +120,16 @@ class CocoJsonSink(Sink):
         names = detections.data.get("class_name")
         annotations = []
         for i in range(len(detections)):
-            x1, y1, x2, y2 = (float(v) for v in detections.xyxy[i])
             class_id = int(detections.class_id[i]) if detections.class_id is not None else -1
             name = str(names[i]) if names is not None and names[i] else None
             category = self._category(class_id, name or ("object" if class_id < 0 else f"class {class_id}"))
-            annotation = {
-                "id": self._file.n_annotations + len(annotations) + 1,
-                "image_id": image_id,
-                "track_id": int(detections.tracker_id[i]),
-                "category_id": category,
-                "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
-                "area": round((x2 - x1) * (y2 - y1), 2),
-                "score": round(float(detections.confidence[i]), 4) if detections.confidence is not None else 1.0,
-                "iscrowd": 0,
-            }
-            if detections.mask is not None:
-                mask = detections.mask[i]
-                annotation["area"] = int(mask.sum())
-                annotation["segmentation"] = {"size": list(mask.shape), "counts": sv.mask_to_rle(mask, compressed=True)}
+            mask = detections.mask[i] if detections.mask is not None else None
+            rle = None if mask is None else {"size": list(mask.shape), "counts": sv.mask_to_rle(mask, compressed=True)}
+            annotation = coco_annotation(self._file.n_annotations + len(annotations) + 1, image_id, category,
+                                         detections.xyxy[i], mask, rle)
+            annotation["track_id"] = int(detections.tracker_id[i])
+            confidence = detections.confidence
+            annotation["score"] = round(float(confidence[i]), 4) if confidence is not None else 1.0
             annotations.append(annotation)
         return annotations
 

@@ -1,16 +1,28 @@
 """Auto-labelling: every n-th frame and its tracked masks as a training set, in YOLO segmentation or COCO format.
 
 Layout of the dataset folder:
-    yolo: images/<frame>.jpg, labels/<frame>.txt (one normalised polygon per line), data.yaml (`train` and `val`
-          both images/, `names` in order of first appearance)
-    coco: images/<frame>.jpg, annotations.json (categories from 1; a one-piece mask as a polygon, a mask with holes
-          or several pieces as RLE with iscrowd 1: supervision's choice)
+    yolo: images/<frame>.jpg, labels/<frame>.txt (one line per object: its class and one normalised polygon),
+          data.yaml (`train` and `val` both images/, `names` in order of first appearance)
+    coco: images/<frame>.jpg, annotations.json (categories from 1; one annotation per object, `iscrowd` 0, its
+          `segmentation` one polygon per piece of its mask)
 
-The labels come from supervision's dataset writers (`detections_to_yolo_annotations`,
-`detections_to_coco_annotations`, `classes_to_coco_categories`), one frame at a time, so no mask is kept in memory.
-The folder is a loadable dataset after every frame: files are written under a temporary name and renamed, data.yaml
-before a label that needs a new class, a label before its image, an image before its COCO entry (which `CocoFile`
-appends keeping the JSON valid). An interrupted run leaves a dataset of the frames written so far.
+One object is one instance, however many pieces its mask is in (an object behind a pole, or a mask with specks):
+    - The outlines come from supervision (`approximate_mask_with_polygons` with `bridge_holes`): one polygon per
+      piece, each hole joined to its piece's outline by a zero-width seam, so holes stay holes when the polygon is
+      filled. A piece too small to outline (under 3 contour points) is left out, and an object with no outline at all
+      is not written.
+    - YOLO: one line per object is the format's rule (a line is an instance). The pieces are joined into one polygon
+      by ultralytics' own `merge_multi_segment`, as ultralytics' COCO converter and dataset loader join a COCO
+      object's polygons; the joins are zero-width seams, so the filled polygon is the pieces plus one-pixel lines.
+    - COCO: `iscrowd` 0 with polygons, what COCO's format page documents for a single object ("iscrowd=0 in which
+      case polygons are used"); `iscrowd` 1 with RLE marks a collection of objects, a crowd region that COCO's
+      evaluator ignores and trainers (detectron2, mmdetection) leave out.
+      supervision's `detections_to_coco_annotations` writes every mask in pieces or with holes as `iscrowd` 1, so the
+      annotations are built here (`autotrack.sinks.coco.coco_annotation`) with the bridged polygons.
+The categories come from supervision's `classes_to_coco_categories`. One frame is written at a time, so no mask is
+kept in memory. The folder is a loadable dataset after every frame: files are written under a temporary name and
+renamed, data.yaml before a label that needs a new class, a label before its image, an image before its COCO entry
+(which `CocoFile` appends keeping the JSON valid). An interrupted run leaves a dataset of the frames written so far.
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ import yaml
 
 from autotrack.errors import AutotrackError
 from autotrack.sinks.base import Sink, visible
-from autotrack.sinks.coco import CocoFile
+from autotrack.sinks.coco import CocoFile, coco_annotation
 from autotrack.types import FrameResult
 
 FORMATS = ("yolo", "coco")
@@ -56,6 +68,23 @@ def check_dataset(path: str | Path, format: str = "yolo", every: int = 1) -> Non
         raise DatasetError(f"dataset folder {path} cannot be written: no permission in {existing}")
 
 
+def object_polygons(mask: np.ndarray) -> list[np.ndarray]:
+    """The outline of each piece of a mask, holes joined in (module docstring), as (N, 2) pixel polygons."""
+    from supervision.dataset.utils import approximate_mask_with_polygons
+
+    return approximate_mask_with_polygons(mask, bridge_holes=True)
+
+
+def yolo_line(class_id: int, polygons: list[np.ndarray], image_shape: tuple[int, ...]) -> str:
+    """One YOLO segmentation line for one object: its pieces joined into one polygon by ultralytics'
+    `merge_multi_segment`, then normalised by the image's width and height."""
+    from ultralytics.data.converter import merge_multi_segment
+
+    polygon = np.concatenate(merge_multi_segment(polygons)) if len(polygons) > 1 else polygons[0]
+    height, width = image_shape[:2]
+    return " ".join([str(class_id), *(f"{v:.5f}" for v in (polygon / [width, height]).ravel())])
+
+
 class DatasetSink(Sink):
     """Writes every `every`-th frame with the masks of its visible objects as a YOLO or COCO dataset.
 
@@ -84,29 +113,26 @@ class DatasetSink(Sink):
                 self._coco = CocoFile(self.directory / "annotations.json", "autotrack auto-labelled dataset")
         except OSError as error:
             raise DatasetError(f"dataset folder {directory} cannot be written: {error.strerror or error}") from None
-        self._next_annotation_id = 1
 
     def write(self, result: FrameResult) -> None:
         if result.frame_index % self.every:
             return
-        detections = self._labelled(visible(result.detections))
+        detections, outlines = self._labelled(visible(result.detections))
         name = f"{result.frame_index:06d}"
         image = self.directory / "images" / f"{name}.jpg"
         if self.format == "yolo":
-            from supervision.dataset.formats.yolo import detections_to_yolo_annotations
-
-            lines = detections_to_yolo_annotations(detections, result.frame.shape, approximation_percentage=0.0)
+            shape = result.frame.shape
+            lines = [yolo_line(int(c), polygons, shape) for c, polygons in zip(detections.class_id, outlines)]
             self._replace(self.directory / "labels" / f"{name}.txt", "".join(line + "\n" for line in lines))
             self._replace(image, result.frame)
         else:
-            from supervision.dataset.formats.coco import (
-                classes_to_coco_categories,
-                detections_to_coco_annotations,
-            )
+            from supervision.dataset.formats.coco import classes_to_coco_categories
 
             image_id = result.frame_index + 1
-            annotations, self._next_annotation_id = detections_to_coco_annotations(
-                detections, image_id, self._next_annotation_id, approximation_percentage=0.0)
+            rows = zip(detections.xyxy, detections.mask, detections.class_id, outlines)
+            annotations = [coco_annotation(self._coco.n_annotations + i, image_id, int(class_id) + 1, xyxy, mask,
+                                           [polygon.ravel().tolist() for polygon in polygons])
+                           for i, (xyxy, mask, class_id, polygons) in enumerate(rows, start=1)]
             self._replace(image, result.frame)
             height, width = result.frame.shape[:2]
             entry = {"id": image_id, "file_name": image.name, "width": width, "height": height}
@@ -116,10 +142,12 @@ class DatasetSink(Sink):
         if self._coco is not None:
             self._coco.close()
 
-    def _labelled(self, detections: sv.Detections) -> sv.Detections:
-        """The rows with masks, `class_id` set to the dataset's class index of their class name (new names are
-        added to `classes`, and to data.yaml at once)."""
-        detections = detections[detections.mask.any(axis=(1, 2))] if detections.mask is not None else detections[:0]
+    def _labelled(self, detections: sv.Detections) -> tuple[sv.Detections, list[list[np.ndarray]]]:
+        """The rows whose masks have an outline, `class_id` set to the dataset's class index of their class name (new
+        names are added to `classes`, and to data.yaml at once), and their outlines (`object_polygons`)."""
+        outlines = [object_polygons(mask) for mask in detections.mask] if detections.mask is not None else []
+        detections = detections[np.array([bool(o) for o in outlines], dtype=bool)] if outlines else detections[:0]
+        outlines = [o for o in outlines if o]
         names = detections.data.get("class_name", np.full(len(detections), ""))
         names = [str(n) or DEFAULT_CLASS for n in names]
         new = [n for n in dict.fromkeys(names) if n not in self.classes]
@@ -128,7 +156,7 @@ class DatasetSink(Sink):
             if self.format == "yolo":
                 self._write_data_yaml()
         detections.class_id = np.array([self.classes.index(n) for n in names], dtype=int)
-        return detections
+        return detections, outlines
 
     def _write_data_yaml(self) -> None:
         data = {"train": "images", "val": "images", "nc": len(self.classes), "names": self.classes}
