@@ -58,15 +58,15 @@ def test_the_wheel_is_what_runs(installed, tmp_path):
     assert Path(located.stdout.strip()).is_relative_to(installed.parent), located.stdout
 
 
-def test_ready_pipelines_work_after_a_release_install(installed, tmp_path, data_dir):
+def test_ready_pipelines_work_after_a_release_install(installed, tmp_path):
     listed = run(installed, "autotrack", "pipelines", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     names = [line.split()[0] for line in listed.stdout.splitlines() if not line.startswith("files:")]
     assert {"yolo-sam2", "manual-sam2", "fast-cpu", "edge-cpu", "points-sam2"} <= set(names)
 
-    video = data_dir / "videos" / "bedroom.mp4"
+    video = Path(__file__).parents[1] / "examples" / "sample.mp4"  # ships with the repository
     tracked = run(installed, "autotrack", "track", str(video), "-p", "manual-sam2", "--sam-weights", "random",
-                  "--imgsz", "64", "--box", "300,100,500,400", "--max-frames", "3", "--mot", "out.txt",
+                  "--imgsz", "64", "--box", "58,156,103,204", "--max-frames", "3", "--mot", "out.txt",
                   "--output", "out.mp4", cwd=tmp_path)
     assert tracked.returncode == 0, tracked.stderr
     rows = (tmp_path / "out.txt").read_text().splitlines()

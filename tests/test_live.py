@@ -115,7 +115,8 @@ def test_close_stops_the_reader_promptly_even_while_it_waits_to_reconnect(server
     time.sleep(1.0)  # the reader notices the loss and waits 60 s before its first reconnect attempt
     source.close()
     consumer.join(timeout=10)
-    assert not source._thread.is_alive() and not consumer.is_alive()
+    readers = [t for t in threading.enumerate() if t.name == f"autotrack {source.name}"]
+    assert readers == [] and not consumer.is_alive()
     assert list(source) == []
 
 

@@ -69,7 +69,7 @@ def test_a_prompt_from_another_thread_starts_an_object_on_the_next_frame_with_an
     assert dog == 1 and ids(result) == [1, 2]
     assert ("born", 1) in events(result) and ("born", 2) in events(result)
     assert result.detections.data["class_name"].tolist() == ["dog", "car"]
-    assert engine._bound == {1: "dog", 2: "car"}
+    assert engine.bindings == {1: "dog", 2: "car"}
     assert set(engine.prompts[3]) == {1, 2}  # the frame the prompt was asked for, not a later one
     list(stream)
 
