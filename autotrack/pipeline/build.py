@@ -33,7 +33,8 @@ class Models:
     """What a config loads once per process and its sessions share: nothing in it belongs to one video.
 
     Attributes:
-        prompter: the detector, or None for a pipeline without one (each session `reset`s it as it starts).
+        prompter: the detector, or None for a pipeline without one (each session takes its own `session()` of it:
+            the same weights, its own classes).
         engine: the engine's model; `engine.session(...)` holds one video's objects.
     """
 
@@ -64,6 +65,28 @@ def load_models(config: PipelineConfig) -> Models:
     return Models(prompter, load_engine(sam.model, sam.weights, sam.imgsz, config.device, sam.precision, sam.compile))
 
 
+def models_key(config: PipelineConfig) -> tuple:
+    """What decides the models `load_models(config)` builds: configs with equal keys can share one `Models` (their
+    sessions differ in detector classes, text and thresholds, memory policy, identity and points, which sessions
+    hold)."""
+    from autotrack.prompters.yoloe import is_open_vocabulary
+
+    sam, detector = config.sam, config.detector
+    engine = (sam.model, sam.weights, sam.imgsz, sam.precision, sam.compile, config.device)
+    if detector is None:
+        return engine, None
+    return engine, (detector.weights, detector.text is not None or is_open_vocabulary(detector.weights))
+
+
+def detector_settings(config: PipelineConfig) -> dict:
+    """A session's own detector settings, for `Prompter.session`: the detector config but its weights."""
+    if config.detector is None:
+        return {}
+    settings = asdict(config.detector)
+    del settings["weights"]
+    return settings
+
+
 def new_session(
     models: Models,
     config: PipelineConfig,
@@ -87,14 +110,13 @@ def new_session(
     with _closed_on_error(source):
         tracker = models.engine.session(config.sam.memory, config.sam.kalman, profile)
         points = build_points(config)
-        if models.prompter is not None:
-            models.prompter.reset()
+        prompter = models.prompter.session(**detector_settings(config)) if models.prompter is not None else None
     src = source if isinstance(source, Source) else open_source(source, **(source_options or {}))
     with _closed_on_error(src):
         if prompts is not None and src is not source:  # a source opened here (a live one): its size is known now
             prompts.check(src.size, src.total)
         sinks = [*sinks, *(outputs.open(src.fps) if outputs is not None else [])]
-    return Pipeline(src, models.prompter, tracker, sinks=sinks, identity=IdentityManager(config.identity),
+    return Pipeline(src, prompter, tracker, sinks=sinks, identity=IdentityManager(config.identity),
                     prompts=prompts, max_frames=max_frames, points=points)
 
 

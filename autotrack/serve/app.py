@@ -34,7 +34,8 @@ Follow live cameras and videos, prompt objects, and read the results. Coordinate
 source's state and its event log so far, in `events`), then one `frame` message per processed frame: `frame`
 (index), `timestamp`, `width`, `height`, `state`, `objects` (each with `id`, `class`, `status` tracked | occluded
 | lost, `affinity`, `occurrence`, `motion`, `age` in frames, `box` xyxy, `outline` polygons), `events` (`frame`,
-`kind`, `id`, `reason`), `stats` (`frames`, `fps`, `input_fps`, `dropped`, `reconnects`, `objects`) and `skipped`
+`kind`, `id`, `reason`), `stats` (`frames`, `fps`, `input_fps`, `dropped`, `reconnects`, `objects`, `latency_ms`:
+from the frame's arrival to its result) and `skipped`
 (frames this client was too slow to take; their events come with the next frame). Unless `images=false`, each
 frame message is followed by a binary message: the annotated frame as JPEG. A `status` message tells of state
 changes (starting, running, paused, stopped, finished, failed with its `error`). The server takes no messages.
@@ -57,6 +58,7 @@ class Stats(BaseModel):
     dropped: int
     reconnects: int
     objects: int
+    latency_ms: float = Field(description="From the frame's arrival to its result.")
 
 
 class SourceInfo(BaseModel):

@@ -1,4 +1,5 @@
-"""Console: the sources a server runs, each with its own `SourceWorker`, and the limits on them."""
+"""Console: the sources a server runs, each with its own `SourceWorker`, and the limits on them; the models and the
+compute thread they share."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import threading
 from pathlib import Path
 
 from autotrack.errors import InputError
+from autotrack.serve.modelsets import ModelSets
+from autotrack.serve.scheduler import Scheduler
 from autotrack.serve.worker import (
     Conflict,
     NotFound,
@@ -19,11 +22,15 @@ class Console:
     """Adds, finds and removes sources; at most `max_sources` at a time.
 
     Every source runs the same pipeline (`options`) and writes into its own folder under `options.output_dir`.
+    Sources on the same models share one copy of them (`models`); every source's frames run on one compute thread
+    (`scheduler`), in turn.
     """
 
     def __init__(self, options: RunOptions, max_sources: int = 8) -> None:
         self.options = options
         self.max_sources = max_sources
+        self.models = ModelSets()
+        self.scheduler = Scheduler()
         self._workers: dict[str, SourceWorker] = {}
         self._lock = threading.Lock()
 
@@ -41,7 +48,7 @@ class Console:
             while source_id in self._workers:
                 n += 1
                 source_id = f"{base}-{n}"
-            worker = SourceWorker(source_id, spec, self.options)
+            worker = SourceWorker(source_id, spec, self.options, self.models, self.scheduler)
             self._workers[source_id] = worker
         worker.start()
         return worker
@@ -63,9 +70,10 @@ class Console:
         worker.stop(wait)
 
     def close(self, wait: float = 10.0) -> None:
-        """Stop every source, waiting up to `wait` seconds for each to close its files."""
+        """Stop every source, waiting up to `wait` seconds for each to close its files, then the compute thread."""
         for worker in self.workers():
             worker.stop(wait)
+        self.scheduler.close()
 
     def file(self, source_id: str, relative: str) -> Path:
         """A file written by a source, by its path relative to the source's folder; anything outside that folder

@@ -1,11 +1,12 @@
-"""SourceWorker: one source's pipeline running in a background thread, and what the console shows of it.
+"""SourceWorker: one source's session on the process's shared models, and what the console shows of it.
 
-The worker thread reads frames, runs the pipeline, writes the run's MOT and COCO JSON files, and after each frame
-keeps the annotated JPEG, the objects and the event log, and publishes them on the source's `Channel`. It never
-waits for a web client, and a web client never waits for it: requests (prompts, removals, new classes) go to the
-pipeline, which applies them at its next frame. Every source runs live: a stream with the `latest` policy, a
-recording at its own speed (`RealTimeSource`), so a slow tracker skips frames (counted as dropped) rather than
-falling behind, and a fast one does not race through a video before anyone could click on it.
+The worker's thread opens the source and reads its frames; the process's one compute thread (`Scheduler`) runs the
+session on the newest frame, writes the run's MOT and COCO JSON files, and after each frame keeps the annotated
+JPEG, the objects and the event log, and publishes them on the source's `Channel`. It never waits for a web client,
+and a web client never waits for it: requests (prompts, removals, new classes) go to the pipeline, which applies them
+at its next frame. Every source runs live: a stream with the `latest` policy, a recording at its own speed
+(`RealTimeSource`), so a slow tracker skips frames (counted as dropped) rather than falling behind, and a fast one
+does not race through a video before anyone could click on it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict, deque
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from autotrack.config import PipelineConfig, load_config
 from autotrack.errors import AutotrackError, one_line
-from autotrack.pipeline import Models, Pipeline, load_models, new_session
+from autotrack.pipeline import Pipeline, new_session
 from autotrack.prompters.manual import ManualPrompts
 from autotrack.serve.channel import FRAME, Channel
 from autotrack.serve.messages import (
@@ -29,8 +31,10 @@ from autotrack.serve.messages import (
     identity_events,
     object_rows,
 )
+from autotrack.serve.modelsets import ModelSets
+from autotrack.serve.scheduler import Lane, Scheduler
 from autotrack.sinks import FrameAnnotator, Outputs
-from autotrack.sources import LiveSource, RealTimeSource, is_live, open_source
+from autotrack.sources import Frame, LiveSource, RealTimeSource, is_live, open_source
 from autotrack.sources.live import redact
 from autotrack.types import EventKind, FrameResult, Prompt
 
@@ -94,7 +98,8 @@ def source_slug(spec: str) -> str:
 
 
 class SourceWorker:
-    """Runs one source in a background thread; `start`, `pause`, `stop` and the requests are safe from any thread.
+    """Reads one source in a background thread and runs its frames on the `scheduler`'s compute thread, with a
+    session on the models of `models`; `start`, `pause`, `stop` and the requests are safe from any thread.
 
     Attributes:
         id: the source's ID in URLs and folder names.
@@ -103,13 +108,18 @@ class SourceWorker:
         error: the one-line reason of a failed run.
         channel: where each frame's message (with its JPEG) and each state change are published.
         folder: the current run's output folder.
+        fps: target frames per second (None: as fast as frames come).
     """
 
-    def __init__(self, source_id: str, spec: str, options: RunOptions) -> None:
+    def __init__(self, source_id: str, spec: str, options: RunOptions, models: ModelSets, scheduler: Scheduler,
+                 fps: float | None = None) -> None:
         self.id = source_id
         self.spec = spec
         self.name = source_name(spec)
         self.options = options
+        self.models = models
+        self.scheduler = scheduler
+        self.fps = fps
         self.channel = Channel()
         self.state = STOPPED
         self.error: str | None = None
@@ -118,17 +128,22 @@ class SourceWorker:
         self.jpeg: bytes | None = None  # and its annotated frame
         self._events: deque[dict] = deque(maxlen=KEEP_EVENTS)
         self._pipeline: Pipeline | None = None
-        # loaded by the first run, kept for the next ones; never shared with another source, whose detector
-        # classes may differ (set_classes)
-        self._models: Models | None = None
+        self._lane: Lane | None = None  # the run's place in the scheduler
+        self._failure: Exception | None = None  # what failed on the compute thread
         self._ids: set[int] = set()  # live object IDs, and those just given out to a prompt
         self._first_seen: dict[int, int] = {}  # object ID -> frame it was born on
         self._rows: dict[int, dict] = {}  # object ID -> its latest row
         self._lost: OrderedDict[int, dict] = OrderedDict()
         self._annotator: FrameAnnotator | None = None
         self._cond = threading.Condition()  # guards the state; wakes a paused worker
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # the user stopped the run
+        self._done = threading.Event()  # the run ends: stopped, max frames reached, or failed on a frame
         self._thread: threading.Thread | None = None
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The current run's session (None before it opens and after it ends)."""
+        return self._pipeline
 
     @property
     def source_dir(self) -> Path:
@@ -146,6 +161,7 @@ class SourceWorker:
             if self.state in ACTIVE:
                 return
             self._stop.clear()
+            self._done.clear()
             self._new_run()
             self._set_state(STARTING, "starting", f"outputs in {self.folder.name}/")
             self._thread = threading.Thread(target=self._run, name=f"autotrack serve {self.id}", daemon=True)
@@ -164,9 +180,8 @@ class SourceWorker:
                 return
             self._stop.set()
             self._cond.notify_all()
-            pipeline, thread = self._pipeline, self._thread
-        if pipeline is not None and isinstance(pipeline.source, LiveSource):
-            pipeline.source.close()  # wakes a worker waiting for the next frame of a stream
+            thread = self._thread
+        self._end()
         if wait is not None and thread is not None:
             thread.join(wait)
 
@@ -219,6 +234,7 @@ class SourceWorker:
 
     # ------------------------------------------------------------------------------------------------- worker
     def _run(self) -> None:
+        """The worker thread: open the source, read it into the scheduler until the run ends, close the files."""
         try:
             pipeline = self._open()
             with self._cond:
@@ -228,11 +244,15 @@ class SourceWorker:
                     self._set_state(STOPPED, "stopped")
                     return
                 self._set_state(RUNNING, "started", self.name)
-            with closing(pipeline.stream()) as stream:
-                for result in stream:
-                    self._publish(result)
-                    if not self._wait_while_paused():
-                        break
+            self._lane = Lane(self.id, self._process, self.fps)
+            self.scheduler.add(self._lane)
+            try:
+                self._read(pipeline)
+            finally:
+                self.scheduler.remove(self._lane, drain=not self._done.is_set())  # a finished recording's last frame
+                pipeline.close()
+            if self._failure is not None:
+                raise self._failure
             with self._cond:
                 self._set_state(STOPPED if self._stop.is_set() else FINISHED,
                                 "stopped" if self._stop.is_set() else "finished", f"{pipeline.summary.frames} frames")
@@ -245,21 +265,49 @@ class SourceWorker:
         finally:
             self._pipeline = None
 
+    def _read(self, pipeline: Pipeline) -> None:
+        """Hand each frame of the source to the scheduler (it keeps the newest) until the source ends or the run
+        does; wait while paused."""
+        for frame in pipeline.source:
+            if self._done.is_set() or not self._wait_while_paused():
+                return
+            self.scheduler.put(self._lane, frame)
+
+    def _process(self, frame: Frame) -> None:
+        """Run one frame through the session and publish it (on the compute thread); a failure ends the run."""
+        pipeline = self._pipeline
+        if self._done.is_set() or pipeline is None:
+            return
+        try:
+            self._publish(pipeline.step(frame))
+        except Exception as error:
+            self._failure = error
+            self._end()
+            return
+        if pipeline.done:
+            self._end()
+
+    def _end(self) -> None:
+        """End the run: the worker thread stops reading (a stream's reader is woken) and closes the files."""
+        self._done.set()
+        pipeline = self._pipeline
+        if pipeline is not None and isinstance(pipeline.source, LiveSource):
+            pipeline.source.close()  # wakes a worker waiting for the next frame of a stream
+
     def _open(self) -> Pipeline:
-        """A new session on this source's models (loaded by its first run), then the source with the live policy,
-        writing into the run's folder."""
+        """A new session on the process's models for this config (loaded by the first source that needed them),
+        then the source with the live policy, writing into the run's folder."""
         options = self.options
         config = options.pipeline
         if not isinstance(config, PipelineConfig):
             config = load_config(config, options.overrides)
-        if self._models is None:
-            self._models = load_models(config)
+        models = self.models.get(config)
         if is_live(self.spec):  # opened by the session, once its engine state is built
             source, live = self.spec, {"policy": "latest", "reconnect": options.reconnect}
         else:
             source, live = RealTimeSource(open_source(self.spec)), None
         outputs = Outputs(mot=self.folder / MOT_FILE, json=self.folder / COCO_FILE)
-        return new_session(self._models, config, source, (), options.prompts, options.max_frames, live, outputs)
+        return new_session(models, config, source, (), options.prompts, options.max_frames, live, outputs)
 
     def _new_run(self) -> None:
         """Forget the previous run (its IDs start again at 1) and choose the new run's folder."""
@@ -301,12 +349,17 @@ class SourceWorker:
             "events": events,
             "stats": {"frames": summary.frames, "fps": round(summary.fps, 2),
                       "input_fps": None if summary.input_fps is None else round(summary.input_fps, 2),
-                      "dropped": summary.dropped, "reconnects": summary.reconnects, "objects": summary.objects},
+                      "dropped": summary.dropped + self._lane.skipped, "reconnects": summary.reconnects,
+                      "objects": summary.objects, "latency_ms": round(self._latency() * 1000, 1)},
         }
         jpeg = encode_jpeg(self._annotator(result.frame, result.detections), self.options.max_width)
         self.last_frame, self.jpeg = message, jpeg
         self._events.extend(events)
         self.channel.publish(message, jpeg)
+
+    def _latency(self) -> float:
+        """Seconds from this frame's arrival until now (its processing is done but for publishing)."""
+        return time.monotonic() - self._lane.arrival
 
     def _retire(self, object_id: int, keep: bool) -> None:
         """Forget a lost or removed object; a lost one stays listed with status "lost" for a while."""
