@@ -20,10 +20,11 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autotrack.config import PipelineConfig, load_config
+from autotrack.config import PipelineConfig
 from autotrack.errors import AutotrackError, one_line
 from autotrack.pipeline import Pipeline, new_session
 from autotrack.prompters.manual import ManualPrompts
+from autotrack.serve.cameras import Camera
 from autotrack.serve.channel import FRAME, Channel
 from autotrack.serve.messages import (
     encode_jpeg,
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 STARTING, RUNNING, PAUSED, STOPPED, FINISHED, FAILED = "starting", "running", "paused", "stopped", "finished", "failed"
 ACTIVE = (STARTING, RUNNING, PAUSED)
-MOT_FILE, COCO_FILE = "tracks.txt", "tracks.json"
+OUTPUT_FILES = {"mot": "tracks.txt", "json": "tracks.json", "video": "tracks.mp4"}  # a camera's outputs, by kind
 LOST = EventKind.LOST  # the status of a lost object in the object list (the engine's statuses are `Status`)
 KEEP_LOST = 10  # lost objects still listed (status "lost"), most recent first
 KEEP_EVENTS = 500  # event log lines kept per source, for pages that open later
@@ -66,7 +67,8 @@ class RunOptions:
 
     Attributes:
         pipeline: ready pipeline name, YAML file or PipelineConfig.
-        overrides: typed config overrides by dotted key, e.g. {"sam.imgsz": 512} (see `load_config`).
+        overrides: typed config overrides by dotted key, e.g. {"sam.imgsz": 512} (see `load_config`), for a
+            pipeline given by name (and a camera's own pipeline).
         prompts: user prompts applied to every source from its first frame (or None).
         max_frames: stop each run after this many frames.
         reconnect: live sources: reopen attempts after the stream is lost (None: forever).
@@ -108,18 +110,16 @@ class SourceWorker:
         error: the one-line reason of a failed run.
         channel: where each frame's message (with its JPEG) and each state change are published.
         folder: the current run's output folder.
-        fps: target frames per second (None: as fast as frames come).
+        camera: what the source is and how it runs (url, pipeline, classes or text, target fps, outputs).
     """
 
-    def __init__(self, source_id: str, spec: str, options: RunOptions, models: ModelSets, scheduler: Scheduler,
-                 fps: float | None = None) -> None:
-        self.id = source_id
-        self.spec = spec
-        self.name = source_name(spec)
+    def __init__(self, camera: Camera, options: RunOptions, models: ModelSets, scheduler: Scheduler) -> None:
+        self.id = camera.name
+        self.camera = camera
+        self.name = source_name(camera.url)
         self.options = options
         self.models = models
         self.scheduler = scheduler
-        self.fps = fps
         self.channel = Channel()
         self.state = STOPPED
         self.error: str | None = None
@@ -244,7 +244,7 @@ class SourceWorker:
                     self._set_state(STOPPED, "stopped")
                     return
                 self._set_state(RUNNING, "started", self.name)
-            self._lane = Lane(self.id, self._process, self.fps)
+            self._lane = Lane(self.id, self._process, self.camera.fps)
             self.scheduler.add(self._lane)
             try:
                 self._read(pipeline)
@@ -295,18 +295,17 @@ class SourceWorker:
             pipeline.source.close()  # wakes a worker waiting for the next frame of a stream
 
     def _open(self) -> Pipeline:
-        """A new session on the process's models for this config (loaded by the first source that needed them),
-        then the source with the live policy, writing into the run's folder."""
-        options = self.options
-        config = options.pipeline
-        if not isinstance(config, PipelineConfig):
-            config = load_config(config, options.overrides)
+        """A new session on the process's models for the camera's config (loaded by the first source that needed
+        them), then the source with the live policy, writing into the run's folder."""
+        options, camera = self.options, self.camera
+        config = camera.config(options.pipeline, options.overrides)
         models = self.models.get(config)
-        if is_live(self.spec):  # opened by the session, once its engine state is built
-            source, live = self.spec, {"policy": "latest", "reconnect": options.reconnect}
+        spec = camera.source()
+        if is_live(spec):  # opened by the session, once its engine state is built
+            source, live = spec, {"policy": "latest", "reconnect": options.reconnect}
         else:
-            source, live = RealTimeSource(open_source(self.spec)), None
-        outputs = Outputs(mot=self.folder / MOT_FILE, json=self.folder / COCO_FILE)
+            source, live = RealTimeSource(open_source(spec)), None
+        outputs = Outputs(**{kind: self.folder / name for kind, name in OUTPUT_FILES.items() if kind in camera.outputs})
         return new_session(models, config, source, (), options.prompts, options.max_frames, live, outputs)
 
     def _new_run(self) -> None:
