@@ -27,7 +27,11 @@ TOKEN_ENV = "AUTOTRACK_TOKEN"
 @click.option("--cameras", "cameras_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A camera list (YAML) to start with; sources added or removed from the console are written "
                    "back to it. See docs/console.md.")
-def serve_command(sources, host, port, token, output_dir, max_sources, reconnect, cameras_file, **options) -> None:
+@click.option("--mqtt", metavar="HOST[:PORT]",
+              help="Send each source's events to this MQTT broker (user and password from AUTOTRACK_MQTT_USER and "
+                   "AUTOTRACK_MQTT_PASSWORD). See docs/console.md.")
+def serve_command(sources, host, port, token, output_dir, max_sources, reconnect, cameras_file, mqtt,
+                  **options) -> None:
     """Open a browser console on SOURCEs (video files, image folders, webcams, stream URLs; more can be added from
     the page): watch the annotated frames, click to follow objects, see every ID and event, download the results.
     """
@@ -36,9 +40,13 @@ def serve_command(sources, host, port, token, output_dir, max_sources, reconnect
 
         from autotrack.serve import Console, RunOptions, check_host, create_app
         from autotrack.serve.cameras import check_cameras, read_cameras
+        from autotrack.serve.mqtt import MqttSettings
+        if mqtt:
+            import paho.mqtt  # noqa: F401 (the mqtt extra)
     except ImportError as error:
-        raise click.ClickException(f"autotrack serve needs the serve extra ({error.name} is missing): "
-                                   'pip install "autotrack[serve]"') from None
+        extras = "serve,mqtt" if mqtt else "serve"
+        raise click.ClickException(f"autotrack serve needs the {extras} extras ({error.name} is missing): "
+                                   f'pip install "autotrack[{extras}]"') from None
 
     check_host(host, token)
     if cameras_file is not None and sources:
@@ -50,7 +58,8 @@ def serve_command(sources, host, port, token, output_dir, max_sources, reconnect
     if len(sources) + len(cameras) > max_sources:
         raise click.UsageError(f"{len(sources) + len(cameras)} sources given, --max-sources is {max_sources}")
     run_options = RunOptions(config, overrides, prompts=prompts, max_frames=options["max_frames"],
-                             reconnect=live_options(None, reconnect)["reconnect"], output_dir=Path(output_dir))
+                             reconnect=live_options(None, reconnect)["reconnect"], output_dir=Path(output_dir),
+                             mqtt=MqttSettings.parse(mqtt) if mqtt else None)
     app = create_app(Console(run_options, max_sources, cameras_file), token, [*sources, *cameras])
     address = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
     click.echo(f"autotrack console on {address}" + ("?token=..." if token else "") + " (Ctrl-C stops it)")

@@ -86,12 +86,12 @@ class Console:
         with self._lock:
             self._workers.pop(source_id, None)
             self._save()
-        worker.stop(wait)
+        worker.close(wait)
 
     def close(self, wait: float = 10.0) -> None:
         """Stop every source, waiting up to `wait` seconds for each to close its files, then the compute thread."""
         for worker in self.workers():
-            worker.stop(wait)
+            worker.close(wait)
         self.scheduler.close()
 
     def file(self, source_id: str, relative: str) -> Path:

@@ -33,6 +33,7 @@ from autotrack.serve.messages import (
     object_rows,
 )
 from autotrack.serve.modelsets import ModelSets
+from autotrack.serve.mqtt import CameraEvents, MqttSettings
 from autotrack.serve.scheduler import Lane, Scheduler
 from autotrack.sinks import FrameAnnotator, Outputs
 from autotrack.sources import Frame, LiveSource, RealTimeSource, is_live, open_source
@@ -74,6 +75,7 @@ class RunOptions:
         reconnect: live sources: reopen attempts after the stream is lost (None: forever).
         output_dir: each source writes into `output_dir/<source id>/run-<n>/`.
         max_width: frames sent to pages are scaled down to this width.
+        mqtt: where each source's events go (`autotrack.serve.mqtt`), or None.
     """
 
     pipeline: str | PipelineConfig = "yolo-sam2"
@@ -83,6 +85,7 @@ class RunOptions:
     reconnect: int | None = None
     output_dir: Path = Path("serve-output")
     max_width: int = 960
+    mqtt: MqttSettings | None = None
 
 
 def source_name(spec: str) -> str:
@@ -139,6 +142,8 @@ class SourceWorker:
         self._stop = threading.Event()  # the user stopped the run
         self._done = threading.Event()  # the run ends: stopped, max frames reached, or failed on a frame
         self._thread: threading.Thread | None = None
+        self.mqtt = None if options.mqtt is None else CameraEvents(
+            options.mqtt, self.id, options.output_dir / ".mqtt" / f"{self.id}.sqlite")
 
     @property
     def pipeline(self) -> Pipeline | None:
@@ -185,6 +190,14 @@ class SourceWorker:
         if wait is not None and thread is not None:
             thread.join(wait)
 
+    def close(self, wait: float | None = None) -> None:
+        """`stop` (waiting up to `wait` seconds, default 10), then deliver the queued events (as long again) and
+        disconnect from the broker."""
+        wait = 10.0 if wait is None else wait
+        self.stop(wait)
+        if self.mqtt is not None:
+            self.mqtt.close(wait)
+
     # ------------------------------------------------------------------------------------------------- requests
     def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
         """Prompt a new object (`object_id` None) or re-prompt a live one on the next frame; returns its ID."""
@@ -204,7 +217,10 @@ class SourceWorker:
     def set_classes(self, classes: list[str] | None) -> None:
         """Change the detector's classes (or text prompts) mid-stream; objects keep their IDs."""
         self._running_pipeline().set_classes(classes)
-        self._log(event_row("classes", self._frame(), reason=", ".join(classes) if classes else "all classes"))
+        row = event_row("classes", self._frame(), reason=", ".join(classes) if classes else "all classes")
+        self._log(row)
+        if self.mqtt is not None:
+            self.mqtt.publish([row], {})
 
     # ------------------------------------------------------------------------------------------------- reading
     def info(self) -> dict:
@@ -354,6 +370,8 @@ class SourceWorker:
         jpeg = encode_jpeg(self._annotator(result.frame, result.detections), self.options.max_width)
         self.last_frame, self.jpeg = message, jpeg
         self._events.extend(events)
+        if self.mqtt is not None:
+            self.mqtt.publish(events, {row["id"]: row["class"] for row in message["objects"]})
         self.channel.publish(message, jpeg)
 
     def _latency(self) -> float:
@@ -374,6 +392,8 @@ class SourceWorker:
         """Change the state (hold `_cond`), log it and tell the clients."""
         self.state = state
         self._log(event_row(kind, self._frame(), reason=reason))
+        if self.mqtt is not None and state in (RUNNING, STOPPED, FINISHED, FAILED):
+            self.mqtt.status(state == RUNNING)
 
     def _log(self, row: dict) -> None:
         """Add a line to the event log and send it, with the source's state, to the clients."""
