@@ -122,6 +122,7 @@ class CameraEvents:
         self.topic = f"{settings.prefix}/{camera}"
         self.outbox = Outbox(queue_file, settings.max_queued)
         self._connected = threading.Event()
+        self._online = False  # the status last given
         self._closed = threading.Event()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{settings.prefix}-{camera}",
                                    clean_session=False)
@@ -129,7 +130,7 @@ class CameraEvents:
             self._client.username_pw_set(os.environ[USER_ENV], os.environ.get(PASSWORD_ENV))
         self._client.will_set(f"{self.topic}/status", OFFLINE, qos=1, retain=True)
         self._client.reconnect_delay_set(0.5, 8)
-        self._client.on_connect = lambda client, userdata, flags, reason, properties: self._connected.set()
+        self._client.on_connect = self._on_connect
         self._client.on_disconnect = lambda client, userdata, flags, reason, properties: self._connected.clear()
         self._client.connect_async(settings.host, settings.port, keepalive=30)
         self._client.loop_start()
@@ -138,6 +139,7 @@ class CameraEvents:
 
     def status(self, online: bool) -> None:
         """The camera's retained status: online while it runs."""
+        self._online = online
         self.outbox.push([([f"{self.topic}/status"], ONLINE if online else OFFLINE, True)])
 
     def publish(self, rows: list[dict], classes: dict[int, str]) -> None:
@@ -161,6 +163,12 @@ class CameraEvents:
         self._client.disconnect()
         self._client.loop_stop()
         self.outbox.close()
+
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
+        """Connected (again): a camera that runs says so again, as the broker may have sent its last will."""
+        self._connected.set()
+        if self._online:
+            self.status(True)
 
     def _send(self) -> None:
         """Publish the oldest queued message, wait until the broker has it, delete it; again, in order."""
