@@ -77,6 +77,31 @@ def test_a_newer_frame_replaces_one_not_taken_and_removal_waits_for_the_frame_in
     assert seen == [0, 2] and lane.skipped == 1 and lane.processed == 2
 
 
+def test_a_stream_with_a_target_rate_is_served_when_due_and_the_others_meanwhile():
+    now = [100.0]
+    scheduler = Scheduler(clock=lambda: now[0])
+    seen: list[str] = []
+
+    def always(name: str):  # a stream that always has a new frame
+        def process(item: Frame) -> None:
+            seen.append(name)
+            scheduler.put(lanes[name], frame(item.index + 1))
+        return process
+
+    lanes = {"slow": Lane("slow", always("slow"), fps=2), "fast": Lane("fast", always("fast"))}
+    for lane in lanes.values():
+        scheduler.add(lane)
+        scheduler.put(lane, frame(0))
+    wait_for(lambda: seen.count("fast") >= 20, 10, "the fast stream's frames")
+    assert seen.count("slow") == 1  # not due again before 0.5 s on the clock
+    now[0] += 0.5
+    wait_for(lambda: seen.count("slow") == 2, 10, "the slow stream's next frame")
+    count = seen.count("fast")
+    wait_for(lambda: seen.count("fast") >= count + 20, 10, "more of the fast stream")
+    scheduler.close()
+    assert seen.count("slow") == 2
+
+
 def test_streams_on_the_same_models_share_their_weights_and_keep_their_own_sessions(tmp_path, one_torch_thread):
     clip = write_scenario(make_scenario("mixed", n_frames=300, size=(160, 120), seed=3), tmp_path / "clip").video
     console = Console(RunOptions(output_dir=tmp_path / "out", **DETECTOR))

@@ -32,7 +32,7 @@ class Lane:
         processed: frames processed.
         skipped: frames replaced by a newer one before compute took them (or never taken: the stream ended).
         latency: seconds from a frame's arrival to the end of its processing, for the latest frame (None before).
-        arrival: when the frame being processed (or the latest) arrived (`time.monotonic()`).
+        arrival: when the frame being processed (or the latest) arrived (the scheduler's clock).
     """
 
     name: str
@@ -44,14 +44,15 @@ class Lane:
     arrival: float = 0.0
     _frame: Frame | None = field(default=None, repr=False)
     _arrived: float = field(default=0.0, repr=False)
-    _due: float = field(default=0.0, repr=False)  # when the next frame may be processed (monotonic seconds)
+    _due: float = field(default=0.0, repr=False)  # when the next frame may be processed (clock seconds)
 
 
 class Scheduler:
     """Runs the lanes' frames on one compute thread, started with the first lane; `add`, `put` and `remove` are
     safe from any thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock  # when frames arrive and are due (tests pass a fake one)
         self._lanes: list[Lane] = []
         self._turn = 0  # where the search for the next lane starts
         self._busy: Lane | None = None  # the lane whose frame is being processed
@@ -71,7 +72,7 @@ class Scheduler:
         with self._cond:
             if lane._frame is not None:
                 lane.skipped += 1
-            lane._frame, lane._arrived = frame, time.monotonic()
+            lane._frame, lane._arrived = frame, self._clock()
             self._cond.notify_all()
 
     def remove(self, lane: Lane, drain: bool = False) -> None:
@@ -104,7 +105,7 @@ class Scheduler:
                 logger.exception("stream %s failed on a frame", lane.name)
             with self._cond:
                 lane.processed += 1
-                lane.latency = time.monotonic() - lane.arrival
+                lane.latency = self._clock() - lane.arrival
                 self._busy = None
                 self._cond.notify_all()
 
@@ -112,7 +113,7 @@ class Scheduler:
         """The next lane in turn with a frame that is due, and its frame; waits for one. None once closed."""
         with self._cond:
             while not self._closed:
-                now = time.monotonic()
+                now = self._clock()
                 count = len(self._lanes)
                 waiting = [self._lanes[(self._turn + i) % count] for i in range(count)]
                 ready = [lane for lane in waiting if lane._frame is not None]
