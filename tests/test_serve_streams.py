@@ -12,6 +12,7 @@ from autotrack.eval.synthetic import make_scenario, write_scenario
 from autotrack.serve import Console, RunOptions
 from autotrack.serve.scheduler import Lane, Scheduler
 from autotrack.sources import Frame
+from autotrack.types import Prompt
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -118,6 +119,9 @@ def test_streams_on_the_same_models_share_their_weights_and_keep_their_own_sessi
         first.set_classes(["car"])  # one stream's classes change; the other's stay
         wait_for(lambda: one.prompter.classes == [2], 30, "the new classes")
         assert two.prompter.classes is None
+        object_id = first.add_prompt(Prompt(box=[40, 30, 90, 80]))  # a prompt reaches its own stream only
+        wait_for(lambda: any(row["id"] == object_id for row in first.last_frame["objects"]), 60, "the object")
+        assert not [e for e in second.events() if e["kind"] == "born"] and two.tracker.object_ids == []
         assert {first.id, second.id} == {"video", "video-2"}
         assert second.last_frame["stats"]["latency_ms"] >= 0
     finally:
