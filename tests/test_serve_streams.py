@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from autotrack.types import Prompt
 
 pytestmark = pytest.mark.timeout(120)
 
+SMALL = {"sam.weights": "random", "sam.imgsz": 64, "device": "cpu"}
 DETECTOR = {"pipeline": "yolo-sam2", "overrides": {"detector.weights": "random", "detector.imgsz": 64,
                                                    "sam.weights": "random", "sam.imgsz": 64, "device": "cpu"}}
 
@@ -127,3 +129,30 @@ def test_streams_on_the_same_models_share_their_weights_and_keep_their_own_sessi
     finally:
         console.close()
     assert first.state == second.state == "stopped"
+
+
+def test_a_stream_that_is_cut_holds_up_no_other_and_comes_back_with_its_ids(server, tmp_path, one_torch_thread):
+    clip = write_scenario(make_scenario("mixed", n_frames=900, size=(160, 120), seed=3), tmp_path / "clip").video
+    console = Console(RunOptions(output_dir=tmp_path / "out", pipeline="manual-sam2", overrides=SMALL))
+    try:
+        camera, recording = console.add(server.url), console.add(str(clip))
+        wait_for(lambda: camera.last_frame and recording.last_frame, 60, "both streams")
+        object_id = camera.add_prompt(Prompt(box=[100, 60, 220, 180]))
+        wait_for(lambda: any(row["id"] == object_id for row in camera.last_frame["objects"]), 60, "the object")
+        server.stop()
+        wait_for(lambda: camera.last_frame["stats"]["reconnects"] == 0 and camera_silent(camera), 30, "the cut")
+        cut_at = recording.last_frame["frame"]
+        wait_for(lambda: recording.last_frame["frame"] > cut_at + 10, 30, "the recording's frames during the cut")
+        server.start()
+        wait_for(lambda: camera.last_frame["stats"]["reconnects"] == 1, 60, "the reconnect")
+        wait_for(lambda: any(row["id"] == object_id for row in camera.last_frame["objects"]), 30, "the same ID")
+        assert [e["kind"] for e in camera.events()].count("reconnected") == 1
+    finally:
+        console.close()
+
+
+def camera_silent(worker, seconds: float = 1.0) -> bool:
+    """Whether no new frame of the worker came for `seconds`."""
+    before = worker.last_frame["frame"]
+    time.sleep(seconds)
+    return worker.last_frame["frame"] == before
