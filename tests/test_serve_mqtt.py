@@ -14,11 +14,13 @@ import pytest
 from live_stream import free_port
 from serve_helpers import wait_for
 
+from autotrack.errors import InputError
+from autotrack.eval.synthetic import make_scenario, write_scenario
 from autotrack.prompters.manual import ManualPrompts
 from autotrack.serve import Console, RunOptions
 from autotrack.serve.cameras import Camera
 from autotrack.serve.messages import event_row
-from autotrack.serve.mqtt import CameraEvents, MqttSettings
+from autotrack.serve.mqtt import CameraEvents, MqttSettings, Outbox
 
 mqtt = pytest.importorskip("paho.mqtt.client")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -115,8 +117,6 @@ def test_events_arrive_in_order_and_once_across_a_broker_outage(broker, tmp_path
 
 
 def test_a_console_source_sends_its_events_and_a_retained_status(broker, tmp_path, one_torch_thread):
-    from autotrack.eval.synthetic import make_scenario, write_scenario
-
     clip = write_scenario(make_scenario("mixed", n_frames=300, size=(160, 120), seed=3), tmp_path / "clip").video
     subscriber = Subscriber(broker.port, "autotrack/#")
     options = RunOptions("manual-sam2", {"sam.weights": "random", "sam.imgsz": 64, "device": "cpu"},
@@ -144,8 +144,6 @@ def test_a_console_source_sends_its_events_and_a_retained_status(broker, tmp_pat
 
 
 def test_the_queue_outlives_the_process_and_keeps_at_most_its_bound(tmp_path):
-    from autotrack.serve.mqtt import Outbox
-
     outbox = Outbox(tmp_path / "q.sqlite", max_queued=4)
     outbox.push([(["a/events", "a/objects/1"], {"kind": "born"}, False), (["a/status"], "online", True)])
     outbox.close()
@@ -156,3 +154,11 @@ def test_the_queue_outlives_the_process_and_keeps_at_most_its_bound(tmp_path):
     outbox.push([(["a/events"], {"kind": "lost"}, False)] * 3)  # 5 rows: the oldest goes
     assert len(outbox) == 4 and outbox.dropped == 1 and outbox.oldest()[1:] == ("a/status", "online", True)
     outbox.close()
+
+
+def test_the_broker_address_is_host_and_port():
+    assert MqttSettings.parse("broker") == MqttSettings("broker", 1883)
+    assert MqttSettings.parse("10.0.0.2:1884") == MqttSettings("10.0.0.2", 1884)
+    for bad in ("broker:x", ":1883", "broker:70000"):
+        with pytest.raises(InputError, match="--mqtt takes HOST or HOST:PORT"):
+            MqttSettings.parse(bad)

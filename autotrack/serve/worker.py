@@ -16,7 +16,6 @@ import re
 import threading
 import time
 from collections import OrderedDict, deque
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
