@@ -190,12 +190,14 @@ class SourceWorker:
             thread.join(wait)
 
     def close(self, wait: float | None = None) -> None:
-        """`stop` (waiting up to `wait` seconds, default 10), then deliver the queued events (as long again) and
-        disconnect from the broker."""
+        """`stop`; with MQTT, wait for the run to end (up to `wait` seconds, default 10: its last events are
+        queued by then), deliver the queued events (as long again) and disconnect from the broker."""
+        if self.mqtt is None:
+            self.stop(wait)
+            return
         wait = 10.0 if wait is None else wait
         self.stop(wait)
-        if self.mqtt is not None:
-            self.mqtt.close(wait)
+        self.mqtt.close(wait)
 
     # ------------------------------------------------------------------------------------------------- requests
     def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
