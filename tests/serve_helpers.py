@@ -12,6 +12,7 @@ import uvicorn
 from live_stream import free_port
 
 from autotrack.serve import Console, RunOptions, create_app
+from autotrack.serve.cameras import Camera
 
 # the manual pipeline with random SAM2 weights at a small size: no detector, no download
 TEST_PIPELINE = {"pipeline": "manual-sam2", "overrides": {"sam.weights": "random", "sam.imgsz": 64, "device": "cpu"}}
@@ -29,10 +30,12 @@ def wait_for(condition: Callable[[], object], timeout: float = 60.0, what: str =
 
 
 @contextmanager
-def running_console(output_dir: Path, token: str | None = None, sources: tuple[str, ...] = (),
-                    max_sources: int = 8, pipeline: dict = TEST_PIPELINE) -> Iterator[str]:
-    """A console served by uvicorn in a thread on 127.0.0.1; yields its base URL. Every source stops at the end."""
-    console = Console(RunOptions(output_dir=output_dir, **pipeline), max_sources)
+def running_console(output_dir: Path, token: str | None = None, sources: tuple[str | Camera, ...] = (),
+                    max_sources: int = 8, pipeline: dict = TEST_PIPELINE, console: Console | None = None
+                    ) -> Iterator[str]:
+    """A console (a new one on `pipeline`, or `console`) served by uvicorn in a thread on 127.0.0.1; yields its
+    base URL. Every source stops at the end."""
+    console = console or Console(RunOptions(output_dir=output_dir, **pipeline), max_sources)
     port = free_port()
     config = uvicorn.Config(create_app(console, token, sources), host="127.0.0.1", port=port, log_level="warning",
                             ws_max_size=64 * 1024)

@@ -43,8 +43,9 @@ def test_sessions_share_the_models_loaded_once_and_nothing_else(monkeypatch):
 
     assert loads == []  # sessions load no model
     assert used == [models.engine, models.engine] and used[0] is used[1]
-    assert first.prompter is second.prompter is models.prompter
-    assert models.prompter.classes is None  # the second session starts from the configured classes, not "car"
+    assert first.prompter is not second.prompter and first.prompter.model is second.prompter.model is \
+        models.prompter.model  # each its own classes, on one detector
+    assert first.prompter.classes == [2] and second.prompter.classes is None  # the configured classes, not "car"
     assert first.tracker is not second.tracker and second.tracker.object_ids == []
     assert first.identity is not second.identity and first.points is not second.points
     second_results = list(second.stream())

@@ -41,8 +41,8 @@ def yoloe():
 def test_text_prompts_name_the_detections(yoloe):
     prompter, encoder = yoloe
     assert encoder.encoded[0] == ["forklift", "person in a hard hat"]
-    assert prompter.model.model.pe.shape == (1, 2, 512)  # YOLOE's text head made the class embeddings
     detections = prompter(FRAME, 0)
+    assert prompter.model.model.pe.shape == (1, 2, 512)  # YOLOE's text head made the class embeddings
     assert len(detections) > 0 and detections.mask is None
     names = detections.data["class_name"]
     assert set(names) <= {"forklift", "person in a hard hat"}
@@ -70,10 +70,10 @@ def test_examples_become_classes_through_the_visual_prompt_encoder(yoloe):
     prompter, _ = yoloe
     prompter.add_examples(FRAME, [Example(np.array([10, 10, 60, 50]), 4, "crate"), Example(np.array([70, 20, 150, 110]))])
     assert prompter.vocabulary == ["car", "forklift", "crate", "object"]
+    detections = prompter(FRAME, 4)  # the example frame is detected too
     embeddings = prompter.model.model.pe
     assert embeddings.shape == (1, 4, 512)
     assert torch.allclose(embeddings[0, 2:].norm(dim=-1), torch.ones(2), atol=1e-4)  # SAVPE's unit embeddings
-    detections = prompter(FRAME, 4)  # the example frame is detected too
     assert len(detections) > 0 and set(detections.data["class_name"]) <= set(prompter.vocabulary)
 
 
@@ -85,9 +85,22 @@ def test_reset_goes_back_to_the_text_it_was_built_with(yoloe):
     assert len(encoder.encoded) == encoded  # the text it was built with is not encoded again
     assert prompter.vocabulary == ["forklift", "person in a hard hat"]
     assert prompter.names == {0: "forklift", 1: "person in a hard hat"}
-    assert prompter.model.model.pe.shape == (1, 2, 512)
     assert prompter(FRAME, 1) is None  # every=3, and the change to "pallet" is gone
     assert set(prompter(FRAME, 3).data["class_name"]) <= {"forklift", "person in a hard hat"}
+    assert prompter.model.model.pe.shape == (1, 2, 512)
+
+
+def test_sessions_share_the_model_and_keep_their_own_classes(yoloe):
+    prompter, _ = yoloe
+    first, second = prompter.session(), prompter.session()
+    assert first.model is second.model is prompter.model  # one copy of the weights
+    second.set_classes(["car"])
+    for index in range(2):  # the two take turns on the one model: each detects with its own classes
+        assert set(first(FRAME, 3 * index).data["class_name"]) <= {"forklift", "person in a hard hat"}
+        assert set(second(FRAME, 3 * index).data["class_name"]) == {"car"}
+    assert first.vocabulary == ["forklift", "person in a hard hat"] and second.vocabulary == ["car"]
+    third = prompter.session(classes=None, conf=1e-9, imgsz=160, every=1, text="pallet")  # a config's settings
+    assert third.model is prompter.model and third.vocabulary == ["pallet"] and third(FRAME, 1) is not None
 
 
 def test_yolo_world_takes_text_but_no_examples():
@@ -106,6 +119,8 @@ def test_a_closed_set_yolo_changes_the_classes_it_keeps_on_the_next_frame():
         prompter.set_classes(["forklift"])
     assert prompter(FRAME, 2) is not None and prompter.classes == [2, 0]  # detected although every=5
     assert prompter(FRAME, 3) is None
+    other = prompter.session()  # another stream on the same model, with the classes it was built with
+    assert other.model is prompter.model and other.classes is None and prompter.classes == [2, 0]
 
 
 def test_a_closed_set_detector_or_classes_are_refused():

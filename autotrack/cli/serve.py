@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from autotrack.cli.common import choose_pipeline, live_options
-from autotrack.cli.options import pipeline_options
+from autotrack.cli.options import config_overrides, pipeline_options
 
 TOKEN_ENV = "AUTOTRACK_TOKEN"
 
@@ -24,7 +24,14 @@ TOKEN_ENV = "AUTOTRACK_TOKEN"
 @click.option("--max-sources", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--reconnect", metavar="N|forever", default="forever", show_default=True,
               help="Streams: reconnect attempts after the input is lost.")
-def serve_command(sources, host, port, token, output_dir, max_sources, reconnect, **options) -> None:
+@click.option("--cameras", "cameras_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A camera list (YAML) to start with; sources added or removed from the console are written "
+                   "back to it. See docs/console.md.")
+@click.option("--mqtt", metavar="HOST[:PORT]",
+              help="Send each source's events to this MQTT broker (user and password from AUTOTRACK_MQTT_USER and "
+                   "AUTOTRACK_MQTT_PASSWORD). See docs/console.md.")
+def serve_command(sources, host, port, token, output_dir, max_sources, reconnect, cameras_file, mqtt,
+                  **options) -> None:
     """Open a browser console on SOURCEs (video files, image folders, webcams, stream URLs; more can be added from
     the page): watch the annotated frames, click to follow objects, see every ID and event, download the results.
     """
@@ -32,17 +39,28 @@ def serve_command(sources, host, port, token, output_dir, max_sources, reconnect
         import uvicorn
 
         from autotrack.serve import Console, RunOptions, check_host, create_app
+        from autotrack.serve.cameras import check_cameras, read_cameras
+        from autotrack.serve.mqtt import MqttSettings
+        if mqtt:
+            import paho.mqtt  # noqa: F401 (the mqtt extra)
     except ImportError as error:
-        raise click.ClickException(f"autotrack serve needs the serve extra ({error.name} is missing): "
-                                   'pip install "autotrack[serve]"') from None
+        extras = "serve,mqtt" if mqtt else "serve"
+        raise click.ClickException(f"autotrack serve needs the {extras} extras ({error.name} is missing): "
+                                   f'pip install "autotrack[{extras}]"') from None
 
     check_host(host, token)
-    if len(sources) > max_sources:
-        raise click.UsageError(f"{len(sources)} sources given, --max-sources is {max_sources}")
+    if cameras_file is not None and sources:
+        raise click.UsageError("give the sources in the camera list (--cameras) or as arguments, not both")
     config, prompts = choose_pipeline(options)
-    run_options = RunOptions(config, prompts=prompts, max_frames=options["max_frames"],
-                             reconnect=live_options(None, reconnect)["reconnect"], output_dir=Path(output_dir))
-    app = create_app(Console(run_options, max_sources), token, sources)
+    cameras = read_cameras(cameras_file) if cameras_file is not None else []
+    overrides = config_overrides(options)[0]  # also on a camera's own pipeline
+    check_cameras(cameras, config, overrides)
+    if len(sources) + len(cameras) > max_sources:
+        raise click.UsageError(f"{len(sources) + len(cameras)} sources given, --max-sources is {max_sources}")
+    run_options = RunOptions(config, overrides, prompts=prompts, max_frames=options["max_frames"],
+                             reconnect=live_options(None, reconnect)["reconnect"], output_dir=Path(output_dir),
+                             mqtt=MqttSettings.parse(mqtt) if mqtt else None)
+    app = create_app(Console(run_options, max_sources, cameras_file), token, [*sources, *cameras])
     address = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
     click.echo(f"autotrack console on {address}" + ("?token=..." if token else "") + " (Ctrl-C stops it)")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws_max_size=64 * 1024,

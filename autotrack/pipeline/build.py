@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -33,7 +33,8 @@ class Models:
     """What a config loads once per process and its sessions share: nothing in it belongs to one video.
 
     Attributes:
-        prompter: the detector, or None for a pipeline without one (each session `reset`s it as it starts).
+        prompter: the detector, or None for a pipeline without one (each session takes its own `session()` of it:
+            the same weights, its own classes).
         engine: the engine's model; `engine.session(...)` holds one video's objects.
     """
 
@@ -52,16 +53,48 @@ def check_weights(config: PipelineConfig) -> None:
         resolve_detector(config.detector.weights)
 
 
-def load_models(config: PipelineConfig) -> Models:
+def load_models(config: PipelineConfig, engine: EngineModel | None = None) -> Models:
     """The detector and the engine's model a config names, for every session of this process. The input size and
-    the weights files are checked first, so a bad one fails in one line before any model loads."""
+    the weights files are checked first, so a bad one fails in one line before any model loads. `engine`: one
+    already loaded for a config with the same engine key (`models_key`), shared instead of loading another."""
     from autotrack.models import check_imgsz, load_engine
 
     sam = config.sam
     check_imgsz(sam.model, sam.imgsz)
     check_weights(config)
     prompter = build_prompter(config)
-    return Models(prompter, load_engine(sam.model, sam.weights, sam.imgsz, config.device, sam.precision, sam.compile))
+    if engine is None:
+        engine = load_engine(sam.model, sam.weights, sam.imgsz, config.device, sam.precision, sam.compile)
+    return Models(prompter, engine)
+
+
+class ModelsKey(NamedTuple):
+    """What decides the models `load_models(config)` builds (`models_key`): configs with equal keys can share one
+    `Models`, and configs with equal `engine` keys one engine. Their sessions may differ in all else: detector
+    classes, text and thresholds, memory policy, identity and points."""
+
+    engine: tuple  # the engine's model, weights, input size, precision, compile, and the device
+    detector: tuple | None  # the detector's weights and whether it is open-vocabulary; None: no detector
+
+
+def models_key(config: PipelineConfig) -> ModelsKey:
+    """The key of the models a config loads (see `ModelsKey`)."""
+    from autotrack.prompters.yoloe import is_open_vocabulary
+
+    sam, detector = config.sam, config.detector
+    engine = (sam.model, sam.weights, sam.imgsz, sam.precision, sam.compile, config.device)
+    if detector is None:
+        return ModelsKey(engine, None)
+    return ModelsKey(engine, (detector.weights, detector.text is not None or is_open_vocabulary(detector.weights)))
+
+
+def detector_settings(config: PipelineConfig) -> dict:
+    """A session's own detector settings, for `Prompter.session`: the detector config but its weights."""
+    if config.detector is None:
+        return {}
+    settings = asdict(config.detector)
+    del settings["weights"]
+    return settings
 
 
 def new_session(
@@ -87,14 +120,13 @@ def new_session(
     with _closed_on_error(source):
         tracker = models.engine.session(config.sam.memory, config.sam.kalman, profile)
         points = build_points(config)
-        if models.prompter is not None:
-            models.prompter.reset()
+        prompter = models.prompter.session(**detector_settings(config)) if models.prompter is not None else None
     src = source if isinstance(source, Source) else open_source(source, **(source_options or {}))
     with _closed_on_error(src):
         if prompts is not None and src is not source:  # a source opened here (a live one): its size is known now
             prompts.check(src.size, src.total)
         sinks = [*sinks, *(outputs.open(src.fps) if outputs is not None else [])]
-    return Pipeline(src, models.prompter, tracker, sinks=sinks, identity=IdentityManager(config.identity),
+    return Pipeline(src, prompter, tracker, sinks=sinks, identity=IdentityManager(config.identity),
                     prompts=prompts, max_frames=max_frames, points=points)
 
 

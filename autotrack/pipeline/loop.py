@@ -28,7 +28,7 @@ from autotrack.prompters.base import NoPrompter, Prompter
 from autotrack.prompters.manual import Example, ManualPrompts, UserPrompt
 from autotrack.prompters.yoloe import parse_text
 from autotrack.sinks import Sink
-from autotrack.sources import Source, open_source
+from autotrack.sources import Frame, Source, open_source
 from autotrack.types import Event, EventKind, FrameResult, Prompt, Tracker
 
 
@@ -92,6 +92,7 @@ class Pipeline:
         config = self.identity.config  # a mask re-seeds its object's points with scores the identity manager trusts
         self.points = PointFollower(points, config.low_affinity, config.low_occurrence) if points is not None else None
         self.summary = RunSummary(precision=tracker.precision)
+        self._start: float | None = None  # when processing started (perf_counter)
         self._ids: set[int] = set()
         self._next_prompt_frame = 0  # user prompts for frames before this one were given
         self._reconnects_seen = 0  # reconnections of the source already reported as events
@@ -118,18 +119,31 @@ class Pipeline:
 
     def stream(self) -> Iterator[FrameResult]:
         """Process frames as they come and yield each frame's result; sinks and source close at the end."""
-        start = time.perf_counter()
+        self._start = time.perf_counter()
         try:
             for frame in self.source:
-                if self.max_frames is not None and self.summary.frames >= self.max_frames:
+                if self.done:
                     break
-                result = self._process(frame.index, frame.timestamp, frame.image)
-                self.summary.frames += 1
-                self.summary.seconds = time.perf_counter() - start
-                self._copy_source_stats()
-                yield result
+                yield self.step(frame)
         finally:
             self.close()
+
+    def step(self, frame: Frame) -> FrameResult:
+        """Process one frame of the source and count it, for a caller that takes the frames itself (a scheduler
+        serving several streams from one compute thread); `stream()` is this in a loop. Call `close()` at the
+        end."""
+        if self._start is None:
+            self._start = time.perf_counter()
+        result = self._process(frame.index, frame.timestamp, frame.image)
+        self.summary.frames += 1
+        self.summary.seconds = time.perf_counter() - self._start
+        self._copy_source_stats()
+        return result
+
+    @property
+    def done(self) -> bool:
+        """Whether `max_frames` frames were processed."""
+        return self.max_frames is not None and self.summary.frames >= self.max_frames
 
     def run(self, on_frame: Callable[[FrameResult], None] | None = None) -> RunSummary:
         """Process the whole source; `on_frame` is called with each result (e.g. to drive a progress bar)."""

@@ -24,7 +24,8 @@ class Prompter(ABC):
     `data["class_name"]`, which the identity manager matches to tracks, births or re-prompts.
 
     Subclasses implement `__call__`; a detector whose classes can change overrides `set_classes`, one that finds
-    objects like an example box overrides `add_examples`, and one that keeps state between frames overrides `reset`.
+    objects like an example box overrides `add_examples`, and one that keeps state between frames overrides `reset`
+    (and `session`, to serve several streams at once).
     """
 
     @abstractmethod
@@ -34,6 +35,15 @@ class Prompter(ABC):
 
     def reset(self) -> None:
         """Go back to the state it was built in (its configured classes, no examples), for a new video or stream."""
+
+    def session(self, **settings: object) -> Prompter:
+        """The prompter for one more video or stream, in the state it was built in (its configured classes, no
+        examples), or with the per-stream `settings` a detector config gives (classes, conf, ...). A detector whose
+        state a stream changes returns a new prompter on the same loaded model, so streams served together share
+        its weights and never each other's classes; this default `reset`s and returns itself (settings unused),
+        which suits videos run one after another."""
+        self.reset()
+        return self
 
     def set_classes(self, classes: list[str] | None) -> None:
         """Find these classes from the next frame on (None: all). Safe to call from any thread while frames are

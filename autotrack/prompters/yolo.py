@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -94,6 +95,25 @@ class YoloPrompter(Prompter):
             self._change = None
         self._changed = False
         self._keep_classes(self._initial_classes)
+
+    def session(self, **settings: object) -> YoloPrompter:
+        """A prompter on the same loaded model for one more video or stream, with its own classes and schedule: as
+        this one was built, or as `settings` say (all of the constructor's arguments but the weights and device, as
+        a detector config gives them). Sessions share the model: one thread runs them, one call at a time."""
+        prompter = copy.copy(self)
+        prompter._lock = threading.Lock()
+        if settings:
+            prompter._configure(**settings)
+        prompter.reset()
+        return prompter
+
+    def _configure(self, classes: list[str | int] | None, conf: float, imgsz: int, every: int,
+                   text: str | list[str] | None = None) -> None:
+        """A session's own settings (see `session`); `text` is always None here (a closed-set YOLO reads none)."""
+        if every < 1:
+            raise PrompterError(f"every must be >= 1, got {every}")
+        self._initial_classes = resolve_classes(classes, self.names)
+        self.conf, self.imgsz, self.every = conf, imgsz, every
 
     def set_classes(self, classes: list[str | int] | None) -> None:
         """Keep only these classes (names or ids; None keeps all) from the next frame on. Thread-safe."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +37,8 @@ Embedded = tuple[list[str], "torch.Tensor | None"]
 """Class names and their class embeddings (1, N, D) for the detection head; None when there are no names."""
 
 EXAMPLE_NAME = "object"  # class name of an example given without one
+CLASSES_REFUSED = ("classes filter a closed-set detector's classes; name what an open-vocabulary detector should "
+                   "find with text (--text)")
 
 
 def parse_text(text: str | list[str] | None) -> list[str]:
@@ -52,6 +55,13 @@ def is_open_vocabulary(weights: str) -> bool:
     """Whether a weights name is a YOLOE or YOLO-World model (ultralytics' naming: yoloe-*, yolov8*-world*)."""
     stem = Path(weights).stem.lower()
     return "yoloe" in stem or "world" in stem
+
+
+@dataclass
+class ModelVocabulary:
+    """The class embeddings the shared model holds now (the tensor some session gave it), or None."""
+
+    embeddings: torch.Tensor | None = None
 
 
 class YoloePrompter(YoloPrompter):
@@ -88,8 +98,7 @@ class YoloePrompter(YoloPrompter):
         from ultralytics.nn.tasks import WorldModel, YOLOEModel
 
         if classes:
-            raise PrompterError("classes filter a closed-set detector's classes; name what an open-vocabulary "
-                                "detector should find with text (--text)")
+            raise PrompterError(CLASSES_REFUSED)
         names = parse_text(text) if text is not None else []
         super().__init__(weights, None, conf, imgsz, every, device)
         if not isinstance(self.model.model, (YOLOEModel, WorldModel)):
@@ -103,6 +112,8 @@ class YoloePrompter(YoloPrompter):
         self._text: Embedded = ([], None)
         self._examples: Embedded = ([], None)
         self._vocabulary: list[str] = []
+        self._embeddings: torch.Tensor | None = None  # the vocabulary's, (1, N, D)
+        self._in_model = ModelVocabulary()  # shared with its sessions, like the model
         self._initial_text = self._encode_text(names) if names else self._text
         self._use_text(self._initial_text)
 
@@ -112,6 +123,16 @@ class YoloePrompter(YoloPrompter):
         self._examples = ([], None)
         self._ids, self.names = {}, {}
         self._use_text(self._initial_text)
+
+    def _configure(self, classes: list[str | int] | None, conf: float, imgsz: int, every: int,
+                   text: str | list[str] | None = None) -> None:
+        """A session's own settings (see `session`): its text classes too."""
+        if classes:
+            raise PrompterError(CLASSES_REFUSED)
+        super()._configure(None, conf, imgsz, every)
+        names = parse_text(text) if text is not None else []
+        if names != self._initial_text[0]:  # the same names keep their embeddings: nothing to encode
+            self._initial_text = self._encode_text(names) if names else ([], None)
 
     def set_classes(self, classes: list[str] | str | None) -> None:
         """Find these classes (names, or one text "a, b"; None or [] for none) instead of the current text classes
@@ -146,7 +167,7 @@ class YoloePrompter(YoloPrompter):
         self._use_vocabulary()
 
     def _use_vocabulary(self) -> None:
-        """Give the model the text and example classes with their embeddings."""
+        """Look for the text and example classes from now on; the model gets them as it next detects."""
         import torch
 
         names = self._text[0] + self._examples[0]
@@ -155,9 +176,15 @@ class YoloePrompter(YoloPrompter):
                 self._ids[name] = len(self._ids)
                 self.names[self._ids[name]] = name
         self._vocabulary = names
-        if not names:
+        self._embeddings = torch.cat([e for _, e in (self._text, self._examples) if e is not None], dim=1) if names \
+            else None
+
+    def _give_model_vocabulary(self) -> None:
+        """Give the model this prompter's classes with their embeddings, unless it holds them already: sessions
+        share the model (`session`), and another may have given it theirs."""
+        if self._in_model.embeddings is self._embeddings:
             return
-        embeddings = torch.cat([e for _, e in (self._text, self._examples) if e is not None], dim=1)
+        names, embeddings = self._vocabulary, self._embeddings
         if self.world:  # what YOLOWorld.set_classes does, with embeddings computed beforehand
             self.model.model.txt_feats = embeddings
             self.model.model.model[-1].nc = len(names)
@@ -165,10 +192,12 @@ class YoloePrompter(YoloPrompter):
             self.model.predictor = None
         else:
             self.model.set_classes(names, embeddings)
+        self._in_model.embeddings = embeddings
 
     def _detect(self, frame: np.ndarray) -> sv.Detections:
         if not self._vocabulary:
             return sv.Detections.empty()
+        self._give_model_vocabulary()
         result = self.model.predict(frame, conf=self.conf, imgsz=self.imgsz, device=self.device, verbose=False)[0]
         detections = sv.Detections.from_ultralytics(result)
         detections.mask = None  # SAM2 segments from the box (see autotrack.identity: births)

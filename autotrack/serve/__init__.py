@@ -1,6 +1,8 @@
 """`autotrack serve`: a browser console for live cameras and videos.
 
-Each source runs its own pipeline in a background thread (`SourceWorker`); the web app (`create_app`, FastAPI)
+Each source reads in its own thread and has its own session (`SourceWorker`) on models shared by every source on
+the same set (`ModelSets`); one compute thread runs every source's frames in turn (`Scheduler`). The web app
+(`create_app`, FastAPI)
 serves a landing page with every source's live thumbnail, a page per source (live annotated frames, the object
 list, click-to-prompt, the event log, controls and downloads; plain HTML/JS in `static/`), and the HTTP/WebSocket
 API behind them, described at /openapi.json. Needs the `serve` extra: `pip install "autotrack[serve]"`.

@@ -18,9 +18,10 @@ from pydantic import BaseModel, Field, model_validator
 
 from autotrack import __version__
 from autotrack.errors import AutotrackError
+from autotrack.serve.cameras import Camera
 from autotrack.serve.console import Console
 from autotrack.serve.security import BodyLimit, TokenAuth
-from autotrack.serve.worker import Conflict, NotFound, SourceWorker
+from autotrack.serve.worker import Conflict, NotFound, SourceWorker, source_slug
 from autotrack.types import Prompt
 
 STATIC = Path(__file__).with_name("static")
@@ -34,7 +35,8 @@ Follow live cameras and videos, prompt objects, and read the results. Coordinate
 source's state and its event log so far, in `events`), then one `frame` message per processed frame: `frame`
 (index), `timestamp`, `width`, `height`, `state`, `objects` (each with `id`, `class`, `status` tracked | occluded
 | lost, `affinity`, `occurrence`, `motion`, `age` in frames, `box` xyxy, `outline` polygons), `events` (`frame`,
-`kind`, `id`, `reason`), `stats` (`frames`, `fps`, `input_fps`, `dropped`, `reconnects`, `objects`) and `skipped`
+`kind`, `id`, `reason`), `stats` (`frames`, `fps`, `input_fps`, `dropped`, `reconnects`, `objects`, `latency_ms`:
+from the frame's arrival to its result) and `skipped`
 (frames this client was too slow to take; their events come with the next frame). Unless `images=false`, each
 frame message is followed by a binary message: the annotated frame as JPEG. A `status` message tells of state
 changes (starting, running, paused, stopped, finished, failed with its `error`). The server takes no messages.
@@ -46,8 +48,23 @@ With a token (`--token` or `AUTOTRACK_TOKEN`), every request and WebSocket needs
 
 # ------------------------------------------------------------------------------------------------------ models
 class AddSource(BaseModel):
+    """A source, and optionally how it runs (as a camera list's entry); with `--cameras` it is added to the list."""
+
     source: Annotated[str, Field(min_length=1, max_length=2048,
-                                 description="Video file, image folder or glob, webcam index, or stream URL.")]
+                                 description="Video file, image folder or glob, webcam index, or stream URL; "
+                                             "${NAME} is read from the server's environment.")]
+    name: str | None = Field(None, max_length=48, description="Its ID (default: from the source).")
+    pipeline: str | None = Field(None, max_length=256, description="Its pipeline (default: the console's).")
+    classes: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=100)] | None = None
+    text: str | None = Field(None, max_length=2048, description="An open-vocabulary detector's classes.")
+    fps: float | None = Field(None, gt=0, description="Target frames per second (default: as fast as it goes).")
+
+    def to_source(self) -> str | Camera:
+        """The plain source when nothing else is given, else a camera."""
+        settings = self.model_dump(exclude={"source", "name"}, exclude_none=True)
+        if self.name is None and not settings:
+            return self.source
+        return Camera(self.name or source_slug(self.source), self.source, **settings)
 
 
 class Stats(BaseModel):
@@ -57,6 +74,7 @@ class Stats(BaseModel):
     dropped: int
     reconnects: int
     objects: int
+    latency_ms: float = Field(description="From the frame's arrival to its result.")
 
 
 class SourceInfo(BaseModel):
@@ -142,7 +160,7 @@ def list_sources(request: Request) -> list[SourceInfo]:
 @router.post("/api/sources", status_code=201, tags=["sources"])
 def add_source(request: Request, body: AddSource) -> SourceInfo:
     """Start following a source; it opens in the background (a source that cannot be opened shows `failed`)."""
-    return _console(request).add(body.source).info()
+    return _console(request).add(body.to_source()).info()
 
 
 @router.get("/api/sources/{source_id}", tags=["sources"])
@@ -259,8 +277,9 @@ def _error_handler(status: int):
     return handler
 
 
-def create_app(console: Console, token: str | None = None, sources: Iterable[str] = ()) -> FastAPI:
-    """The ASGI app for a console: `sources` start when the server starts; every source stops when it stops.
+def create_app(console: Console, token: str | None = None, sources: Iterable[str | Camera] = ()) -> FastAPI:
+    """The ASGI app for a console: `sources` (specs or cameras) start when the server starts; every source stops
+    when it stops.
 
     With a `token`, every request and WebSocket must carry it. Request bodies are bounded (`BodyLimit`).
     """

@@ -1,4 +1,5 @@
-"""Console: the sources a server runs, each with its own `SourceWorker`, and the limits on them."""
+"""Console: the sources a server runs, each with its own `SourceWorker`, and the limits on them; the models and the
+compute thread they share."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import threading
 from pathlib import Path
 
 from autotrack.errors import InputError
+from autotrack.serve.cameras import Camera, write_cameras
+from autotrack.serve.modelsets import ModelSets
+from autotrack.serve.scheduler import Scheduler
 from autotrack.serve.worker import (
     Conflict,
     NotFound,
@@ -18,33 +22,54 @@ from autotrack.serve.worker import (
 class Console:
     """Adds, finds and removes sources; at most `max_sources` at a time.
 
-    Every source runs the same pipeline (`options`) and writes into its own folder under `options.output_dir`.
+    Every source runs the console's pipeline (`options`) unless its camera names another, and writes into its own
+    folder under `options.output_dir`. Sources on the same models share one copy of them (`models`); every source's
+    frames run on one compute thread (`scheduler`), in turn. With a `cameras_file`, the list of sources is written
+    back there whenever one is added or removed.
     """
 
-    def __init__(self, options: RunOptions, max_sources: int = 8) -> None:
+    def __init__(self, options: RunOptions, max_sources: int = 8, cameras_file: Path | None = None) -> None:
         self.options = options
         self.max_sources = max_sources
+        self.cameras_file = cameras_file
+        self.models = ModelSets()
+        self.scheduler = Scheduler()
         self._workers: dict[str, SourceWorker] = {}
         self._lock = threading.Lock()
 
-    def add(self, spec: str) -> SourceWorker:
-        """Start following a source (file, folder, glob, webcam index, stream URL); it opens in the background,
-        and a source that cannot be opened shows its error rather than failing the request."""
-        spec = spec.strip()
-        if not spec:
+    def add(self, source: str | Camera) -> SourceWorker:
+        """Start following a source: a camera, or a file, folder, glob, webcam index or stream URL (named after it);
+        it opens in the background, and a source that cannot be opened shows its error rather than failing the
+        request."""
+        if isinstance(source, str) and not source.strip():
             raise InputError("empty source")
         with self._lock:
+            if isinstance(source, str):
+                source = Camera(self._free_name(source_slug(source.strip())), source.strip())
             if len(self._workers) >= self.max_sources:
                 raise Conflict(f"at most {self.max_sources} sources; remove one first")
-            base = source_slug(spec)
-            source_id, n = base, 1
-            while source_id in self._workers:
-                n += 1
-                source_id = f"{base}-{n}"
-            worker = SourceWorker(source_id, spec, self.options)
-            self._workers[source_id] = worker
+            if source.name in self._workers:
+                raise Conflict(f"a source is called {source.name} already")
+            source.config(self.options.pipeline, self.options.overrides)  # a bad pipeline or class fails here
+            source.source()  # and a variable not set
+            worker = SourceWorker(source, self.options, self.models, self.scheduler)
+            self._workers[source.name] = worker
+            self._save()
         worker.start()
         return worker
+
+    def _free_name(self, base: str) -> str:
+        """`base`, or `base-2`, `base-3`, ...: the first no source has."""
+        name, n = base, 1
+        while name in self._workers:
+            n += 1
+            name = f"{base}-{n}"
+        return name
+
+    def _save(self) -> None:
+        """Write the cameras back to the list file, if there is one (hold `_lock`)."""
+        if self.cameras_file is not None:
+            write_cameras(self.cameras_file, [worker.camera for worker in self._workers.values()])
 
     def get(self, source_id: str) -> SourceWorker:
         worker = self._workers.get(source_id)
@@ -60,12 +85,14 @@ class Console:
         worker = self.get(source_id)
         with self._lock:
             self._workers.pop(source_id, None)
-        worker.stop(wait)
+            self._save()
+        worker.close(wait)
 
     def close(self, wait: float = 10.0) -> None:
-        """Stop every source, waiting up to `wait` seconds for each to close its files."""
+        """Stop every source, waiting up to `wait` seconds for each to close its files, then the compute thread."""
         for worker in self.workers():
-            worker.stop(wait)
+            worker.close(wait)
+        self.scheduler.close()
 
     def file(self, source_id: str, relative: str) -> Path:
         """A file written by a source, by its path relative to the source's folder; anything outside that folder

@@ -1,11 +1,12 @@
-"""SourceWorker: one source's pipeline running in a background thread, and what the console shows of it.
+"""SourceWorker: one source's session on the process's shared models, and what the console shows of it.
 
-The worker thread reads frames, runs the pipeline, writes the run's MOT and COCO JSON files, and after each frame
-keeps the annotated JPEG, the objects and the event log, and publishes them on the source's `Channel`. It never
-waits for a web client, and a web client never waits for it: requests (prompts, removals, new classes) go to the
-pipeline, which applies them at its next frame. Every source runs live: a stream with the `latest` policy, a
-recording at its own speed (`RealTimeSource`), so a slow tracker skips frames (counted as dropped) rather than
-falling behind, and a fast one does not race through a video before anyone could click on it.
+The worker's thread opens the source and reads its frames; the process's one compute thread (`Scheduler`) runs the
+session on the newest frame, writes the run's MOT and COCO JSON files, and after each frame keeps the annotated
+JPEG, the objects and the event log, and publishes them on the source's `Channel`. It never waits for a web client,
+and a web client never waits for it: requests (prompts, removals, new classes) go to the pipeline, which applies them
+at its next frame. Every source runs live: a stream with the `latest` policy, a recording at its own speed
+(`RealTimeSource`), so a slow tracker skips frames (counted as dropped) rather than falling behind, and a fast one
+does not race through a video before anyone could click on it.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict, deque
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autotrack.config import PipelineConfig, load_config
+from autotrack.config import PipelineConfig
 from autotrack.errors import AutotrackError, one_line
-from autotrack.pipeline import Models, Pipeline, load_models, new_session
+from autotrack.pipeline import Pipeline, new_session
 from autotrack.prompters.manual import ManualPrompts
+from autotrack.serve.cameras import Camera
 from autotrack.serve.channel import FRAME, Channel
 from autotrack.serve.messages import (
     encode_jpeg,
@@ -29,8 +31,11 @@ from autotrack.serve.messages import (
     identity_events,
     object_rows,
 )
+from autotrack.serve.modelsets import ModelSets
+from autotrack.serve.mqtt import CameraEvents, MqttSettings
+from autotrack.serve.scheduler import Lane, Scheduler
 from autotrack.sinks import FrameAnnotator, Outputs
-from autotrack.sources import LiveSource, RealTimeSource, is_live, open_source
+from autotrack.sources import Frame, LiveSource, RealTimeSource, is_live, open_source
 from autotrack.sources.live import redact
 from autotrack.types import EventKind, FrameResult, Prompt
 
@@ -38,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 STARTING, RUNNING, PAUSED, STOPPED, FINISHED, FAILED = "starting", "running", "paused", "stopped", "finished", "failed"
 ACTIVE = (STARTING, RUNNING, PAUSED)
-MOT_FILE, COCO_FILE = "tracks.txt", "tracks.json"
+OUTPUT_FILES = {"mot": "tracks.txt", "json": "tracks.json", "video": "tracks.mp4"}  # a camera's outputs, by kind
 LOST = EventKind.LOST  # the status of a lost object in the object list (the engine's statuses are `Status`)
 KEEP_LOST = 10  # lost objects still listed (status "lost"), most recent first
 KEEP_EVENTS = 500  # event log lines kept per source, for pages that open later
@@ -62,12 +67,14 @@ class RunOptions:
 
     Attributes:
         pipeline: ready pipeline name, YAML file or PipelineConfig.
-        overrides: typed config overrides by dotted key, e.g. {"sam.imgsz": 512} (see `load_config`).
+        overrides: typed config overrides by dotted key, e.g. {"sam.imgsz": 512} (see `load_config`), for a
+            pipeline given by name (and a camera's own pipeline).
         prompts: user prompts applied to every source from its first frame (or None).
         max_frames: stop each run after this many frames.
         reconnect: live sources: reopen attempts after the stream is lost (None: forever).
         output_dir: each source writes into `output_dir/<source id>/run-<n>/`.
         max_width: frames sent to pages are scaled down to this width.
+        mqtt: where each source's events go (`autotrack.serve.mqtt`), or None.
     """
 
     pipeline: str | PipelineConfig = "yolo-sam2"
@@ -77,6 +84,7 @@ class RunOptions:
     reconnect: int | None = None
     output_dir: Path = Path("serve-output")
     max_width: int = 960
+    mqtt: MqttSettings | None = None
 
 
 def source_name(spec: str) -> str:
@@ -94,7 +102,8 @@ def source_slug(spec: str) -> str:
 
 
 class SourceWorker:
-    """Runs one source in a background thread; `start`, `pause`, `stop` and the requests are safe from any thread.
+    """Reads one source in a background thread and runs its frames on the `scheduler`'s compute thread, with a
+    session on the models of `models`; `start`, `pause`, `stop` and the requests are safe from any thread.
 
     Attributes:
         id: the source's ID in URLs and folder names.
@@ -103,13 +112,16 @@ class SourceWorker:
         error: the one-line reason of a failed run.
         channel: where each frame's message (with its JPEG) and each state change are published.
         folder: the current run's output folder.
+        camera: what the source is and how it runs (url, pipeline, classes or text, target fps, outputs).
     """
 
-    def __init__(self, source_id: str, spec: str, options: RunOptions) -> None:
-        self.id = source_id
-        self.spec = spec
-        self.name = source_name(spec)
+    def __init__(self, camera: Camera, options: RunOptions, models: ModelSets, scheduler: Scheduler) -> None:
+        self.id = camera.name
+        self.camera = camera
+        self.name = source_name(camera.url)
         self.options = options
+        self.models = models
+        self.scheduler = scheduler
         self.channel = Channel()
         self.state = STOPPED
         self.error: str | None = None
@@ -118,17 +130,24 @@ class SourceWorker:
         self.jpeg: bytes | None = None  # and its annotated frame
         self._events: deque[dict] = deque(maxlen=KEEP_EVENTS)
         self._pipeline: Pipeline | None = None
-        # loaded by the first run, kept for the next ones; never shared with another source, whose detector
-        # classes may differ (set_classes)
-        self._models: Models | None = None
+        self._lane: Lane | None = None  # the run's place in the scheduler
+        self._failure: Exception | None = None  # what failed on the compute thread
         self._ids: set[int] = set()  # live object IDs, and those just given out to a prompt
         self._first_seen: dict[int, int] = {}  # object ID -> frame it was born on
         self._rows: dict[int, dict] = {}  # object ID -> its latest row
         self._lost: OrderedDict[int, dict] = OrderedDict()
         self._annotator: FrameAnnotator | None = None
         self._cond = threading.Condition()  # guards the state; wakes a paused worker
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # the user stopped the run
+        self._done = threading.Event()  # the run ends: stopped, max frames reached, or failed on a frame
         self._thread: threading.Thread | None = None
+        self.mqtt = None if options.mqtt is None else CameraEvents(
+            options.mqtt, self.id, options.output_dir / ".mqtt" / f"{self.id}.sqlite")
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The current run's session (None before it opens and after it ends)."""
+        return self._pipeline
 
     @property
     def source_dir(self) -> Path:
@@ -146,6 +165,7 @@ class SourceWorker:
             if self.state in ACTIVE:
                 return
             self._stop.clear()
+            self._done.clear()
             self._new_run()
             self._set_state(STARTING, "starting", f"outputs in {self.folder.name}/")
             self._thread = threading.Thread(target=self._run, name=f"autotrack serve {self.id}", daemon=True)
@@ -164,11 +184,20 @@ class SourceWorker:
                 return
             self._stop.set()
             self._cond.notify_all()
-            pipeline, thread = self._pipeline, self._thread
-        if pipeline is not None and isinstance(pipeline.source, LiveSource):
-            pipeline.source.close()  # wakes a worker waiting for the next frame of a stream
+            thread = self._thread
+        self._end()
         if wait is not None and thread is not None:
             thread.join(wait)
+
+    def close(self, wait: float | None = None) -> None:
+        """`stop`; with MQTT, wait for the run to end (up to `wait` seconds, default 10: its last events are
+        queued by then), deliver the queued events (as long again) and disconnect from the broker."""
+        if self.mqtt is None:
+            self.stop(wait)
+            return
+        wait = 10.0 if wait is None else wait
+        self.stop(wait)
+        self.mqtt.close(wait)
 
     # ------------------------------------------------------------------------------------------------- requests
     def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
@@ -189,7 +218,10 @@ class SourceWorker:
     def set_classes(self, classes: list[str] | None) -> None:
         """Change the detector's classes (or text prompts) mid-stream; objects keep their IDs."""
         self._running_pipeline().set_classes(classes)
-        self._log(event_row("classes", self._frame(), reason=", ".join(classes) if classes else "all classes"))
+        row = event_row("classes", self._frame(), reason=", ".join(classes) if classes else "all classes")
+        self._log(row)
+        if self.mqtt is not None:
+            self.mqtt.publish([row], {})
 
     # ------------------------------------------------------------------------------------------------- reading
     def info(self) -> dict:
@@ -219,6 +251,7 @@ class SourceWorker:
 
     # ------------------------------------------------------------------------------------------------- worker
     def _run(self) -> None:
+        """The worker thread: open the source, read it into the scheduler until the run ends, close the files."""
         try:
             pipeline = self._open()
             with self._cond:
@@ -228,11 +261,15 @@ class SourceWorker:
                     self._set_state(STOPPED, "stopped")
                     return
                 self._set_state(RUNNING, "started", self.name)
-            with closing(pipeline.stream()) as stream:
-                for result in stream:
-                    self._publish(result)
-                    if not self._wait_while_paused():
-                        break
+            self._lane = Lane(self.id, self._process, self.camera.fps)
+            self.scheduler.add(self._lane)
+            try:
+                self._read(pipeline)
+            finally:
+                self.scheduler.remove(self._lane, drain=not self._done.is_set())  # a finished recording's last frame
+                pipeline.close()
+            if self._failure is not None:
+                raise self._failure
             with self._cond:
                 self._set_state(STOPPED if self._stop.is_set() else FINISHED,
                                 "stopped" if self._stop.is_set() else "finished", f"{pipeline.summary.frames} frames")
@@ -245,21 +282,48 @@ class SourceWorker:
         finally:
             self._pipeline = None
 
+    def _read(self, pipeline: Pipeline) -> None:
+        """Hand each frame of the source to the scheduler (it keeps the newest) until the source ends or the run
+        does; wait while paused."""
+        for frame in pipeline.source:
+            if self._done.is_set() or not self._wait_while_paused():
+                return
+            self.scheduler.put(self._lane, frame)
+
+    def _process(self, frame: Frame) -> None:
+        """Run one frame through the session and publish it (on the compute thread); a failure ends the run."""
+        pipeline = self._pipeline
+        if self._done.is_set() or pipeline is None:
+            return
+        try:
+            self._publish(pipeline.step(frame))
+        except Exception as error:
+            self._failure = error
+            self._end()
+            return
+        if pipeline.done:
+            self._end()
+
+    def _end(self) -> None:
+        """End the run: the worker thread stops reading (a stream's reader is woken) and closes the files."""
+        self._done.set()
+        pipeline = self._pipeline
+        if pipeline is not None and isinstance(pipeline.source, LiveSource):
+            pipeline.source.close()  # wakes a worker waiting for the next frame of a stream
+
     def _open(self) -> Pipeline:
-        """A new session on this source's models (loaded by its first run), then the source with the live policy,
-        writing into the run's folder."""
-        options = self.options
-        config = options.pipeline
-        if not isinstance(config, PipelineConfig):
-            config = load_config(config, options.overrides)
-        if self._models is None:
-            self._models = load_models(config)
-        if is_live(self.spec):  # opened by the session, once its engine state is built
-            source, live = self.spec, {"policy": "latest", "reconnect": options.reconnect}
+        """A new session on the process's models for the camera's config (loaded by the first source that needed
+        them), then the source with the live policy, writing into the run's folder."""
+        options, camera = self.options, self.camera
+        config = camera.config(options.pipeline, options.overrides)
+        models = self.models.get(config)
+        spec = camera.source()
+        if is_live(spec):  # opened by the session, once its engine state is built
+            source, live = spec, {"policy": "latest", "reconnect": options.reconnect}
         else:
-            source, live = RealTimeSource(open_source(self.spec)), None
-        outputs = Outputs(mot=self.folder / MOT_FILE, json=self.folder / COCO_FILE)
-        return new_session(self._models, config, source, (), options.prompts, options.max_frames, live, outputs)
+            source, live = RealTimeSource(open_source(spec)), None
+        outputs = Outputs(**{kind: self.folder / name for kind, name in OUTPUT_FILES.items() if kind in camera.outputs})
+        return new_session(models, config, source, (), options.prompts, options.max_frames, live, outputs)
 
     def _new_run(self) -> None:
         """Forget the previous run (its IDs start again at 1) and choose the new run's folder."""
@@ -301,12 +365,19 @@ class SourceWorker:
             "events": events,
             "stats": {"frames": summary.frames, "fps": round(summary.fps, 2),
                       "input_fps": None if summary.input_fps is None else round(summary.input_fps, 2),
-                      "dropped": summary.dropped, "reconnects": summary.reconnects, "objects": summary.objects},
+                      "dropped": summary.dropped + self._lane.skipped, "reconnects": summary.reconnects,
+                      "objects": summary.objects, "latency_ms": round(self._latency() * 1000, 1)},
         }
         jpeg = encode_jpeg(self._annotator(result.frame, result.detections), self.options.max_width)
         self.last_frame, self.jpeg = message, jpeg
         self._events.extend(events)
+        if self.mqtt is not None:
+            self.mqtt.publish(events, {row["id"]: row["class"] for row in message["objects"]})
         self.channel.publish(message, jpeg)
+
+    def _latency(self) -> float:
+        """Seconds from this frame's arrival until now (its processing is done but for publishing)."""
+        return time.monotonic() - self._lane.arrival
 
     def _retire(self, object_id: int, keep: bool) -> None:
         """Forget a lost or removed object; a lost one stays listed with status "lost" for a while."""
@@ -322,6 +393,8 @@ class SourceWorker:
         """Change the state (hold `_cond`), log it and tell the clients."""
         self.state = state
         self._log(event_row(kind, self._frame(), reason=reason))
+        if self.mqtt is not None and state in (RUNNING, STOPPED, FINISHED, FAILED):
+            self.mqtt.status(state == RUNNING)
 
     def _log(self, row: dict) -> None:
         """Add a line to the event log and send it, with the source's state, to the clients."""

@@ -25,7 +25,7 @@ function show(source) {
   entry.node.querySelector(".line").replaceChildren(
     element("span", { class: "state state-" + source.state }, source.state),
     stats ? ` ${number(stats.fps, 1)} fps · ${source.objects} objects · dropped ${stats.dropped}` +
-            ` · reconnects ${stats.reconnects}` : "");
+            ` · ${number(stats.latency_ms, 0)} ms · reconnects ${stats.reconnects}` : "");
   entry.node.querySelector(".error").textContent = source.error || "";
   // a new thumbnail once the previous one has loaded and the source has a newer frame
   if (source.frame !== null && source.frame !== entry.loadedFrame && !entry.loading) {

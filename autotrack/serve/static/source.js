@@ -87,6 +87,7 @@ function showStats() {
     `tracker ${number(s.fps, 1)} fps`,
     `input ${number(s.input_fps, 1)} fps`,
     `dropped ${s.dropped}`,
+    `latency ${number(s.latency_ms, 0)} ms`,
     `reconnects ${s.reconnects}`,
     `page ${pageFps.toFixed(1)} fps, skipped ${meta.skipped}`,
   ];

@@ -1,0 +1,158 @@
+"""Many streams in one console process: one copy of each model set, one compute thread shared fairly."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from serve_helpers import wait_for
+
+from autotrack.eval.synthetic import make_scenario, write_scenario
+from autotrack.serve import Console, RunOptions
+from autotrack.serve.scheduler import Lane, Scheduler
+from autotrack.sources import Frame
+from autotrack.types import Prompt
+
+pytestmark = pytest.mark.timeout(120)
+
+SMALL = {"sam.weights": "random", "sam.imgsz": 64, "device": "cpu"}
+DETECTOR = {"pipeline": "yolo-sam2", "overrides": {"detector.weights": "random", "detector.imgsz": 64,
+                                                   "sam.weights": "random", "sam.imgsz": 64, "device": "cpu"}}
+
+
+def frame(index: int) -> Frame:
+    return Frame(index, index / 30, np.zeros((4, 4, 3), np.uint8))
+
+
+def test_the_compute_thread_serves_streams_in_turn_and_a_silent_or_failing_one_stalls_none():
+    scheduler = Scheduler()
+    order: list[str] = []
+    finished = threading.Event()
+
+    def busy(name: str):  # a stream that always has a new frame: it hands over the next as it processes one
+        def process(item: Frame) -> None:
+            order.append(name)
+            if name == "bad":
+                raise RuntimeError("a frame that fails")
+            if len(order) >= 30:
+                finished.set()
+            else:
+                scheduler.put(lanes[name], frame(item.index + 1))
+        return process
+
+    lanes = {name: Lane(name, busy(name)) for name in ("a", "b", "bad")}
+    silent = Lane("silent", lambda item: order.append("silent"))  # a dead camera: no frame ever comes
+    for lane in (*lanes.values(), silent):
+        scheduler.add(lane)
+    for lane in lanes.values():
+        scheduler.put(lane, frame(0))
+    assert finished.wait(30)
+    scheduler.close()
+    assert order[:3] == ["a", "b", "bad"] and order.count("bad") == 1 and "silent" not in order
+    assert order[3:30] == (["a", "b"] * 14)[:27]  # in turn, neither starves
+    assert abs(lanes["a"].processed - lanes["b"].processed) <= 1 and lanes["a"].latency >= 0
+
+
+def test_a_newer_frame_replaces_one_not_taken_and_removal_waits_for_the_frame_in_progress():
+    scheduler = Scheduler()
+    started, release, seen = threading.Event(), threading.Event(), []
+
+    def process(item: Frame) -> None:
+        seen.append(item.index)
+        started.set()
+        release.wait(10)
+
+    lane = Lane("slow", process)
+    scheduler.add(lane)
+    scheduler.put(lane, frame(0))
+    assert started.wait(10)
+    scheduler.put(lane, frame(1))
+    scheduler.put(lane, frame(2))  # replaces frame 1, which was not taken
+    removed = threading.Thread(target=scheduler.remove, args=(lane, True))
+    removed.start()
+    removed.join(0.5)
+    assert removed.is_alive()  # frame 0 is still being processed: the stream may not close its files yet
+    release.set()
+    removed.join(10)
+    scheduler.close()
+    assert seen == [0, 2] and lane.skipped == 1 and lane.processed == 2
+
+
+def test_a_stream_with_a_target_rate_is_served_when_due_and_the_others_meanwhile():
+    now = [100.0]
+    scheduler = Scheduler(clock=lambda: now[0])
+    seen: list[str] = []
+
+    def always(name: str):  # a stream that always has a new frame
+        def process(item: Frame) -> None:
+            seen.append(name)
+            scheduler.put(lanes[name], frame(item.index + 1))
+        return process
+
+    lanes = {"slow": Lane("slow", always("slow"), fps=2), "fast": Lane("fast", always("fast"))}
+    for lane in lanes.values():
+        scheduler.add(lane)
+        scheduler.put(lane, frame(0))
+    wait_for(lambda: seen.count("fast") >= 20, 10, "the fast stream's frames")
+    assert seen.count("slow") == 1  # not due again before 0.5 s on the clock
+    now[0] += 0.5
+    wait_for(lambda: seen.count("slow") == 2, 10, "the slow stream's next frame")
+    count = seen.count("fast")
+    wait_for(lambda: seen.count("fast") >= count + 20, 10, "more of the fast stream")
+    scheduler.close()
+    assert seen.count("slow") == 2
+
+
+def test_streams_on_the_same_models_share_their_weights_and_keep_their_own_sessions(tmp_path, one_torch_thread):
+    clip = write_scenario(make_scenario("mixed", n_frames=300, size=(160, 120), seed=3), tmp_path / "clip").video
+    console = Console(RunOptions(output_dir=tmp_path / "out", **DETECTOR))
+    try:
+        first, second = console.add(str(clip)), console.add(str(clip))
+        wait_for(lambda: all(w.state == "running" and w.last_frame for w in (first, second)), 60, "both streams")
+        one, two = first.pipeline, second.pipeline
+        assert len(console.models) == 1
+        assert [p.data_ptr() for p in one.tracker.parts.model.parameters()] == \
+            [p.data_ptr() for p in two.tracker.parts.model.parameters()]
+        assert [p.data_ptr() for p in one.prompter.model.model.parameters()] == \
+            [p.data_ptr() for p in two.prompter.model.model.parameters()]
+        assert one.tracker is not two.tracker and one.identity is not two.identity and one.prompter is not two.prompter
+        first.set_classes(["car"])  # one stream's classes change; the other's stay
+        wait_for(lambda: one.prompter.classes == [2], 30, "the new classes")
+        assert two.prompter.classes is None
+        object_id = first.add_prompt(Prompt(box=[40, 30, 90, 80]))  # a prompt reaches its own stream only
+        wait_for(lambda: any(row["id"] == object_id for row in first.last_frame["objects"]), 60, "the object")
+        assert not [e for e in second.events() if e["kind"] == "born"] and two.tracker.object_ids == []
+        assert {first.id, second.id} == {"video", "video-2"}
+        assert second.last_frame["stats"]["latency_ms"] >= 0
+    finally:
+        console.close()
+    assert first.state == second.state == "stopped"
+
+
+def test_a_stream_that_is_cut_holds_up_no_other_and_comes_back_with_its_ids(server, tmp_path, one_torch_thread):
+    clip = write_scenario(make_scenario("mixed", n_frames=900, size=(160, 120), seed=3), tmp_path / "clip").video
+    console = Console(RunOptions(output_dir=tmp_path / "out", pipeline="manual-sam2", overrides=SMALL))
+    try:
+        camera, recording = console.add(server.url), console.add(str(clip))
+        wait_for(lambda: camera.last_frame and recording.last_frame, 60, "both streams")
+        object_id = camera.add_prompt(Prompt(box=[100, 60, 220, 180]))
+        wait_for(lambda: any(row["id"] == object_id for row in camera.last_frame["objects"]), 60, "the object")
+        server.stop()
+        wait_for(lambda: camera.last_frame["stats"]["reconnects"] == 0 and camera_silent(camera), 30, "the cut")
+        cut_at = recording.last_frame["frame"]
+        wait_for(lambda: recording.last_frame["frame"] > cut_at + 10, 30, "the recording's frames during the cut")
+        server.start()
+        wait_for(lambda: camera.last_frame["stats"]["reconnects"] == 1, 60, "the reconnect")
+        wait_for(lambda: any(row["id"] == object_id for row in camera.last_frame["objects"]), 30, "the same ID")
+        assert [e["kind"] for e in camera.events()].count("reconnected") == 1
+    finally:
+        console.close()
+
+
+def camera_silent(worker, seconds: float = 1.0) -> bool:
+    """Whether no new frame of the worker came for `seconds`."""
+    before = worker.last_frame["frame"]
+    time.sleep(seconds)
+    return worker.last_frame["frame"] == before
