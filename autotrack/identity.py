@@ -32,7 +32,7 @@ Rules (ideas from SAM2MOT and Det-SAM2; every threshold is a field of `IdentityC
 - **Re-identification** (with a `Reidentifier`, `autotrack.reid`): an object born from a detection that looks
   like a retired or occluded object of a compatible class takes that object's ID on its first frame (the engine
   follows it under the old ID; its provisional ID is never used), a `reidentified` event. Visible objects with
-  good scores fill their galleries.
+  good scores fill their galleries; a birth that was compared says why it stayed new.
 - **Overlap**: output masks never overlap. Visible objects are ranked by `affinity * occurrence`; one whose mask has
   IoU > `overlap_iou` with a stronger one yields (it is occluded on this frame), otherwise it keeps only the pixels
   no stronger object claimed.
@@ -287,6 +287,10 @@ class IdentityManager:
         hidden = {t.tracker_id for t in self._tracks.values() if t.status == Status.OCCLUDED}
         for revival in self.reid.match(candidates, hidden):
             new, old = revival.new_id, revival.old_id
+            if old is None:  # stays new: its birth event says why
+                birth = next(e for e in self._events if e.kind == EventKind.BORN and e.tracker_id == new)
+                birth.reason += f"; not re-identified: {revival.refused}"
+                continue
             if old in self._tracks:
                 engine.remove(old)
             engine.rename(new, old)

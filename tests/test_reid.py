@@ -123,29 +123,34 @@ def test_without_reid_the_returning_object_is_new():
 
 
 def two_away(look_a, look_b, look_back, **config):
-    """a and b are seen, both leave and are retired; `back` enters later where neither was. Returns its events."""
+    """a and b are seen, both leave and are retired; `back` enters later where neither was. Returns the events of
+    that frame as (kind, tracker ID), and their reasons."""
     world = {"a": moving_box((20, 20, 60, 60), 120, hidden=range(10, 120)),
              "b": moving_box((200, 20, 240, 60), 120, hidden=range(10, 120)),
              "back": moving_box((100, 150, 140, 190), 120, hidden=range(0, 80))}
     engine = ScriptedEngine(world, looks={"a": look_a, "b": look_b, "back": look_back})
     frames = run(reid_manager(**config), engine, 120, lambda f: world_detections(world, f, class_id=0))
-    return [(kind, tracker_id) for f, kind, tracker_id in event_log(frames) if f == 80]
+    return [(e.kind, e.tracker_id) for e in frames[80][1]], [e.reason for e in frames[80][1]]
 
 
 def test_refuses_when_two_old_objects_are_almost_as_similar():
     a = look(1)
     b = blend(a, look(2), 0.97)  # a look-alike of a
     back = unit(*(a + b))
-    assert two_away(a, b, back) == [("born", 3)]  # similar to both (0.99): a coin toss is not a revival
-    assert two_away(a, b, back, margin=0.0) in ([("reidentified", 1)], [("reidentified", 2)])
+    events, reasons = two_away(a, b, back)
+    assert events == [("born", 3)]  # similar to both (0.99): a coin toss is not a revival
+    assert reasons[0].endswith("; not re-identified: #1 at 0.99 and #2 at 0.99 are within the margin 0.05")
+    assert two_away(a, b, back, margin=0.0)[0] in ([("reidentified", 1)], [("reidentified", 2)])
 
 
 def test_refuses_below_the_threshold():
     a, b, other = look(1), look(3), look(2)
     below, above = blend(a, other, 0.75), blend(a, other, 0.85)
     assert below @ b < 0.5 and above @ b < 0.5
-    assert two_away(a, b, below) == [("born", 3)]  # threshold 0.8
-    assert two_away(a, b, above) == [("reidentified", 1)]
+    events, reasons = two_away(a, b, below)
+    assert events == [("born", 3)]  # threshold 0.8
+    assert reasons[0].endswith("; not re-identified: most similar #1 at 0.75 < threshold 0.8")
+    assert two_away(a, b, above)[0] == [("reidentified", 1)]
 
 
 def test_never_revives_an_object_of_another_class():

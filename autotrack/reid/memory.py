@@ -21,12 +21,14 @@ class Candidate:
 
 @dataclass
 class Revival:
-    """A new object recognised as an old one: `new_id` takes `old_id` back."""
+    """The answer for a new object that has old objects to compare with: it takes `old_id` back, or stays new
+    (`old_id` None) for the reason `refused` gives."""
 
     new_id: int
-    old_id: int
-    similarity: float
-    frames_away: int  # frames since the old object was last seen
+    old_id: int | None
+    similarity: float  # with the most similar old object
+    frames_away: int  # frames since the most similar old object was last seen
+    refused: str = ""
 
 
 @dataclass
@@ -64,7 +66,8 @@ class Reidentifier:
         """Which new objects are old ones: each candidate against the retired objects and the live ones in `hidden`
         (occluded), of a compatible class (equal, or unknown on either side). A candidate revives its most similar
         object when the similarity is >= `threshold` and >= `margin` above the second most similar object's; the
-        most similar candidates choose first, and an old ID goes to one candidate at most."""
+        most similar candidates choose first, and an old ID goes to one candidate at most. One answer per candidate
+        that had an old object to compare with."""
         eligible = {i: known for i, known in self._known.items() if not known.live or i in hidden}
         scores = {new: {old: known.gallery.similarity(c.embedding) for old, known in eligible.items()
                         if _compatible(c.class_id, known.class_id)} for new, c in candidates.items()}
@@ -74,11 +77,17 @@ class Reidentifier:
             ranked = sorted(((s, old) for old, s in scores[new].items() if old not in taken), reverse=True)
             if not ranked:
                 continue
-            best, old = ranked[0]
-            second = ranked[1][0] if len(ranked) > 1 else -1.0
-            if best >= self.config.threshold and best - second >= self.config.margin:
+            (best, old), (second, runner_up) = ranked[0], ranked[1] if len(ranked) > 1 else (-1.0, None)
+            refused = ""
+            if best < self.config.threshold:
+                refused = f"most similar #{old} at {best:.2f} < threshold {self.config.threshold}"
+            elif best - second < self.config.margin:
+                refused = (f"#{old} at {best:.2f} and #{runner_up} at {second:.2f} are within the margin "
+                           f"{self.config.margin}")
+            else:
                 taken.add(old)
-                revivals.append(Revival(new, old, best, self.frame - eligible[old].last_seen))
+            revivals.append(Revival(new, None if refused else old, best, self.frame - eligible[old].last_seen,
+                                    refused))
         return revivals
 
     def update(self, seen: dict[int, Candidate], live: set[int]) -> None:
