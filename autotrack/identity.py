@@ -284,7 +284,8 @@ class IdentityManager:
         states = dict(states)
         candidates = {i: Candidate(states[i].embedding, self._tracks[i].class_id) for i in self._born
                       if states[i].embedding is not None}
-        hidden = {t.tracker_id for t in self._tracks.values() if t.status == Status.OCCLUDED}
+        hidden = {t.tracker_id for t in self._tracks.values()  # and not back this frame from a detection's prompt
+                  if t.status == Status.OCCLUDED and states[t.tracker_id].status != Status.PROMPTED}
         for revival in self.reid.match(candidates, hidden):
             new, old = revival.new_id, revival.old_id
             if old is None:  # stays new: its birth event says why

@@ -180,6 +180,16 @@ def test_an_occluded_object_seen_elsewhere_is_revived_before_it_is_lost():
     assert frames[30][0].data["status"].tolist() == ["tracked"]
 
 
+def test_an_occluded_object_that_resumes_is_not_taken_by_a_look_alike_born_on_the_same_frame():
+    world = {"a": moving_box((20, 20, 60, 60), 40, hidden=range(10, 20)),
+             "twin": moving_box((200, 150, 240, 190), 40, hidden=range(20))}
+    engine = ScriptedEngine(world, looks={"a": look(1), "twin": look(1)})
+    frames = run(reid_manager(), engine, 40, lambda f: world_detections(world, f))
+    assert [(kind, i) for f, kind, i in event_log(frames) if f == 20] == [("reprompted", 1), ("born", 2),
+                                                                          ("resumed", 1)]
+    assert engine.bindings == {1: "a", 2: "twin"} and engine.removed == []
+
+
 def test_two_newcomers_never_take_the_same_id():
     world = {"a": moving_box((20, 20, 60, 60), 80, hidden=range(10, 80)),
              "twin1": moving_box((100, 150, 140, 190), 80, hidden=range(60)),
