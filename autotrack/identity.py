@@ -305,9 +305,12 @@ class IdentityManager:
         return states
 
     def _appearances(self, states: dict[int, ObjectState], masks: dict[int, np.ndarray]) -> dict[int, Candidate]:
-        """The embeddings worth remembering: of visible objects whose scores are not low on this frame."""
-        return {i: Candidate(states[i].embedding, self._tracks[i].class_id) for i in masks
-                if states[i].embedding is not None and self._tracks[i].low_score_frames == 0}
+        """The embeddings worth remembering: of visible objects whose scores are not low on this frame and whose
+        mask kept at least 90% of its pixels from stronger objects (the embedding is pooled under the whole mask,
+        so a shared region would mix two looks)."""
+        return {i: Candidate(states[i].embedding, self._tracks[i].class_id) for i, mask in masks.items()
+                if states[i].embedding is not None and self._tracks[i].low_score_frames == 0
+                and np.count_nonzero(mask) >= 0.9 * np.count_nonzero(states[i].mask)}
 
     def _resolve_visibility(self, states: dict[int, ObjectState]) -> tuple[dict[int, np.ndarray], dict[int, str]]:
         """Split live tracks into visible ones with non-overlapping masks and hidden ones with the reason why.

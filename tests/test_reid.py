@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from fakes import FunctionPrompter, ScriptedEngine, moving_box, world_detections
+from fakes import Fault, FunctionPrompter, ScriptedEngine, moving_box, world_detections
 
 from autotrack.config import ConfigError, ReidConfig, from_dict
 from autotrack.eval.mot import read_mot_file
@@ -188,6 +188,19 @@ def test_an_occluded_object_that_resumes_is_not_taken_by_a_look_alike_born_on_th
     assert [(kind, i) for f, kind, i in event_log(frames) if f == 20] == [("reprompted", 1), ("born", 2),
                                                                           ("resumed", 1)]
     assert engine.bindings == {1: "a", 2: "twin"} and engine.removed == []
+
+
+def test_galleries_take_only_reliable_frames():
+    # b is partly under a (a stronger object keeps the shared pixels), more than 10% of it until frame 5 (a 6 px
+    # strip of its 60 px); c, detected on frame 0 only, has low scores from frame 1 on
+    world = {"a": moving_box((20, 20, 80, 80), 20), "b": moving_box((50, 20, 110, 80), 20, velocity=(4, 0)),
+             "c": moving_box((200, 150, 240, 190), 20)}
+    engine = ScriptedEngine(world, faults=[Fault("c", start=1, affinity=0.3)],
+                            looks={"a": look(1), "b": look(2), "c": look(3)}, look_noise=0.3)
+    manager = reid_manager(gallery_size=20, diversity=0.0)
+    detected = {"a": world["a"], "b": world["b"]}
+    run(manager, engine, 20, lambda f: world_detections(world if f == 0 else detected, f))
+    assert [len(manager.reid.gallery(i)) for i in (1, 2, 3)] == [20, 20 - 6, 1]
 
 
 def test_two_newcomers_never_take_the_same_id():
