@@ -17,7 +17,8 @@ from autotrack.identity import IdentityConfig, IdentityManager
 from autotrack.pipeline import Pipeline
 from autotrack.points.tracker import PointTracker
 from autotrack.reid import Candidate, Gallery, Reidentifier
-from autotrack.sinks import CocoJsonSink, MotSink
+from autotrack.serve.worker import RunOptions, SourceWorker
+from autotrack.sinks import CocoJsonSink, FrameAnnotator, MotSink
 
 
 def unit(*values: float) -> np.ndarray:
@@ -253,3 +254,19 @@ def test_reid_config_section():
         from_dict({"reid": {"embedding": "osnet"}})
     with pytest.raises(ConfigError, match="reid.max_objects must be at least 1"):
         from_dict({"reid": {"max_objects": 0}})
+
+
+def test_the_console_lists_a_revived_object_once_live_again():
+    world = {"a": moving_box((20, 100, 60, 140), 90, hidden=range(10, 80))}
+    engine = ScriptedEngine(world, looks={"a": look(1)})
+    prompter = FunctionPrompter(lambda frame, f: world_detections(world, f))
+    worker = SourceWorker("cam", "cam.mp4", RunOptions())
+    worker._pipeline = Pipeline([np.zeros((240, 320, 3), np.uint8)] * 90, prompter, engine, identity=reid_manager())
+    worker._annotator = FrameAnnotator()
+    listed = {}
+    for result in worker._pipeline.stream():
+        worker._publish(result)
+        listed[result.frame_index] = [(row["id"], row["status"]) for row in worker.last_frame["objects"]]
+    assert listed[79] == [(1, "lost")]
+    assert listed[80] == [(1, "tracked")] and listed[89] == [(1, "tracked")]
+    assert [(e["kind"], e["id"]) for e in worker.events() if e["frame"] == 80] == [("reidentified", 1)]
