@@ -104,9 +104,10 @@ def test_bad_frames_and_settings_are_refused():
     assert tracker.step(np.zeros((10, 10, 3), np.uint8)) == {}  # nothing to follow: no work, no error
 
 
-@pytest.mark.parametrize("embedding", [None, "features", "pointer"])
-def test_embeddings_on_request_and_renamed_objects_keep_their_memory(scenario, embedding):
-    tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=64, device="cpu", embedding=embedding)
+@pytest.mark.parametrize("model, embedding", [("sam2.1_t", None), ("sam2.1_t", "features"),
+                                              ("sam2.1_t", "pointer"), ("edgetam", "features")])
+def test_embeddings_on_request_and_renamed_objects_keep_their_memory(scenario, model, embedding):
+    tracker = SAM2Tracker(model, weights="random", imgsz=SMALLEST[model], device="cpu", embedding=embedding)
     first = render_frame(scenario, 0)[1]
     for index in range(4):
         prompts = {1: Prompt(box=first.boxes[0]), 2: Prompt(box=first.boxes[1])} if index == 0 else None
