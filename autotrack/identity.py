@@ -187,6 +187,8 @@ class IdentityManager:
             return False
         del self._tracks[tracker_id]
         engine.remove(tracker_id)
+        if self.reid is not None:  # what the user removed never comes back under its ID
+            self.reid.forget(tracker_id)
         self._events = [event for event in self._events if event.tracker_id != tracker_id]
         self._events.append(Event(EventKind.REMOVED, tracker_id, "removed by the user; ID retired"))
         return True

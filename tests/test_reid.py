@@ -162,6 +162,18 @@ def test_never_revives_an_object_of_another_class():
     assert event_log(frames)[-1] == (60, "born", 2)
 
 
+def test_an_object_the_user_removed_is_never_revived():
+    world = {"a": moving_box((20, 20, 60, 60), 70, hidden=range(6, 60))}
+    engine = ScriptedEngine(world, looks={"a": look(1)})
+    manager = reid_manager()
+    run(manager, engine, 5, lambda f: world_detections(world, f))
+    manager.plan(world_detections(world, 5))
+    assert manager.remove(1, engine) and manager.reid.known_ids == []  # removed on frame 5
+    manager.observe(engine.step(None, {}), engine)
+    frames = run(manager, engine, 64, lambda f: world_detections(world, f + 6))
+    assert event_log(frames) == [(54, "born", 2)]  # back on frame 60: a new object
+
+
 def test_an_object_away_longer_than_keep_frames_is_new():
     world = {"a": moving_box((20, 20, 60, 60), 100, hidden=range(10, 60))}
     engine = ScriptedEngine(world, looks={"a": look(1)})

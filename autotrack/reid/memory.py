@@ -90,6 +90,10 @@ class Reidentifier:
                                     refused))
         return revivals
 
+    def forget(self, tracker_id: int) -> None:
+        """Drop an object's gallery: it will never be revived (the user removed it)."""
+        self._known.pop(tracker_id, None)
+
     def update(self, seen: dict[int, Candidate], live: set[int]) -> None:
         """End of a frame: add the reliable embeddings `seen` to their galleries, retire the IDs not in `live`,
         forget what is too old or too many, and count the frame."""
