@@ -13,12 +13,13 @@ from fakes import Fault, FunctionPrompter, ScriptedEngine, moving_box, world_det
 
 from autotrack.config import ConfigError, ReidConfig, from_dict
 from autotrack.eval.mot import read_mot_file
+from autotrack.eval.vos import read_label_map
 from autotrack.identity import IdentityConfig, IdentityManager
 from autotrack.pipeline import Pipeline
 from autotrack.points.tracker import PointTracker
 from autotrack.reid import Candidate, Gallery, Reidentifier
 from autotrack.serve.worker import RunOptions, SourceWorker
-from autotrack.sinks import CocoJsonSink, FrameAnnotator, MotSink
+from autotrack.sinks import CocoJsonSink, DavisPngSink, FrameAnnotator, MotSink
 
 
 def unit(*values: float) -> np.ndarray:
@@ -231,7 +232,7 @@ def test_every_output_carries_the_revived_id(tmp_path):
     engine = ScriptedEngine(world, looks={"a": look(1)})
     frames = [np.zeros((240, 320, 3), np.uint8)] * 120
     prompter = FunctionPrompter(lambda frame, f: world_detections(world, f))
-    sinks = [MotSink(tmp_path / "o.txt"), CocoJsonSink(tmp_path / "o.json")]
+    sinks = [MotSink(tmp_path / "o.txt"), CocoJsonSink(tmp_path / "o.json"), DavisPngSink(tmp_path / "masks")]
     pipeline = Pipeline(frames, prompter, engine, sinks, identity=reid_manager())
     summary = pipeline.run()
 
@@ -241,6 +242,8 @@ def test_every_output_carries_the_revived_id(tmp_path):
     coco = json.loads((tmp_path / "o.json").read_text())
     assert {a["track_id"] for a in coco["annotations"]} == {1}
     assert max(a["image_id"] for a in coco["annotations"]) == 120
+    assert json.loads((tmp_path / "masks" / "objects.json").read_text()) == {"1": {"id": 1, "class": "object"}}
+    assert np.unique(read_label_map(tmp_path / "masks" / "00100.png")).tolist() == [0, 1]
 
 
 def test_a_revived_object_gets_fresh_points_under_its_old_id():
