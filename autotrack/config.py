@@ -1,12 +1,13 @@
 """One typed configuration tree for a pipeline: YAML in, typed overrides on top, clear errors for bad values.
 
-A pipeline file has up to five sections, each optional (defaults below):
+A pipeline file has up to six sections, each optional (defaults below):
     detector: {weights: yolo11n.pt, classes: [person], conf: 0.25, imgsz: 640, every: 1}   # or `detector: null`
     detector: {weights: yoloe-11s-seg.pt, text: [forklift, person in a hard hat]}          # open vocabulary
     sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true, precision: auto,
           compile: false}      # model: sam2_t/s/b/l, sam2.1_t/s/b/l or edgetam
     points: {backend: lk, num_points: 16, num_negatives: 4, min_visible: null}   # default `points: null`: none
     identity: {max_lost: 30, ...}      # IdentityConfig
+    reid: {enabled: false, threshold: 0.8, ...}   # ReidConfig: long-term re-identification
     device: auto
 
 Overrides are typed values by dotted key, `load_config("yolo-sam2", {"sam.imgsz": 512, "device": "cpu"})`; the one
@@ -33,6 +34,7 @@ DEFAULT_PIPELINE = "yolo-sam2"
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # the engine's compute precision (autotrack.engine.precision)
 MEMORY_POLICIES = ("motion-aware", "fifo")  # which past frames the engine attends to (autotrack.engine.memory)
 POINT_BACKENDS = ("lk", "cotracker")
+EMBEDDINGS = ("features", "pointer")  # the engine's appearance vector for re-identification (autotrack.engine)
 
 
 class ConfigError(AutotrackError, ValueError):
@@ -160,19 +162,57 @@ class IdentityConfig:
 
 
 @dataclass
+class ReidConfig:
+    """Long-term re-identification (`autotrack.reid`): a new detection that looks like an object lost or retired
+    earlier takes that object's ID back.
+
+    Attributes:
+        enabled: off by default; on, the engine computes an appearance vector per object and frame.
+        embedding: "features" (the image encoder's features under the mask) or "pointer" (SAM's object pointer).
+        threshold: a candidate revives an old ID only at cosine similarity >= this with its gallery ...
+        margin: ... and at least this much above the second most similar object.
+        gallery_size: embeddings kept per object.
+        diversity: a new embedding joins a gallery only at cosine distance > this from every kept one.
+        keep_frames: frames a lost or retired object stays revivable after it was last seen.
+        max_objects: lost or retired objects remembered at most (the longest unseen are forgotten first).
+    """
+
+    enabled: bool = False
+    embedding: str = "features"
+    threshold: float = 0.8
+    margin: float = 0.05
+    gallery_size: int = 8
+    diversity: float = 0.05
+    keep_frames: int = 9000
+    max_objects: int = 100
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _check_choice("embedding", self.embedding, EMBEDDINGS)
+        for name in ("threshold", "margin", "diversity"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"reid.{name} must be between 0 and 1, got {getattr(self, name)}")
+        for name in ("gallery_size", "keep_frames", "max_objects"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"reid.{name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass
 class PipelineConfig:
     name: str = "custom"
     detector: DetectorConfig | None = field(default_factory=DetectorConfig)
     sam: SamConfig = field(default_factory=SamConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     points: PointsConfig | None = None
+    reid: ReidConfig = field(default_factory=ReidConfig)
     device: str = "auto"
 
     def __post_init__(self) -> None:
         _check_types(self)
 
 
-_SECTIONS = {"detector": DetectorConfig, "sam": SamConfig, "identity": IdentityConfig, "points": PointsConfig}
+_SECTIONS = {"detector": DetectorConfig, "sam": SamConfig, "identity": IdentityConfig, "points": PointsConfig,
+             "reid": ReidConfig}
 _OPTIONAL = ("detector", "points")  # sections that may be `null`: no detector, no point tracker
 
 

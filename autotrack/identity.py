@@ -29,11 +29,16 @@ Rules (ideas from SAM2MOT and Det-SAM2; every threshold is a field of `IdentityC
   is empty, its box is the Kalman prediction and its ID is kept. Back above: `tracked` again. Occluded for more
   than `max_lost` frames in a row: lost, removed from the engine, ID retired.
 - **Removal**: an object the user removes leaves at once (a `removed` event); its ID is retired too.
+- **Re-identification** (with a `Reidentifier`, `autotrack.reid`): an object born from a detection that looks
+  like a retired or occluded object of a compatible class takes that object's ID on its first frame (the engine
+  follows it under the old ID; its provisional ID is never used), a `reidentified` event. Visible objects with
+  good scores fill their galleries; a birth that was compared says why it stayed new.
 - **Overlap**: output masks never overlap. Visible objects are ranked by `affinity * occurrence`; one whose mask has
   IoU > `overlap_iou` with a stronger one yields (it is occluded on this frame), otherwise it keeps only the pixels
   no stronger object claimed.
 
-Every decision is returned as an `Event` (born, reprompted, occluded, resumed, lost, removed) with a reason.
+Every decision is returned as an `Event` (born, reprompted, occluded, resumed, lost, removed, reidentified) with a
+reason.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from scipy.optimize import linear_sum_assignment
 
 from autotrack.config import IdentityConfig
 from autotrack.motion import BoxKalmanFilter, mask_to_box
+from autotrack.reid import Candidate, Reidentifier
 from autotrack.types import Event, EventKind, ObjectState, Prompt, Status, Tracker
 
 PointTracks = dict[int, tuple[np.ndarray, np.ndarray]]
@@ -70,10 +76,15 @@ class _Track:
 
 
 class IdentityManager:
-    """Gives every object a stable ID: call `plan` before and `observe` after each `engine.step`."""
+    """Gives every object a stable ID: call `plan` before and `observe` after each `engine.step`.
 
-    def __init__(self, config: IdentityConfig | None = None) -> None:
+    With `reid`, objects that come back after they were retired take their old ID again (the engine must give
+    embeddings and `rename`)."""
+
+    def __init__(self, config: IdentityConfig | None = None, reid: Reidentifier | None = None) -> None:
         self.config = config or IdentityConfig()
+        self.reid = reid
+        self._born: list[int] = []  # IDs born from detections on this frame: re-identification candidates
         self._tracks: dict[int, _Track] = {}
         self._next_id = 1
         self._id_lock = threading.Lock()  # IDs may be handed out to another thread (a user prompting a new object)
@@ -97,6 +108,7 @@ class IdentityManager:
             raise RuntimeError("IdentityManager.plan() called twice; call plan, engine.step, observe once per frame")
         self._planned = True
         self._events = []
+        self._born = []
         for track in self._tracks.values():
             track.predicted = track.kalman.predict()
 
@@ -129,6 +141,7 @@ class IdentityManager:
             if untracked >= self.config.birth_untracked:
                 tracker_id = self._birth(box, float(confidence[det]), int(class_id[det]), str(class_name[det]))
                 born_boxes.append(box)
+                self._born.append(tracker_id)
                 prompts[tracker_id] = Prompt(box=box)
                 self._events.append(Event(EventKind.BORN, tracker_id, f"detection confidence {confidence[det]:.2f}, "
                                                               f"{untracked:.0%} of its box untracked"))
@@ -174,6 +187,8 @@ class IdentityManager:
             return False
         del self._tracks[tracker_id]
         engine.remove(tracker_id)
+        if self.reid is not None:  # what the user removed never comes back under its ID
+            self.reid.forget(tracker_id)
         self._events = [event for event in self._events if event.tracker_id != tracker_id]
         self._events.append(Event(EventKind.REMOVED, tracker_id, "removed by the user; ID retired"))
         return True
@@ -198,6 +213,8 @@ class IdentityManager:
         missing = sorted(set(self._tracks) - set(states))
         if missing:
             raise ValueError(f"the engine returned no state for tracker IDs {missing}")
+        if self.reid is not None:
+            states = self._reidentify(states, engine)
 
         masks, hidden_reasons = self._resolve_visibility(states)
         for track in list(self._tracks.values()):
@@ -210,6 +227,8 @@ class IdentityManager:
                 self._hidden(track, hidden_reasons[track.tracker_id], engine)
 
         self._covered = np.any(list(masks.values()), axis=0) if masks else None
+        if self.reid is not None:
+            self.reid.update(self._appearances(states, masks), set(self._tracks))
         return self._output(states, masks), self._events
 
     def _match(self, boxes: np.ndarray, class_id: np.ndarray) -> list[tuple[int, int, float]]:
@@ -259,6 +278,41 @@ class IdentityManager:
         track.predicted = track.kalman.box
         self._tracks[track.tracker_id] = track
         return track.tracker_id
+
+    def _reidentify(self, states: dict[int, ObjectState], engine: Tracker) -> dict[int, ObjectState]:
+        """Objects born on this frame that the re-identifier recognises take their old ID: the engine follows them
+        under it (an occluded old object's engine state goes), and their birth becomes a `reidentified` event.
+        Returns the states under the IDs kept."""
+        states = dict(states)
+        candidates = {i: Candidate(states[i].embedding, self._tracks[i].class_id) for i in self._born
+                      if states[i].embedding is not None}
+        hidden = {t.tracker_id for t in self._tracks.values()  # and not back this frame from a detection's prompt
+                  if t.status == Status.OCCLUDED and states[t.tracker_id].status != Status.PROMPTED}
+        for revival in self.reid.match(candidates, hidden):
+            new, old = revival.new_id, revival.old_id
+            if old is None:  # stays new: its birth event says why
+                birth = next(e for e in self._events if e.kind == EventKind.BORN and e.tracker_id == new)
+                birth.reason += f"; not re-identified: {revival.refused}"
+                continue
+            if old in self._tracks:
+                engine.remove(old)
+            engine.rename(new, old)
+            track = self._tracks.pop(new)
+            track.tracker_id = old
+            self._tracks[old] = track
+            states[old] = states.pop(new)
+            self._events = [event for event in self._events if event.tracker_id != new]
+            self._events.append(Event(EventKind.REIDENTIFIED, old, f"re-identified #{old} after "
+                                      f"{revival.frames_away} frames (similarity {revival.similarity:.2f})"))
+        return states
+
+    def _appearances(self, states: dict[int, ObjectState], masks: dict[int, np.ndarray]) -> dict[int, Candidate]:
+        """The embeddings worth remembering: of visible objects whose scores are not low on this frame and whose
+        mask kept at least 90% of its pixels from stronger objects (the embedding is pooled under the whole mask,
+        so a shared region would mix two looks)."""
+        return {i: Candidate(states[i].embedding, self._tracks[i].class_id) for i, mask in masks.items()
+                if states[i].embedding is not None and self._tracks[i].low_score_frames == 0
+                and np.count_nonzero(mask) >= 0.9 * np.count_nonzero(states[i].mask)}
 
     def _resolve_visibility(self, states: dict[int, ObjectState]) -> tuple[dict[int, np.ndarray], dict[int, str]]:
         """Split live tracks into visible ones with non-overlapping masks and hidden ones with the reason why.

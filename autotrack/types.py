@@ -61,10 +61,12 @@ class EventKind:
     RESUMED = "resumed"
     LOST = "lost"
     REMOVED = "removed"  # the user removed the object (`Pipeline.remove`); its ID is retired
+    REIDENTIFIED = "reidentified"  # a new detection is an object seen before (`autotrack.reid`): it takes its ID
     RECONNECTED = "reconnected"  # about the source, not an object: a live stream came back (tracker_id None)
 
 
-EVENT_KINDS = (EventKind.BORN, EventKind.REPROMPTED, EventKind.OCCLUDED, EventKind.RESUMED, EventKind.LOST)
+EVENT_KINDS = (EventKind.BORN, EventKind.REPROMPTED, EventKind.OCCLUDED, EventKind.RESUMED, EventKind.LOST,
+               EventKind.REIDENTIFIED)
 """The identity manager's decisions about objects (what the run summary counts)."""
 
 
@@ -80,6 +82,8 @@ class ObjectState:
         motion: IoU between the Kalman-predicted box and the chosen box, None until the filter is stable.
         status: `Status.PROMPTED` on a frame with a prompt, otherwise `Status.TRACKED`; the identity manager
             refines it.
+        embedding: a unit-length appearance vector of the object on this frame, for re-identification
+            (`autotrack.reid`); None when the engine was not asked for one or the mask is empty.
     """
 
     mask: np.ndarray
@@ -88,6 +92,7 @@ class ObjectState:
     occurrence: float
     motion: float | None
     status: str = Status.TRACKED
+    embedding: np.ndarray | None = None
 
 
 @dataclass
@@ -147,3 +152,8 @@ class Tracker(ABC):
     @abstractmethod
     def memory_entries(self, obj_id: int) -> int:
         """Memory entries object `obj_id` holds now."""
+
+    def rename(self, obj_id: int, new_id: int) -> None:
+        """Follow object `obj_id` under `new_id` from now on, with its memory (re-identification gives a new
+        object the ID it had before); `new_id` must not be followed. Engines that cannot raise."""
+        raise NotImplementedError(f"{type(self).__name__} cannot rename objects, so it cannot re-identify them")

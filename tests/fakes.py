@@ -8,7 +8,9 @@ inside for a point prompt), as SAM2 segments what it is shown. From then on the 
 box as a rectangular mask with good scores, low occurrence and an empty mask while the world object hides, unless a
 scripted `Fault` makes it misbehave: drift away, follow a distractor (a swap), or report other scores. A prompt to
 an object cancels its faults, as a re-prompt repairs a real SAM2 track. The engine records every prompt and removal,
-so a test can assert exactly what it was asked to do.
+so a test can assert exactly what it was asked to do. Given `looks` (world object -> appearance vector), every
+visible object also reports the look of what it shows as its embedding (unit length, with optional noise), and
+objects can be renamed, as re-identification needs.
 
 ```python
 world = {"car": moving_box((10, 10, 50, 50), 60, velocity=(3, 0), hidden=range(20, 40))}
@@ -98,14 +100,18 @@ class ScriptedEngine(Tracker):
     device = torch.device("cpu")
 
     def __init__(self, world: World, faults: list[Fault] | tuple[Fault, ...] = (),
-                 frame_shape: tuple[int, int] = (240, 320), affinity: float = 0.9, occurrence: float = 0.95) -> None:
+                 frame_shape: tuple[int, int] = (240, 320), affinity: float = 0.9, occurrence: float = 0.95,
+                 looks: dict[str, np.ndarray] | None = None, look_noise: float = 0.0) -> None:
         self.world = world
+        self.looks = looks
+        self.look_noise = look_noise
         self.faults = list(faults)
         self.frame_shape = frame_shape
         self.affinity = affinity
         self.occurrence = occurrence
         self.prompts: list[dict[int, Prompt]] = []
         self.removed: list[int] = []
+        self.renamed: list[tuple[int, int]] = []
         self._bound: dict[int, str] = {}  # engine object ID -> world object name
         self._last_prompt: dict[int, int] = {}  # engine object ID -> frame of its latest prompt
 
@@ -138,6 +144,13 @@ class ScriptedEngine(Tracker):
             raise KeyError(f"no object {obj_id} in the engine")
         del self._bound[obj_id]
         self.removed.append(obj_id)
+
+    def rename(self, obj_id: int, new_id: int) -> None:
+        if obj_id not in self._bound or new_id in self._bound:
+            raise KeyError(f"cannot rename object {obj_id} to {new_id}")
+        self._bound[new_id] = self._bound.pop(obj_id)
+        self._last_prompt[new_id] = self._last_prompt.pop(obj_id)
+        self.renamed.append((obj_id, new_id))
 
     def reset(self) -> None:
         """Forget every object and play the world from its first frame again."""
@@ -174,7 +187,8 @@ class ScriptedEngine(Tracker):
         name = self._bound[obj_id]
         fault = next((x for x in self.faults if x.target == name and x.start <= f <= x.end
                       and self._last_prompt[obj_id] < x.start), None)
-        box = self._box(fault.follow if fault and fault.follow else name, f)
+        shown = fault.follow if fault and fault.follow else name
+        box = self._box(shown, f)
         affinity, occurrence = self.affinity, self.occurrence
         if fault:
             box = None if box is None else box + (f - fault.start + 1) * np.array([*fault.drift, *fault.drift])
@@ -186,7 +200,16 @@ class ScriptedEngine(Tracker):
             return ObjectState(mask, np.zeros(4, np.float32), HIDDEN_AFFINITY, HIDDEN_OCCURRENCE, None, status)
         x0, y0, x1, y1 = np.round(box).astype(int)
         mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
-        return ObjectState(mask, mask_to_box(mask), affinity, occurrence, None, status)
+        return ObjectState(mask, mask_to_box(mask), affinity, occurrence, None, status, self._look(shown, obj_id, f))
+
+    def _look(self, name: str, obj_id: int, f: int) -> np.ndarray | None:
+        """The embedding of world object `name` as object `obj_id` sees it on frame f (deterministic noise)."""
+        if self.looks is None:
+            return None
+        look = np.asarray(self.looks[name], dtype=np.float32)
+        noise = np.random.default_rng([f, obj_id]).normal(0.0, self.look_noise, look.shape)
+        vector = look / np.linalg.norm(look) + noise.astype(np.float32)
+        return vector / np.linalg.norm(vector)
 
 
 

@@ -69,3 +69,14 @@ def test_a_bad_size_or_weights_file_fails_before_any_model_loads(monkeypatch, no
     monkeypatch.setattr(autotrack.models, "load_engine", fail_on_load)
     with pytest.raises(error, match=message):
         load_models(config)
+
+
+def test_reid_on_gives_the_session_embeddings_and_the_identity_manager_a_reidentifier():
+    config = load_config("yolo-sam2", {**SMALL, "points": None, "reid.enabled": True, "reid.embedding": "pointer"})
+    models = load_models(config)
+    on = new_session(models, config, frames(), prompts=ManualPrompts.from_options(["8,8,40,32"]))
+    off = new_session(models, load_config("yolo-sam2", {**SMALL, "points": None}), frames())
+    assert on.tracker.embedding == "pointer" and on.identity.reid.config is config.reid
+    assert off.tracker.embedding is None and off.identity.reid is None
+    list(on.stream())
+    assert on.identity.reid.frame == 2  # the identity manager updated it on every frame

@@ -103,3 +103,25 @@ def test_bad_frames_and_settings_are_refused():
     with pytest.raises(ValueError, match="HxWx3 uint8"):
         tracker.step(np.zeros((10, 10), np.uint8), {1: Prompt(box=[1, 1, 5, 5])})
     assert tracker.step(np.zeros((10, 10, 3), np.uint8)) == {}  # nothing to follow: no work, no error
+
+
+@pytest.mark.parametrize("model, embedding", [("sam2.1_t", None), ("sam2.1_t", "features"),
+                                              ("sam2.1_t", "pointer"), ("edgetam", "features")])
+def test_embeddings_on_request_and_renamed_objects_keep_their_memory(scenario, model, embedding):
+    tracker = SAM2Tracker(model, weights="random", imgsz=SMALLEST[model], device="cpu", embedding=embedding)
+    first = render_frame(scenario, 0)[1]
+    for index in range(4):
+        prompts = {1: Prompt(box=first.boxes[0]), 2: Prompt(box=first.boxes[1])} if index == 0 else None
+        states = tracker.step(render_frame(scenario, index)[0], prompts)
+        for state in states.values():
+            if embedding is None:
+                assert state.embedding is None
+            else:  # one unit-length vector per visible object
+                assert state.mask.any() and state.embedding.shape == (tracker.parts.hidden_dim,)
+                assert np.linalg.norm(state.embedding) == pytest.approx(1.0, abs=1e-5)
+    entries = tracker.memory_entries(1)
+    tracker.rename(1, 7)
+    assert sorted(tracker.object_ids) == [2, 7] and tracker.memory_entries(7) == entries
+    assert sorted(tracker.step(render_frame(scenario, 4)[0])) == [2, 7]
+    with pytest.raises(ValueError, match="7 is followed"):
+        tracker.rename(2, 7)

@@ -22,6 +22,7 @@ LAYERS = {
     "errors": 0, "quiet": 0,
     "types": 1, "device": 1, "weights": 1, "config": 1, "motion": 1,
     "autotrack": 2, "engine": 2,  # the package's own __init__: the public names (types, errors; the rest lazily)
+    "reid": 2,  # appearance galleries for re-identification (config, numpy); the identity manager uses them
     "models": 3, "sources": 3, "points": 3, "identity": 3, "sinks": 3,
     "prompters": 4,
     "pipeline": 5,

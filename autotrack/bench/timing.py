@@ -102,6 +102,9 @@ class TimedTracker(Tracker):
     def remove(self, obj_id: int) -> None:
         self.tracker.remove(obj_id)
 
+    def rename(self, obj_id: int, new_id: int) -> None:
+        self.tracker.rename(obj_id, new_id)
+
     def reset(self) -> None:
         self.tracker.reset()
 

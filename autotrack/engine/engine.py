@@ -39,6 +39,7 @@ from autotrack.errors import InputError
 from autotrack.types import ObjectState, Prompt, Status, Tracker
 
 STAGES = ("image_encoder", "memory_attention", "decoder", "memory_encoder")
+EMBEDDINGS = ("features", "pointer")  # what `ObjectState.embedding` holds (see `EngineSession`)
 
 
 @dataclass
@@ -61,9 +62,10 @@ class EngineModel:
     precision: str
     motion_weight: float = 0.25
 
-    def session(self, memory: str = "motion-aware", kalman: bool = True, profile: bool = False) -> EngineSession:
+    def session(self, memory: str = "motion-aware", kalman: bool = True, profile: bool = False,
+                embedding: str | None = None) -> EngineSession:
         """A new video or stream on this model: no objects yet, frames counted from 0."""
-        return EngineSession(self, memory, kalman, profile)
+        return EngineSession(self, memory, kalman, profile, embedding)
 
 
 @dataclass
@@ -92,13 +94,21 @@ class EngineSession(Tracker):
         kalman: choose among candidate masks with a per-object Kalman filter (SAMURAI); False takes the
             candidate with the best predicted IoU, as SAM2 does.
         profile: accumulate seconds per stage in `timings` (synchronises CUDA, so leave off in production).
+        embedding: give each visible object an appearance vector (`ObjectState.embedding`, unit length, for
+            re-identification): "features", the image encoder's lowest-resolution features averaged under the
+            object's mask, less their mean over the frame (what the object looks like, computed anyway; what the
+            whole frame shares tells no objects apart); "pointer", SAM's object pointer (what the
+            decoder keeps to find the object again, shaped by the prompt and memory as much as by looks); None
+            for none (nothing computed).
 
     Memory entries are kept in the compute dtype (float16 under fp32, as SAM2's video predictors keep them); masks,
     scores, boxes and the Kalman filters are float32 whatever the precision.
     """
 
     def __init__(self, model: EngineModel, memory: str = "motion-aware", kalman: bool = True,
-                 profile: bool = False) -> None:
+                 profile: bool = False, embedding: str | None = None) -> None:
+        if embedding is not None and embedding not in EMBEDDINGS:
+            raise InputError(f"embedding must be one of {', '.join(EMBEDDINGS)} or None, got {embedding!r}")
         self._policy = memory_policy(memory)
         self.model = model
         self.parts = model.parts
@@ -111,6 +121,7 @@ class EngineSession(Tracker):
         self.memory_policy = memory
         self.kalman = kalman
         self.profile = profile
+        self.embedding = embedding
         self.timings: dict[str, float] = defaultdict(float)
         self.frame_index = -1
         self._objects: dict[int, _Object] = {}
@@ -134,6 +145,12 @@ class EngineSession(Tracker):
     def remove(self, obj_id: int) -> None:
         """Stop following an object and free its memory."""
         self._objects.pop(obj_id, None)
+
+    def rename(self, obj_id: int, new_id: int) -> None:
+        """Follow object `obj_id` under `new_id` from now on, with its memory and motion filter."""
+        if new_id in self._objects:
+            raise ValueError(f"cannot rename object {obj_id} to {new_id}: {new_id} is followed")
+        self._objects[new_id] = self._objects.pop(obj_id)
 
     def reset(self) -> None:
         """Forget every object and start counting frames again."""
@@ -162,7 +179,11 @@ class EngineSession(Tracker):
         for group, selections in self._groups_by_layout([i for i in self._objects if i not in prompts]):
             decoded = self._track(group, selections, gain, features)
             results.update(zip(group, self._split(decoded, len(group))))
-        return self._states(results, frame.shape[:2], prompted=set(prompts))
+        states = self._states(results, frame.shape[:2], prompted=set(prompts))
+        if self.embedding is not None:
+            for obj_id, vector in self._embeddings(results, features).items():
+                states[obj_id].embedding = vector
+        return states
 
     # --------------------------------------------------------------------------------------------- frame stages
     def _encode_image(self, frame: np.ndarray) -> ImageFeatures:
@@ -278,6 +299,22 @@ class EngineSession(Tracker):
                 motion=decoded.motion[b],
             )
             self._objects[obj_id].memory.add(entry, conditioning)
+
+    def _embeddings(self, results: dict[int, _Decoded], features: ImageFeatures) -> dict[int, np.ndarray | None]:
+        """Each object's unit-length appearance vector (see `embedding`), None where its mask is empty."""
+        ids = list(results)
+        low_res = torch.cat([results[i].low_res for i in ids]).float()  # (N, 1, 4h, 4w) logits
+        inside = (low_res > 0).float()
+        if self.embedding == "pointer":
+            vectors = torch.cat([results[i].obj_ptr for i in ids]).float()
+        else:  # the share of each feature cell under the mask weighs that cell's features, less the frame's mean
+            weights = F.adaptive_avg_pool2d(inside, features.size)  # (N, 1, h, w)
+            pixels = features.pixels().float()
+            pooled = (weights * (pixels - pixels.mean((-2, -1), keepdim=True))).sum((-2, -1))
+            vectors = pooled / weights.sum((-2, -1)).clamp_min(1e-6)
+        vectors = F.normalize(vectors, dim=-1).cpu().numpy()
+        visible = inside.flatten(1).any(1).cpu().numpy()
+        return {obj_id: vectors[k] if visible[k] else None for k, obj_id in enumerate(ids)}
 
     # ------------------------------------------------------------------------------------------------- helpers
     def _groups_by_layout(self, obj_ids: list[int]) -> list[tuple[list[int], list]]:

@@ -48,8 +48,8 @@ class SAM2Tracker(EngineSession):
     """Segment and follow objects in a stream of frames with SAM2 or EdgeTAM: one session with its own model.
 
     The arguments are `load_engine`'s (model, weights, imgsz, device, precision, compile) and
-    `EngineModel.session`'s (memory, kalman, profile). To serve several streams with one copy of the weights, use
-    `load_engine(...).session()` instead.
+    `EngineModel.session`'s (memory, kalman, profile, embedding). To serve several streams with one copy of the
+    weights, use `load_engine(...).session()` instead.
 
     Example:
         >>> tracker = SAM2Tracker("sam2.1_t", weights="random", imgsz=256)
@@ -70,6 +70,8 @@ class SAM2Tracker(EngineSession):
         precision: str = "auto",
         compile: bool = False,
         profile: bool = False,
+        embedding: str | None = None,
     ) -> None:
         memory_policy(memory)  # a bad name fails before the model loads
-        super().__init__(load_engine(model, weights, imgsz, device, precision, compile), memory, kalman, profile)
+        super().__init__(load_engine(model, weights, imgsz, device, precision, compile), memory, kalman, profile,
+                         embedding)

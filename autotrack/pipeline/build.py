@@ -17,6 +17,7 @@ import numpy as np
 
 from autotrack.config import PipelineConfig, load_config
 from autotrack.identity import IdentityManager
+from autotrack.reid import Reidentifier
 from autotrack.pipeline.loop import Pipeline
 from autotrack.points.tracker import PointTracker
 from autotrack.prompters.base import Prompter
@@ -118,7 +119,9 @@ def new_session(
     is closed when building fails. `profile` makes the engine session time its stages (`timings`).
     """
     with _closed_on_error(source):
-        tracker = models.engine.session(config.sam.memory, config.sam.kalman, profile)
+        reid = config.reid
+        tracker = models.engine.session(config.sam.memory, config.sam.kalman, profile,
+                                        reid.embedding if reid.enabled else None)
         points = build_points(config)
         prompter = models.prompter.session(**detector_settings(config)) if models.prompter is not None else None
     src = source if isinstance(source, Source) else open_source(source, **(source_options or {}))
@@ -126,7 +129,8 @@ def new_session(
         if prompts is not None and src is not source:  # a source opened here (a live one): its size is known now
             prompts.check(src.size, src.total)
         sinks = [*sinks, *(outputs.open(src.fps) if outputs is not None else [])]
-    return Pipeline(src, prompter, tracker, sinks=sinks, identity=IdentityManager(config.identity),
+    identity = IdentityManager(config.identity, Reidentifier(reid) if reid.enabled else None)
+    return Pipeline(src, prompter, tracker, sinks=sinks, identity=identity,
                     prompts=prompts, max_frames=max_frames, points=points)
 
 

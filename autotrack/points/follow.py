@@ -2,8 +2,8 @@
 
 Before the identity manager plans a frame, `prompts` moves every object's points onto it and offers the visible
 points of each object the engine still sees, as the prompt a failing track can be re-prompted with. After the
-engine's step, `observe` drops the points of lost objects, seeds new and user-prompted objects, and re-seeds objects
-with too few points left from masks whose scores are good.
+engine's step, `observe` drops the points of lost objects, seeds new, re-identified and user-prompted objects, and
+re-seeds objects with too few points left from masks whose scores are good.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class PointFollower:
         """After the engine's step on `image` with `prompts`: drop the points of lost objects, seed objects born on
         this frame or prompted by the user (`prompted`) from their prompts, and re-seed from good masks."""
         for event in events:
-            if event.kind == EventKind.LOST:
+            if event.kind in (EventKind.LOST, EventKind.REIDENTIFIED):  # a revived object's old points are stale
                 self.tracker.remove(event.tracker_id)
         status = dict(zip(tracked.tracker_id, tracked.data["status"])) if tracked.tracker_id is not None else {}
         self._occluded = {int(obj_id) for obj_id, s in status.items() if s == Status.OCCLUDED}
@@ -59,6 +59,9 @@ class PointFollower:
         born = {event.tracker_id for event in events if event.kind == EventKind.BORN}
         for obj_id in sorted(born | prompted):
             self._seed(obj_id, prompts[obj_id], image, masks)
+        for event in events:  # a revived object was prompted under its provisional ID: seed it from its mask
+            if event.kind == EventKind.REIDENTIFIED and event.tracker_id in masks:
+                self._seed(event.tracker_id, Prompt(mask=masks[event.tracker_id]), image, masks)
         good = visible_masks(tracked, self.min_affinity, self.min_occurrence)
         self.tracker.reseed_from_masks(good, image)  # a low-score mask may have drifted: keep the points then
 

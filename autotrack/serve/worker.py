@@ -350,8 +350,9 @@ class SourceWorker:
         summary = self._pipeline.summary
         events = identity_events(result)
         for event in result.events:
-            if event.kind == EventKind.BORN:
+            if event.kind in (EventKind.BORN, EventKind.REIDENTIFIED):  # a revived object is listed live again
                 self._first_seen[event.tracker_id] = index
+                self._lost.pop(event.tracker_id, None)
             elif event.kind in (EventKind.LOST, EventKind.REMOVED):
                 self._retire(event.tracker_id, keep=event.kind == EventKind.LOST)
         rows = object_rows(result, self._first_seen)

@@ -1,0 +1,122 @@
+"""Galleries of every object seen, kept after the object leaves for a bounded time and count, and the decision
+whether a new object is one of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from autotrack.config import ReidConfig
+from autotrack.reid.gallery import Gallery
+
+
+@dataclass
+class Candidate:
+    """What re-identification knows of an object: one embedding (unit length) and its class (-1 unknown)."""
+
+    embedding: np.ndarray
+    class_id: int = -1
+
+
+@dataclass
+class Revival:
+    """The answer for a new object that has old objects to compare with: it takes `old_id` back, or stays new
+    (`old_id` None) for the reason `refused` gives."""
+
+    new_id: int
+    old_id: int | None
+    similarity: float  # with the most similar old object
+    frames_away: int  # frames since the most similar old object was last seen
+    refused: str = ""
+
+
+@dataclass
+class _Known:
+    gallery: Gallery
+    class_id: int
+    last_seen: int  # frame it last added to its gallery
+    live: bool = True
+
+
+class Reidentifier:
+    """Remembers what objects look like and recognises them when they come back.
+
+    Per frame, the identity manager calls `match` for the objects born on the frame (before they get a new ID for
+    good), then `update` with the frame's reliable embeddings and the live IDs. An ID no longer live is retired: it
+    stays revivable for `keep_frames` frames after it was last seen, and at most `max_objects` retired IDs are kept
+    (the longest unseen are forgotten first), so memory stays flat on an endless stream.
+    """
+
+    def __init__(self, config: ReidConfig | None = None) -> None:
+        self.config = config or ReidConfig()
+        self.frame = 0  # frames updated so far: the index of the frame being decided
+        self._known: dict[int, _Known] = {}
+
+    @property
+    def known_ids(self) -> list[int]:
+        """IDs with a gallery: live objects, and lost or retired ones still revivable."""
+        return list(self._known)
+
+    def gallery(self, tracker_id: int) -> Gallery:
+        """An object's gallery (to inspect)."""
+        return self._known[tracker_id].gallery
+
+    def match(self, candidates: dict[int, Candidate], hidden: frozenset[int] | set[int] = frozenset()) -> list[Revival]:
+        """Which new objects are old ones: each candidate against the retired objects and the live ones in `hidden`
+        (occluded), of a compatible class (equal, or unknown on either side). A candidate revives its most similar
+        object when the similarity is >= `threshold` and >= `margin` above the second most similar object's; the
+        most similar candidates choose first, and an old ID goes to one candidate at most. One answer per candidate
+        that had an old object to compare with."""
+        eligible = {i: known for i, known in self._known.items() if not known.live or i in hidden}
+        scores = {new: {old: known.gallery.similarity(c.embedding) for old, known in eligible.items()
+                        if _compatible(c.class_id, known.class_id)} for new, c in candidates.items()}
+        revivals: list[Revival] = []
+        taken: set[int] = set()
+        for new in sorted(scores, key=lambda n: -max(scores[n].values(), default=-1.0)):
+            ranked = sorted(((s, old) for old, s in scores[new].items() if old not in taken), reverse=True)
+            if not ranked:
+                continue
+            (best, old), (second, runner_up) = ranked[0], ranked[1] if len(ranked) > 1 else (-1.0, None)
+            refused = ""
+            if best < self.config.threshold:
+                refused = f"most similar #{old} at {best:.2f} < threshold {self.config.threshold}"
+            elif best - second < self.config.margin:
+                refused = (f"#{old} at {best:.2f} and #{runner_up} at {second:.2f} are within the margin "
+                           f"{self.config.margin}")
+            else:
+                taken.add(old)
+            revivals.append(Revival(new, None if refused else old, best, self.frame - eligible[old].last_seen,
+                                    refused))
+        return revivals
+
+    def forget(self, tracker_id: int) -> None:
+        """Drop an object's gallery: it will never be revived (the user removed it)."""
+        self._known.pop(tracker_id, None)
+
+    def update(self, seen: dict[int, Candidate], live: set[int]) -> None:
+        """End of a frame: add the reliable embeddings `seen` to their galleries, retire the IDs not in `live`,
+        forget what is too old or too many, and count the frame."""
+        config = self.config
+        for tracker_id, candidate in seen.items():
+            known = self._known.get(tracker_id)
+            if known is None:
+                known = self._known[tracker_id] = _Known(Gallery(config.gallery_size, config.diversity), -1, 0)
+            known.gallery.add(candidate.embedding)
+            known.last_seen = self.frame
+            if candidate.class_id >= 0:
+                known.class_id = candidate.class_id
+        for tracker_id, known in self._known.items():
+            known.live = tracker_id in live
+        retired = sorted((i for i, known in self._known.items() if not known.live),
+                         key=lambda i: self._known[i].last_seen)
+        kept = [i for i in retired if self.frame - self._known[i].last_seen <= config.keep_frames]
+        forgotten = [i for i in retired if i not in kept] + kept[: max(len(kept) - config.max_objects, 0)]
+        for tracker_id in forgotten:
+            del self._known[tracker_id]
+        self.frame += 1
+
+
+def _compatible(class_a: int, class_b: int) -> bool:
+    return class_a < 0 or class_b < 0 or class_a == class_b
+
