@@ -80,6 +80,9 @@ class ObjectState:
         motion: IoU between the Kalman-predicted box and the chosen box, None until the filter is stable.
         status: `Status.PROMPTED` on a frame with a prompt, otherwise `Status.TRACKED`; the identity manager
             refines it.
+        next_box: xyxy box the engine's motion model (its Kalman filter for this object) predicts on the next
+            frame, coasting while the object is hidden; None until the filter has a box. The identity manager
+            matches and places occluded objects with it, so each object has one motion model.
     """
 
     mask: np.ndarray
@@ -88,6 +91,7 @@ class ObjectState:
     occurrence: float
     motion: float | None
     status: str = Status.TRACKED
+    next_box: np.ndarray | None = None
 
 
 @dataclass
