@@ -12,8 +12,9 @@ detections, events = identity.observe(states, engine)  # occlusion, loss, overla
 Rules (ideas from SAM2MOT and Det-SAM2; every threshold is a field of `IdentityConfig`):
 
 - **Match**: Hungarian assignment on `1 - IoU(detection box, track box)`. A visible track uses its last mask box, an
-  occluded one its Kalman-predicted box. Pairs below `match_iou`, or whose classes differ when both have one, never
-  match.
+  occluded one its predicted box: the engine's motion prediction (`ObjectState.next_box`, from the Kalman filter
+  that also scores its masks; identity runs no filter of its own), or its last box while the engine has none.
+  Pairs below `match_iou`, or whose classes differ when both have one, never match.
 - **Birth**: an unmatched detection with confidence >= `birth_confidence` whose box is at least `birth_untracked`
   untracked (not covered by last frame's masks nor by a box born earlier on this frame) becomes a new object with a
   new ID, prompted with its box. IDs count up from 1 and are never reused. A box, also when the detector has a
@@ -26,7 +27,7 @@ Rules (ideas from SAM2MOT and Det-SAM2; every threshold is a field of `IdentityC
   the detection (IoU < `drift_iou`). A track with low scores and no matching detection is re-prompted from its
   visible point tracks when the caller passes them.
 - **Occlusion**: occurrence below `occluded_occurrence` (or an empty mask) makes a track `occluded`: its output mask
-  is empty, its box is the Kalman prediction and its ID is kept. Back above: `tracked` again. Occluded for more
+  is empty, its box is the predicted box and its ID is kept. Back above: `tracked` again. Occluded for more
   than `max_lost` frames in a row: lost, removed from the engine, ID retired.
 - **Removal**: an object the user removes leaves at once (a `removed` event); its ID is retired too.
 - **Re-identification** (with a `Reidentifier`, `autotrack.reid`): an object born from a detection that looks
@@ -44,14 +45,14 @@ reason.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import supervision as sv
 from scipy.optimize import linear_sum_assignment
 
 from autotrack.config import IdentityConfig
-from autotrack.motion import BoxKalmanFilter, mask_to_box
+from autotrack.motion import mask_to_box
 from autotrack.reid import Candidate, Reidentifier
 from autotrack.types import Event, EventKind, ObjectState, Prompt, Status, Tracker
 
@@ -68,8 +69,7 @@ class _Track:
     confidence: float
     class_id: int  # -1 when unknown
     class_name: str
-    kalman: BoxKalmanFilter = field(default_factory=BoxKalmanFilter)
-    predicted: np.ndarray | None = None  # Kalman box for the current frame
+    predicted: np.ndarray | None = None  # the engine's motion prediction for the current frame
     status: str = Status.TRACKED
     occluded_frames: int = 0  # consecutive frames occluded
     low_score_frames: int = 0  # consecutive frames with low affinity or occurrence
@@ -109,8 +109,6 @@ class IdentityManager:
         self._planned = True
         self._events = []
         self._born = []
-        for track in self._tracks.values():
-            track.predicted = track.kalman.predict()
 
         detections = detections if detections is not None else sv.Detections.empty()
         n = len(detections)
@@ -174,8 +172,7 @@ class IdentityManager:
         else:
             track.box = box
             self._reprompted(track, "user prompt")
-        track.kalman.initiate(box)
-        track.predicted = track.kalman.box
+        track.predicted = box
 
     def remove(self, tracker_id: int, engine: Tracker) -> bool:
         """Stop following an object the user removed: its track and engine state go, its ID is retired (a
@@ -203,7 +200,7 @@ class IdentityManager:
         Returns:
             One row per live object (`tracker_id`, `mask`, `xyxy`, `confidence`, `class_id` (-1 unknown), and data
             `affinity`, `occurrence`, `motion` (NaN when unknown), `status` (tracked | occluded), `class_name`).
-            Occluded objects keep their row, with an empty mask and their Kalman-predicted box; filter them with
+            Occluded objects keep their row, with an empty mask and their predicted box; filter them with
             `detections[detections.data["status"] == "tracked"]`. With no live object, `mask` is None. And the
             frame's events, those of `plan` first.
         """
@@ -229,7 +226,11 @@ class IdentityManager:
         self._covered = np.any(list(masks.values()), axis=0) if masks else None
         if self.reid is not None:
             self.reid.update(self._appearances(states, masks), set(self._tracks))
-        return self._output(states, masks), self._events
+        detections = self._output(states, masks)
+        for track in self._tracks.values():  # where the engine's motion model expects each object next
+            next_box = states[track.tracker_id].next_box
+            track.predicted = track.box if next_box is None else next_box
+        return detections, self._events
 
     def _match(self, boxes: np.ndarray, class_id: np.ndarray) -> list[tuple[int, int, float]]:
         """Hungarian assignment of detections to tracks; returns (tracker ID, detection index, IoU) per match."""
@@ -274,8 +275,7 @@ class IdentityManager:
     def _birth(self, box: np.ndarray, confidence: float, class_id: int, class_name: str) -> int:
         """Start a track with a new, never used ID; returns the ID."""
         track = _Track(self.new_id(), box.astype(np.float32), confidence, class_id, class_name)
-        track.kalman.initiate(box)
-        track.predicted = track.kalman.box
+        track.predicted = track.box
         self._tracks[track.tracker_id] = track
         return track.tracker_id
 
@@ -355,7 +355,6 @@ class IdentityManager:
 
     def _visible(self, track: _Track, state: ObjectState) -> None:
         track.box = np.asarray(state.box, dtype=np.float32)
-        track.kalman.update(track.box)
         if track.status == Status.OCCLUDED:
             self._events.append(Event(EventKind.RESUMED, track.tracker_id,
                                       f"visible again after {track.occluded_frames} frames "
@@ -364,7 +363,7 @@ class IdentityManager:
         track.occluded_frames = 0
 
     def _hidden(self, track: _Track, reason: str, engine: Tracker) -> None:
-        """An object not visible on this frame: its Kalman filter coasts; too long hidden and it is lost."""
+        """An object not visible on this frame: its predicted box coasts; too long hidden and it is lost."""
         if track.status == Status.TRACKED:
             self._events.append(Event(EventKind.OCCLUDED, track.tracker_id, reason))
         track.status = Status.OCCLUDED

@@ -84,6 +84,9 @@ class ObjectState:
             refines it.
         embedding: a unit-length appearance vector of the object on this frame, for re-identification
             (`autotrack.reid`); None when the engine was not asked for one or the mask is empty.
+        next_box: xyxy box the engine's motion model (its Kalman filter for this object) predicts on the next
+            frame, coasting while the object is hidden; None until the filter has a box. The identity manager
+            matches and places occluded objects with it, so each object has one motion model.
     """
 
     mask: np.ndarray
@@ -93,6 +96,7 @@ class ObjectState:
     motion: float | None
     status: str = Status.TRACKED
     embedding: np.ndarray | None = None
+    next_box: np.ndarray | None = None
 
 
 @dataclass

@@ -6,8 +6,10 @@ objects, each with one ground-truth xyxy box per frame (None while hidden, and a
 an engine object to the world object it points at (best box IoU with a box or mask prompt, most positive points
 inside for a point prompt), as SAM2 segments what it is shown. From then on the object reports that world object's
 box as a rectangular mask with good scores, low occurrence and an empty mask while the world object hides, unless a
-scripted `Fault` makes it misbehave: drift away, follow a distractor (a swap), or report other scores. A prompt to
-an object cancels its faults, as a re-prompt repairs a real SAM2 track. The engine records every prompt and removal,
+scripted `Fault` makes it misbehave: drift away, follow a distractor (a swap), report other scores, or predict
+another motion. A prompt to an object cancels its faults, as a re-prompt repairs a real SAM2 track. Each object's
+`next_box` comes from the engine's own motion model (`MotionScorer`) fed with the reported boxes and affinities, as
+the engine feeds it (one candidate per frame), unless a fault scripts it. The engine records every prompt and removal,
 so a test can assert exactly what it was asked to do. Given `looks` (world object -> appearance vector), every
 visible object also reports the look of what it shows as its embedding (unit length, with optional noise), and
 objects can be renamed, as re-identification needs.
@@ -28,6 +30,7 @@ import numpy as np
 import supervision as sv
 import torch
 
+from autotrack.engine.scoring import MotionScorer
 from autotrack.motion import mask_to_box
 from autotrack.prompters.base import Prompter
 from autotrack.types import ObjectState, Prompt, Tracker
@@ -78,6 +81,7 @@ class Fault:
         follow: report this other world object's box instead (a swap onto a distractor).
         drift: the reported box moves by this (dx, dy) more on every frame of the fault.
         affinity, occurrence: report these scores instead of the engine's defaults.
+        predict: report this other world object's box on the next frame as the motion prediction (`next_box`).
     """
 
     target: str
@@ -87,6 +91,7 @@ class Fault:
     drift: tuple[float, float] = (0.0, 0.0)
     affinity: float | None = None
     occurrence: float | None = None
+    predict: str | None = None
 
 
 class ScriptedEngine(Tracker):
@@ -114,6 +119,7 @@ class ScriptedEngine(Tracker):
         self.renamed: list[tuple[int, int]] = []
         self._bound: dict[int, str] = {}  # engine object ID -> world object name
         self._last_prompt: dict[int, int] = {}  # engine object ID -> frame of its latest prompt
+        self._motion: dict[int, MotionScorer] = {}  # engine object ID -> its motion model
 
     @property
     def frame_index(self) -> int:
@@ -136,6 +142,7 @@ class ScriptedEngine(Tracker):
         for obj_id, prompt in prompts.items():
             self._bound[obj_id] = self._target_of(prompt, f)
             self._last_prompt[obj_id] = f
+            self._motion.setdefault(obj_id, MotionScorer())
         self.prompts.append(prompts)
         return {obj_id: self._state(obj_id, f, obj_id in prompts) for obj_id in self._bound}
 
@@ -143,6 +150,7 @@ class ScriptedEngine(Tracker):
         if obj_id not in self._bound:
             raise KeyError(f"no object {obj_id} in the engine")
         del self._bound[obj_id]
+        del self._motion[obj_id]
         self.removed.append(obj_id)
 
     def rename(self, obj_id: int, new_id: int) -> None:
@@ -150,12 +158,14 @@ class ScriptedEngine(Tracker):
             raise KeyError(f"cannot rename object {obj_id} to {new_id}")
         self._bound[new_id] = self._bound.pop(obj_id)
         self._last_prompt[new_id] = self._last_prompt.pop(obj_id)
+        self._motion[new_id] = self._motion.pop(obj_id)
         self.renamed.append((obj_id, new_id))
 
     def reset(self) -> None:
         """Forget every object and play the world from its first frame again."""
         self._bound.clear()
         self._last_prompt.clear()
+        self._motion.clear()
         self.prompts = []
 
     def memory_entries(self, obj_id: int) -> int:
@@ -197,10 +207,26 @@ class ScriptedEngine(Tracker):
         status = "prompted" if prompted else "tracked"
         mask = np.zeros(self.frame_shape, dtype=bool)
         if box is None:
-            return ObjectState(mask, np.zeros(4, np.float32), HIDDEN_AFFINITY, HIDDEN_OCCURRENCE, None, status)
-        x0, y0, x1, y1 = np.round(box).astype(int)
-        mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
-        return ObjectState(mask, mask_to_box(mask), affinity, occurrence, None, status, self._look(shown, obj_id, f))
+            affinity, occurrence = HIDDEN_AFFINITY, HIDDEN_OCCURRENCE
+        else:
+            x0, y0, x1, y1 = np.round(box).astype(int)
+            mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
+        next_box = self._follow_motion(obj_id, mask_to_box(mask), affinity, prompted)
+        if fault and fault.predict:
+            next_box = self._box(fault.predict, f + 1)
+        embedding = None if box is None else self._look(shown, obj_id, f)
+        return ObjectState(mask, mask_to_box(mask), affinity, occurrence, None, status, embedding=embedding,
+                           next_box=next_box)
+
+    def _follow_motion(self, obj_id: int, box: np.ndarray, affinity: float, prompted: bool) -> np.ndarray | None:
+        """Feed the object's motion model its box as the engine does (a start on a prompt, else one candidate);
+        its prediction for the next frame."""
+        motion = self._motion[obj_id]
+        if prompted:
+            motion.start(box)
+        else:
+            motion.choose(box[None], np.array([affinity]))
+        return motion.next_box
 
     def _look(self, name: str, obj_id: int, f: int) -> np.ndarray | None:
         """The embedding of world object `name` as object `obj_id` sees it on frame f (deterministic noise)."""

@@ -57,6 +57,29 @@ def test_object_occluded_for_20_frames_comes_back_with_its_id():
     assert box_iou(frames[39][0].xyxy[0], moving_box((20, 100, 60, 140), 40, velocity=(3, 0))[39]) > 0.8
 
 
+@pytest.mark.parametrize("reappears_at", ["engine prediction", "observed motion"])
+def test_occluded_object_is_matched_where_the_engine_predicts_it(reappears_at):
+    # one motion model per object: "a" moves right, then hides; from frame 10 the engine's motion model (scripted)
+    # expects it to go down instead. Identity places and matches the hidden object where the engine predicts it,
+    # not where a filter of its own, fed the boxes it saw, would coast ("right", far from there)
+    world = {"a": moving_box((20, 100, 60, 140), 26, velocity=(3, 0), hidden=range(10, 26)),
+             "down": moving_box((47, 73, 87, 113), 26, velocity=(0, 3), hidden=range(10)),
+             "right": moving_box((20, 100, 60, 140), 26, velocity=(3, 0), hidden=range(25))}
+    engine = ScriptedEngine(world, faults=[Fault("a", start=10, predict="down")])
+    box = world["down" if reappears_at == "engine prediction" else "right"][25]
+    assert box_iou(world["down"][25], world["right"][25]) == 0.0
+    detections = {0: make_detections([world["a"][0]]), 25: make_detections([box])}
+    frames = run(IdentityManager(), engine, 26, detections.get)
+
+    for f in range(11, 25):  # the occluded row's box is the engine's prediction, made on the frame before
+        np.testing.assert_allclose(row(frames[f][0], 1).xyxy[0], world["down"][f], atol=1e-4)
+    if reappears_at == "engine prediction":
+        assert event_log(frames) == [(0, "born", 1), (10, "occluded", 1), (25, "reprompted", 1), (25, "resumed", 1)]
+        assert "re-entry" in frames[25][1][0].reason
+    else:
+        assert event_log(frames) == [(0, "born", 1), (10, "occluded", 1), (25, "born", 2)]
+
+
 def test_crossing_objects_keep_their_ids_through_a_swap():
     # a and b cross; while they overlap, the engine's object on "a" jumps onto "b" (a distractor swap)
     world = {"a": moving_box((20, 100, 60, 140), 60, velocity=(4, 0)),

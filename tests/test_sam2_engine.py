@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from supervision import box_iou
 
 from autotrack import Prompt, SAM2Tracker
 from autotrack.eval.synthetic import make_scenario, render_frame
 from autotrack.engine.memory import MAX_CONDITIONING, MAX_OBJ_PTRS, NUM_MASKMEM
+from autotrack.models import load_engine
 
 MODELS = ["sam2.1_t", "edgetam"]
 SMALL = {"sam2.1_t": 128, "edgetam": 256}  # a small input size each model takes
@@ -61,6 +63,22 @@ def test_motion_score_appears_once_the_filter_is_stable(scenario, model):
         motions.append(tracker.step(render_frame(scenario, index)[0], prompts)[1].motion)
     assert all(m is None for m in motions[:14])
     assert all(m is not None and 0.0 <= m <= 1.0 for m in motions[16:])
+
+
+def test_each_object_has_one_motion_model_also_without_kalman_scoring(scenario):
+    # kalman=False (plain SAM2) keeps the filter for the prediction identity reads; until the filter is stable both
+    # sessions choose the same masks, so the same filter gives the same prediction
+    model = load_engine("sam2.1_t", "random", SMALL["sam2.1_t"], "cpu", "fp32")
+    runs = {}
+    for kalman in (True, False):
+        tracker = model.session(kalman=kalman)
+        prompt = {1: Prompt(box=render_frame(scenario, 0)[1].boxes[0])}
+        runs[kalman] = [tracker.step(render_frame(scenario, i)[0], prompt if i == 0 else None)[1] for i in range(8)]
+    for scored, plain in zip(runs[True], runs[False]):
+        assert plain.motion is None and plain.mask.any()
+        np.testing.assert_array_equal(scored.mask, plain.mask)
+        assert plain.next_box is not None and box_iou(plain.next_box, plain.box) > 0.5
+        np.testing.assert_array_equal(scored.next_box, plain.next_box)
 
 
 @pytest.mark.timeout(1800)

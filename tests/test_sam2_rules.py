@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import supervision as sv
 
 from autotrack import Prompt, SAM2Tracker
 from autotrack.engine.memory import (
@@ -64,6 +65,37 @@ def test_low_confidence_frame_restarts_stability(model):
     assert scorer.stable_count == 0
     _, motion = scorer.choose(np.stack([box_at(STABLE_FRAMES + 4)]), np.array([0.8]))
     assert motion is None  # back to counting
+
+
+def test_prediction_is_the_next_predict_and_coasts_while_hidden():
+    scorer = MotionScorer()
+    assert scorer.next_box is None  # no box yet
+    feed_true_track(scorer, STABLE_FRAMES + 5)
+    hidden = np.zeros((1, 4), dtype=np.float32)
+    x0 = []
+    for _ in range(5):  # hidden: an empty mask with a low predicted IoU; the filter coasts at the learned velocity
+        expected = scorer.next_box
+        scorer.choose(hidden, np.array([0.1]))
+        np.testing.assert_allclose(scorer.kalman.box, expected)  # what was read as next is what the frame predicted
+        x0.append(scorer.next_box[0])
+    assert scorer.stable_count == 0
+    np.testing.assert_allclose(np.diff(x0), 4.0, atol=0.1)
+    # back in view: the filter restarts at its box (zero velocity), as a fresh SAMURAI filter does
+    back = box_at(STABLE_FRAMES + 10)
+    fresh = MotionScorer()
+    fresh.start(back)
+    assert scorer.choose(np.stack([back]), np.array([0.8])) == (0, None)
+    np.testing.assert_array_equal(scorer.next_box, fresh.next_box)
+    assert scorer.stable_count == fresh.stable_count == 1
+
+
+def test_without_scoring_the_best_predicted_iou_wins_and_the_filter_still_follows():
+    scorer = MotionScorer(scoring=False)  # kalman=False: plain SAM2's choice, the filter kept for its prediction
+    feed_true_track(scorer, STABLE_FRAMES + 5)
+    frame = STABLE_FRAMES + 5
+    assert sv.box_iou(scorer.next_box, box_at(frame)) > 0.9
+    chosen, motion = scorer.choose(np.stack([DISTRACTOR, box_at(frame)]), np.array([0.9, 0.8]))
+    assert (chosen, motion) == (0, None)
 
 
 @pytest.fixture(scope="module", params=MODELS)

@@ -166,3 +166,11 @@ def test_a_user_error_is_one_line_without_a_log(tmp_path, monkeypatch):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "imgsz" in lines[0], result.output
     assert not (tmp_path / "logs").exists()
+
+
+def test_every_package_folder_is_a_regular_package():
+    """A folder of modules without `__init__.py` is a namespace package, which a wheel built with setuptools'
+    package finder leaves out: the installed library would miss it."""
+    missing = sorted(str(folder.relative_to(PACKAGE)) for folder in {path.parent for path in PACKAGE.rglob("*.py")}
+                     if not (folder / "__init__.py").exists())
+    assert missing == []

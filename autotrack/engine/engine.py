@@ -13,7 +13,8 @@ Two objects, as a process serves several streams with one set of models:
 Per frame: the image encoder runs once and its features are shared by every object; objects with the same memory
 layout go through memory attention, the mask decoder and the memory encoder together as one batch; each object's
 candidate mask is chosen by its own Kalman motion scorer (SAMURAI) and its memory store keeps what its policy will
-attend to next.
+attend to next. That filter is the object's one motion model: its prediction for the next frame goes out in
+`ObjectState.next_box`, which the identity manager matches and coasts with.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class EngineModel:
 @dataclass
 class _Object:
     memory: ObjectMemory
-    scorer: MotionScorer | None
+    scorer: MotionScorer
 
 
 @dataclass
@@ -92,7 +93,8 @@ class EngineSession(Tracker):
         model: the loaded model (`autotrack.models.load_engine`).
         memory: "motion-aware" (SAMURAI: attend to reliable frames) or "fifo" (plain SAM2: the last 6 frames).
         kalman: choose among candidate masks with a per-object Kalman filter (SAMURAI); False takes the
-            candidate with the best predicted IoU, as SAM2 does.
+            candidate with the best predicted IoU, as SAM2 does (the filter still follows each object, for
+            `ObjectState.next_box`).
         profile: accumulate seconds per stage in `timings` (synchronises CUDA, so leave off in production).
         embedding: give each visible object an appearance vector (`ObjectState.embedding`, unit length, for
             re-identification): "features", the image encoder's lowest-resolution features averaged under the
@@ -197,7 +199,7 @@ class EngineSession(Tracker):
         known = obj_id in self._objects
         if not known:
             policy = self._policy()
-            scorer = MotionScorer(weight=self.model.motion_weight) if self.kalman else None
+            scorer = MotionScorer(weight=self.model.motion_weight, scoring=self.kalman)
             self._objects[obj_id] = _Object(ObjectMemory(policy), scorer)
         obj = self._objects[obj_id]
         if prompt.mask is not None and prompt.box is None and prompt.points is None:
@@ -214,8 +216,7 @@ class EngineSession(Tracker):
             points, labels = self._prompt_points(prompt, gain)
             multimask = labels.shape[1] <= self.family.multimask_max_points
             decoded = self._decode(pix, features.high_res, (points, labels), multimask, [None], gain)
-        if obj.scorer is not None:
-            obj.scorer.start(self._boxes(decoded.low_res, gain)[0, 0])
+        obj.scorer.start(self._boxes(decoded.low_res, gain)[0, 0])
         self._remember([obj_id], decoded, features, conditioning=True)
         return decoded
 
@@ -378,6 +379,7 @@ class EngineSession(Tracker):
                 occurrence=float(occurrence[k]),
                 motion=results[obj_id].motion[0],
                 status=Status.PROMPTED if obj_id in prompted else Status.TRACKED,
+                next_box=self._objects[obj_id].scorer.next_box,
             )
             for k, obj_id in enumerate(ids)
         }

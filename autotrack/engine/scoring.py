@@ -1,4 +1,6 @@
-"""SAMURAI's motion-aware choice among SAM2's candidate masks, one Kalman filter per object."""
+"""SAMURAI's motion-aware choice among SAM2's candidate masks, and each object's one motion model: the Kalman filter
+that scores its candidates also predicts where it will be next (`ObjectState.next_box`, read by the identity
+manager)."""
 
 from __future__ import annotations
 
@@ -21,9 +23,14 @@ class MotionScorer:
     candidate with the best predicted IoU wins and updates the filter. Once stable, each candidate scores
     `weight * IoU(predicted box, candidate box) + (1 - weight) * predicted IoU`; the winner updates the filter unless
     its predicted IoU < CONFIDENCE_GATE, which restarts the count. An empty candidate box never updates the filter.
+
+    The filter advances every frame once it has a box, also while the count restarts (the restart re-initiates it,
+    so scoring is unchanged), so its prediction coasts while the object is hidden. With `scoring` False (plain SAM2)
+    the best predicted IoU always wins and the filter only follows, under the same rules, for its prediction.
     """
 
     weight: float = 0.25
+    scoring: bool = True
     kalman: BoxKalmanFilter = field(default_factory=BoxKalmanFilter)
     stable_count: int = 0
 
@@ -37,18 +44,23 @@ class MotionScorer:
     def choose(self, boxes: np.ndarray, pred_ious: np.ndarray) -> tuple[int, float | None]:
         """Return the chosen candidate's index and its motion score (None until the filter is stable)."""
         best = int(np.argmax(pred_ious))
-        if self.stable_count == 0 or not self.kalman.initialized:
+        predicted = self.kalman.predict() if self.kalman.initialized else None
+        if predicted is None or self.stable_count == 0:
             if pred_ious[best] > CONFIDENCE_GATE:
                 self.start(boxes[best])
             return best, None
-        predicted = self.kalman.predict()
-        if self.stable_count < STABLE_FRAMES:
+        if not self.scoring or self.stable_count < STABLE_FRAMES:
             self._observe(boxes[best], pred_ious[best])
             return best, None
         motion = np.array([sv.box_iou(predicted, box) for box in boxes])
         chosen = int(np.argmax(self.weight * motion + (1 - self.weight) * pred_ious))
         self._observe(boxes[chosen], pred_ious[chosen])
         return chosen, float(motion[chosen])
+
+    @property
+    def next_box(self) -> np.ndarray | None:
+        """The filter's xyxy box on the next frame (it is not advanced); None until it has had a box."""
+        return self.kalman.next_box() if self.kalman.initialized else None
 
     def _observe(self, box: np.ndarray, pred_iou: float) -> None:
         if pred_iou > CONFIDENCE_GATE and not _is_empty(box):

@@ -63,6 +63,11 @@ class BoxKalmanFilter:
         self.kf.R = np.diag(np.square([_POS_WEIGHT * h, _POS_WEIGHT * h, 1e-1, _POS_WEIGHT * h]))
         self.kf.update(_xyah(box)[:, None])
 
+    def next_box(self) -> np.ndarray:
+        """The xyxy box `predict` would give on the next frame, without advancing the filter (for readers of the
+        motion model that must not change it)."""
+        return xyah_to_xyxy((self.kf.F @ self.kf.x)[:4, 0])
+
     @property
     def box(self) -> np.ndarray:
         """The current state's xyxy box."""
