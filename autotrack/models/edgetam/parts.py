@@ -7,8 +7,8 @@ Memory entries are stored in that compressed form, so memory attention reads 512
 size, and an object's memory is small (at 1024 px, 512 tokens instead of SAM2's 4,096).
 
 Private transformers calls relied on (transformers 5.24, the pinned 5.23-6 range): `EdgeTamVideoModel.
-_use_mask_as_output` (mask prompts) and `EdgeTamVideoPerceiverResampler._forward_1d` (`perceive`). Our attention
-function is registered with transformers' `AttentionInterface` when the parts are built, not on import.
+_use_mask_as_output` (mask prompts) and `EdgeTamVideoPerceiverResampler._forward_1d` (`perceive`). The parts it
+shares with SAM 3 are in `autotrack.models.transformers_parts`.
 """
 
 from __future__ import annotations
@@ -18,32 +18,20 @@ import math
 import torch
 import torch.nn.functional as F
 from timm.utils.model import reparameterize_model
-from transformers import AttentionInterface
-from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-from autotrack.engine.attention import scaled_dot_product_attention
-from autotrack.engine.parts import Heads, ImageFeatures
-from autotrack.models.common import SAMParts
-
-ATTENTION = "autotrack"  # the name of `attention` among transformers' attention functions
+from autotrack.engine.parts import ImageFeatures
+from autotrack.models.transformers_parts import TransformersSAMParts
 
 
-class EdgeTAMParts(SAMParts):
+class EdgeTAMParts(TransformersSAMParts):
     """`ModelParts` of EdgeTAM (see `autotrack.engine.parts`)."""
 
     def __init__(self, model) -> None:
-        super().__init__()
-        AttentionInterface.register(ATTENTION, attention)
         backbone = model.vision_encoder.backbone
         backbone.timm_model = reparameterize_model(backbone.timm_model, inplace=True)
         model.vision_encoder.to(memory_format=torch.channels_last)
-        model.set_attn_implementation({"": ATTENTION})  # memory attention and perceiver (the decoder runs in fp32)
-        self.model = model
-        self.hidden_dim = model.hidden_dim
-        self.mem_dim = model.mem_dim
-        self.num_maskmem = model.num_maskmem
+        super().__init__(model)
         self._positions: dict[tuple[int, int], torch.Tensor] = {}  # the neck's position encoding per feature size
-        self._image_pe = model.get_image_wide_positional_embeddings()  # (1, C, h, w), fixed
 
     def compile(self) -> None:
         self.model.vision_encoder.compile()
@@ -82,12 +70,6 @@ class EdgeTAMParts(SAMParts):
             levels.append(previous)
         return levels[-self.model.vision_encoder.num_feature_levels :][::-1]
 
-    def no_memory(self, features: ImageFeatures) -> torch.Tensor:
-        return (features.vision + self.model.no_memory_embedding).permute(1, 2, 0).view(1, -1, *features.size)
-
-    def temporal_table(self) -> torch.Tensor:
-        return self.model.memory_temporal_positional_encoding.view(self.num_maskmem, -1)
-
     def pointer_encoding(self, distances: torch.Tensor) -> torch.Tensor:
         # EdgeTAM gives object pointers no temporal encoding (its official config: add_tpos_enc_to_obj_ptrs false)
         batch, num = distances.shape
@@ -118,28 +100,6 @@ class EdgeTAMParts(SAMParts):
             x = x + layer.mlp(layer.layer_norm3(x))
         pixels = attention.layer_norm(x)[:, 0]  # (B, h*w, C)
         return pixels.transpose(1, 2).reshape(batch, -1, *features.size)
-
-    def decode(self, pixels: torch.Tensor, high_res: list[torch.Tensor], points: torch.Tensor,
-               labels: torch.Tensor, multimask: bool) -> Heads:
-        model = self.model
-        batch = len(pixels)
-        sparse, dense = model.prompt_encoder(
-            input_points=points[:, None], input_labels=labels[:, None], input_boxes=None, input_masks=None
-        )
-        masks, ious, tokens, object_score = model.mask_decoder(
-            image_embeddings=pixels,
-            image_positional_embeddings=self._image_pe.expand(batch, -1, -1, -1),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=multimask,
-            high_resolution_features=high_res,
-        )  # one prompt per image: drop transformers' prompt-batch axis
-        return Heads(masks[:, 0], ious[:, 0], tokens[:, 0], object_score[:, 0])
-
-    def object_pointer(self, tokens: torch.Tensor, object_score: torch.Tensor) -> torch.Tensor:
-        appearing = (object_score > 0).to(tokens.dtype)
-        pointer = appearing * self.model.object_pointer_proj(tokens)
-        return pointer + (1 - appearing) * self.model.no_object_pointer
 
     def mask_as_output(self, mask: torch.Tensor, features: ImageFeatures) -> tuple[torch.Tensor, ...]:
         out = self.model._use_mask_as_output(features.pixels().float(), features.high_res, mask)
@@ -186,17 +146,4 @@ def perceive(perceiver, maps: torch.Tensor, map_pos: torch.Tensor) -> tuple[torc
     grid_pos = grid_pos.flatten(2).transpose(1, 2)
     pos = torch.cat([global_pos[:1].float(), grid_pos], dim=1)[0, :, None]
     return torch.cat([global_latents, grid_latents], dim=1), pos
-
-
-def attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-              attention_mask: torch.Tensor | None, scaling: float | None = None, dropout: float = 0.0,
-              **kwargs) -> tuple[torch.Tensor, None]:
-    """transformers' attention function interface, computed as the SAM2 engine computes attention
-    (`autotrack.engine.attention.scaled_dot_product_attention`: on a CPU in bf16 or fp16, products over blocks
-    of queries, which use the CPU's bf16 instructions where torch's fused kernel does not; elsewhere torch's kernel).
-    Masked or otherwise scaled attention, which EdgeTAM does not use, goes to transformers' own function."""
-    if attention_mask is not None or dropout or (scaling is not None and scaling != query.shape[-1] ** -0.5):
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
-                                      **kwargs)
-    return scaled_dot_product_attention(query, key, value).transpose(1, 2).contiguous(), None
 
