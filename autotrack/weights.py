@@ -80,7 +80,7 @@ def _sam2_spec(prefix: str, version: str, size: str) -> ModelSpec:
 _SAM2 = [_sam2_spec(prefix, version, size) for prefix, version in (("sam2", "2"), ("sam2.1", "2.1")) for size in _SIZES]
 _EDGETAM = ModelSpec("edgetam", "edgetam", "1", "t", ("edgetam.pt", "EdgeTAM-hf"), EDGETAM_URLS,
                      ultralytics_predictor=False)
-_SAM3 = ModelSpec("sam3", "sam3", "3", "l", ("sam3",), SAM3_URLS, ultralytics_predictor=False, gate=SAM3_GATE)
+_SAM3 = ModelSpec("sam3", "sam3", "3", "l", ("sam3/",), SAM3_URLS, ultralytics_predictor=False, gate=SAM3_GATE)
 MODELS = {spec.name: spec for spec in [*_SAM2, _EDGETAM, _SAM3]}
 
 
