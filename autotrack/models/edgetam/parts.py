@@ -31,29 +31,12 @@ class EdgeTAMParts(TransformersSAMParts):
         backbone.timm_model = reparameterize_model(backbone.timm_model, inplace=True)
         model.vision_encoder.to(memory_format=torch.channels_last)
         super().__init__(model)
-        self._positions: dict[tuple[int, int], torch.Tensor] = {}  # the neck's position encoding per feature size
-
-    def compile(self) -> None:
-        self.model.vision_encoder.compile()
-        for layer in self.model.memory_attention.layers:  # memory length changes from frame to frame
-            layer.self_attn.compile(dynamic=True)
-            layer.cross_attn_image.compile(dynamic=True)
 
     def encode_image(self, image: torch.Tensor) -> ImageFeatures:
-        """`EdgeTamVideoModel.get_image_features` with the neck's position encoding made once per size, and only for
-        the level memory attention reads (transformers rebuilds it for all four levels on every frame: its cache
-        holds one size)."""
-        model = self.model
-        stages = model.vision_encoder.backbone(image.contiguous(memory_format=torch.channels_last)).last_hidden_state
-        levels = self._neck(stages)
-        levels[0] = model.mask_decoder.conv_s0(levels[0])
-        levels[1] = model.mask_decoder.conv_s1(levels[1])
-        last = levels[-1]
-        size = tuple(last.shape[-2:])
-        if size not in self._positions:
-            self._positions[size] = model.vision_encoder.neck.position_encoding(last.shape, last.device, torch.float32)
-        pos = self._positions[size].to(last.dtype).flatten(2).permute(2, 0, 1)
-        return ImageFeatures(last.flatten(2).permute(2, 0, 1), pos, [x.float() for x in levels[:-1]], size)
+        """`EdgeTamVideoModel.get_image_features`, its neck without position encodings (`image_features`)."""
+        backbone = self.model.vision_encoder.backbone
+        stages = backbone(image.contiguous(memory_format=torch.channels_last)).last_hidden_state
+        return self.image_features(self._neck(stages))
 
     def _neck(self, stages: list[torch.Tensor]) -> list[torch.Tensor]:
         """`EdgeTamVisionNeck.forward` without position encodings: the FPN levels the model uses, finest first."""
@@ -75,31 +58,13 @@ class EdgeTAMParts(TransformersSAMParts):
         batch, num = distances.shape
         return distances.new_zeros(num, batch, self.mem_dim)
 
-    def attend(self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_frames: int,
-               num_pointer_tokens: int) -> torch.Tensor:
-        """transformers' `EdgeTamVideoMemoryAttention.forward` for a batch of objects, with the work that depends only
-        on the frame done once, as `autotrack.models.sam2.memory_attention.attend_to_memory` does for SAM2: the first
-        layer's self-attention (it sees only the frame's features) and the keys (memory + position, the same in
-        every layer). Dropout is left out: the model is in eval mode."""
+    def key_rotation(self, x: torch.Tensor, num_frames: int) -> dict:
+        # EdgeTAM's keys have their own positions (the perceiver's 16x16 grid), repeated over the memory frames
         attention = self.model.memory_attention
-        batch = memory.shape[1]
-        x = (features.vision + 0.1 * features.pos).transpose(0, 1)[:, None]  # (1, 1, h*w, C), batch first
-        memory = memory.transpose(0, 1)[:, None]  # (B, 1, M, mem_dim)
-        keys = memory + memory_pos.transpose(0, 1)[:, None]
-        rope = attention.rotary_emb(x, attention.position_ids)
-        rope_keys = attention.rotary_emb(x, attention.position_ids_k)
-        for index, layer in enumerate(attention.layers):
-            normed = layer.layer_norm1(x)
-            x = x + layer.self_attn(query=normed, key=normed, value=normed, position_embeddings=rope)[0]
-            if index == 0:
-                x = x.expand(batch, -1, -1, -1)  # once per frame: no memory so far
-            cross, _ = layer.cross_attn_image(query=layer.layer_norm2(x), key=keys, value=memory,
-                                              position_embeddings=rope, position_embeddings_k=rope_keys,
-                                              num_k_exclude_rope=num_pointer_tokens, rope_k_repeat=num_frames)
-            x = x + cross
-            x = x + layer.mlp(layer.layer_norm3(x))
-        pixels = attention.layer_norm(x)[:, 0]  # (B, h*w, C)
-        return pixels.transpose(1, 2).reshape(batch, -1, *features.size)
+        return {"position_embeddings_k": attention.rotary_emb(x, attention.position_ids_k), "rope_k_repeat": num_frames}
+
+    def feed_forward(self, layer, x: torch.Tensor) -> torch.Tensor:
+        return layer.mlp(x)
 
     def mask_as_output(self, mask: torch.Tensor, features: ImageFeatures) -> tuple[torch.Tensor, ...]:
         out = self.model._use_mask_as_output(features.pixels().float(), features.high_res, mask)

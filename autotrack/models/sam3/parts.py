@@ -29,33 +29,14 @@ MASK_TO_MEMORY = 16  # the memory encoder's downsampler has stride 16: masks ent
 class SAM3Parts(TransformersSAMParts):
     """`ModelParts` of SAM 3's tracker (see `autotrack.engine.parts`)."""
 
-    def __init__(self, model) -> None:
-        super().__init__(model)
-        self._positions: dict[tuple[int, int], torch.Tensor] = {}  # the neck's position encoding per feature size
-
-    def compile(self) -> None:
-        self.model.vision_encoder.compile()
-        for layer in self.model.memory_attention.layers:  # memory length changes from frame to frame
-            layer.self_attn.compile(dynamic=True)
-            layer.cross_attn_image.compile(dynamic=True)
-
     def encode_image(self, image: torch.Tensor) -> ImageFeatures:
-        """`Sam3TrackerVideoModel.get_image_features` without the neck's unused 0.5 level, with the position
-        encoding made once per size and only for the level memory attention reads."""
-        model = self.model
-        encoder = model.vision_encoder
+        """`Sam3TrackerVideoModel.get_image_features` without the neck's unused 0.5 level (and its position
+        encodings: `image_features`)."""
+        encoder = self.model.vision_encoder
         tokens = encoder.backbone(image).last_hidden_state  # (1, g*g, C)
         side = image.shape[-1] // encoder.config.backbone_config.patch_size
         grid = tokens.view(1, side, side, -1).permute(0, 3, 1, 2)
-        levels = [layer(grid) for layer in encoder.neck.fpn_layers[:-1]]  # scales 4, 2, 1
-        levels[0] = model.mask_decoder.conv_s0(levels[0])
-        levels[1] = model.mask_decoder.conv_s1(levels[1])
-        last = levels[-1]
-        size = tuple(last.shape[-2:])
-        if size not in self._positions:
-            self._positions[size] = encoder.neck.position_encoding(last.shape, last.device, torch.float32)
-        pos = self._positions[size].to(last.dtype).flatten(2).permute(2, 0, 1)
-        return ImageFeatures(last.flatten(2).permute(2, 0, 1), pos, [x.float() for x in levels[:-1]], size)
+        return self.image_features([layer(grid) for layer in encoder.neck.fpn_layers[:-1]])  # scales 4, 2, 1
 
     def pointer_encoding(self, distances: torch.Tensor) -> torch.Tensor:
         """SAM 2.1's temporal encoding of object pointers: a sine encoding of the distance (in units of the
@@ -63,30 +44,11 @@ class SAM3Parts(TransformersSAMParts):
         pos = get_1d_sine_pe(distances / (MAX_OBJ_PTRS - 1), dim=self.hidden_dim)  # (B, P, C)
         return self.model.temporal_positional_encoding_projection_layer(pos).transpose(0, 1)
 
-    def attend(self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_frames: int,
-               num_pointer_tokens: int) -> torch.Tensor:
-        """transformers' `Sam3TrackerVideoMemoryAttention.forward` for a batch of objects, with the work that depends
-        only on the frame done once, as `autotrack.models.edgetam.parts.EdgeTAMParts.attend` does: the first layer's
-        self-attention (it sees only the frame's features) and the keys (memory + position, the same in every
-        layer). Dropout is left out: the model is in eval mode. The keys' rotary encoding repeats over the
-        `num_frames` memory frames, which have the frame's own grid."""
-        attention = self.model.memory_attention
-        batch = memory.shape[1]
-        x = (features.vision + 0.1 * features.pos).transpose(0, 1)[:, None]  # (1, 1, h*w, C), batch first
-        memory = memory.transpose(0, 1)[:, None]  # (B, 1, M, mem_dim)
-        keys = memory + memory_pos.transpose(0, 1)[:, None]
-        rope = attention.rotary_emb(x, attention.position_ids)
-        for index, layer in enumerate(attention.layers):
-            normed = layer.layer_norm1(x)
-            x = x + layer.self_attn(query=normed, key=normed, value=normed, position_embeddings=rope)[0]
-            if index == 0:
-                x = x.expand(batch, -1, -1, -1)  # once per frame: no memory so far
-            cross, _ = layer.cross_attn_image(query=layer.layer_norm2(x), key=keys, value=memory,
-                                              position_embeddings=rope, num_k_exclude_rope=num_pointer_tokens)
-            x = x + cross
-            x = x + layer.linear2(layer.activation(layer.linear1(layer.layer_norm3(x))))
-        pixels = attention.layer_norm(x)[:, 0]  # (B, h*w, C)
-        return pixels.transpose(1, 2).reshape(batch, -1, *features.size)
+    def key_rotation(self, x: torch.Tensor, num_frames: int) -> dict:
+        return {}  # the keys' rotation repeats the queries' over the memory frames, which have the frame's grid
+
+    def feed_forward(self, layer, x: torch.Tensor) -> torch.Tensor:
+        return layer.linear2(layer.activation(layer.linear1(x)))
 
     def mask_as_output(self, mask: torch.Tensor, features: ImageFeatures) -> tuple[torch.Tensor, ...]:
         """Not offered: transformers' SAM 3 tracker takes a mask at imgsz / 4 where its decoder reads imgsz / 3.5, so
