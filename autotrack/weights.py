@@ -209,6 +209,11 @@ def find_local(name: str) -> Path | None:
     return None
 
 
+def is_sam3_detector(weights: str) -> bool:
+    """Whether detector weights name SAM 3's concept detector: `sam3`, or a checkpoint folder (YOLO's are files)."""
+    return weights == "sam3" or Path(weights).is_dir()
+
+
 def resolve_detector(weights: str) -> str:
     """The YOLO weights to load for `weights`: "random" or a model yaml as given; a file that exists; a file name
     found in `search_dirs()`; else the name itself, which ultralytics downloads on first use.

@@ -54,18 +54,23 @@ def build_sam3(weights: str | Path | None = None, imgsz: int = 1008) -> Sam3Trac
     return model.eval()
 
 
-def tracker_config(path: Path, imgsz: int) -> Sam3TrackerVideoConfig:
-    """The tracker's configuration of checkpoint folder `path` at input size `imgsz`: from a detector-and-tracker
-    checkpoint (`sam3_video`) its tracker, on the detector's vision encoder (the trunk and the tracker's neck are
-    built alike); a one-line error for a folder that is not a SAM 3 checkpoint."""
+def folder_config(path: Path):
+    """The transformers configuration of checkpoint folder `path`; a one-line error for a folder that is not one."""
     if not (path / "config.json").is_file() or not any(
         (path / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")
     ):
         raise WeightsError(f"{path} is not {FOLDER_HINT}")
     try:
-        config = AutoConfig.from_pretrained(path)
+        return AutoConfig.from_pretrained(path)
     except (OSError, ValueError, KeyError) as error:
         raise WeightsError(f"{path}/config.json is not a readable transformers config: {error}") from None
+
+
+def tracker_config(path: Path, imgsz: int) -> Sam3TrackerVideoConfig:
+    """The tracker's configuration of checkpoint folder `path` at input size `imgsz`: from a detector-and-tracker
+    checkpoint (`sam3_video`) its tracker, on the detector's vision encoder (the trunk and the tracker's neck are
+    built alike); a one-line error for a folder that is not a SAM 3 checkpoint."""
+    config = folder_config(path)
     if config.model_type == "sam3_video":
         tracker = config.tracker_config
         tracker.vision_config = copy.deepcopy(config.detector_config.vision_config)
@@ -75,6 +80,17 @@ def tracker_config(path: Path, imgsz: int) -> Sam3TrackerVideoConfig:
         raise WeightsError(f"{path} is not a SAM 3 checkpoint: its config.json describes {config.model_type!r}")
     tracker.image_size = imgsz
     return tracker
+
+
+def detector_config(path: Path, imgsz: int):
+    """The concept detector's configuration (`Sam3Config`) of checkpoint folder `path` at input size `imgsz`."""
+    config = folder_config(path)
+    if config.model_type == "sam3_video":
+        config = config.detector_config
+    elif config.model_type != "sam3":
+        raise WeightsError(f"{path} holds no SAM 3 concept detector: its config.json describes {config.model_type!r}")
+    config.image_size = imgsz
+    return config
 
 
 def randomize(model: torch.nn.Module) -> None:
