@@ -77,7 +77,9 @@ def test_names_batched_are_names_one_by_one_and_set_classes_changes_them(checkpo
     prompter = Sam3Prompter(checkpoint, text=NAMES, conf=CONF, imgsz=IMGSZ, device="cpu", every=2)
     batched = prompter(frame, 0)
     assert prompter(frame, 1) is None  # every second frame
-    for class_id, name in enumerate(NAMES):
+    encode, calls = prompter.model.get_text_features, []
+    prompter.model.get_text_features = lambda **tokens: calls.append(1) or encode(**tokens)
+    for class_id, name in [*enumerate(NAMES), *enumerate(NAMES)]:  # each class list twice
         prompter.set_classes([name])
         alone = prompter(frame, 2)
         assert set(alone.data["class_name"]) <= {name}
@@ -85,6 +87,7 @@ def test_names_batched_are_names_one_by_one_and_set_classes_changes_them(checkpo
         np.testing.assert_allclose(np.sort(alone.confidence), np.sort(ours.confidence), atol=1e-5)
     prompter.reset()
     assert prompter(frame, 4).data["class_name"].tolist() == batched.data["class_name"].tolist()
+    assert len(calls) == len(NAMES)  # text features once per class list
 
 
 def test_the_sam3_pipeline_finds_by_name_and_tracks_with_one_checkpoint_folder(checkpoint, frame):

@@ -49,6 +49,7 @@ class Sam3Prompter(Prompter):
         self.model = Sam3Model.from_pretrained(path, config=detector_config(path, imgsz)).eval().to(self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.conf, self.imgsz, self.every = conf, imgsz, every
+        self._encoded: dict[tuple[str, ...], tuple] = {}  # text features by class list
         self._initial = self._encode(parse_text(text))
         self._classes = self._initial
 
@@ -65,10 +66,13 @@ class Sam3Prompter(Prompter):
     def _encode(self, names: list[str]) -> tuple[list[str], object, torch.Tensor]:
         """Names -> (names, the text encoder's output (its `pooler_output`: features (N, L, C)), their token mask
         (N, L)), computed once per class list."""
-        tokens = self.tokenizer(names, padding="max_length", max_length=TEXT_TOKENS, truncation=True,
-                                return_tensors="pt").to(self.device)
-        features = self.model.get_text_features(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask)
-        return names, features, tokens.attention_mask
+        key = tuple(names)
+        if key not in self._encoded:
+            tokens = self.tokenizer(names, padding="max_length", max_length=TEXT_TOKENS, truncation=True,
+                                    return_tensors="pt").to(self.device)
+            features = self.model.get_text_features(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask)
+            self._encoded[key] = (names, features, tokens.attention_mask)
+        return self._encoded[key]
 
     @torch.inference_mode()
     def __call__(self, frame: np.ndarray, frame_index: int) -> sv.Detections | None:
