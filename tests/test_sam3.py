@@ -60,16 +60,19 @@ def tiny_config() -> Sam3VideoConfig:
     return config
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A random detector-and-tracker checkpoint folder, as facebook/sam3's is laid out."""
-    folder = tmp_path_factory.mktemp("weights") / "sam3"
+def random_checkpoint(folder: Path) -> Path:
+    """A random detector-and-tracker checkpoint folder at `folder`, as facebook/sam3's is laid out."""
     torch.manual_seed(0)
     model = Sam3VideoModel(tiny_config())
     randomize(model)
     assert all(bool((p != 0).any()) for p in model.parameters())
     model.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return random_checkpoint(tmp_path_factory.mktemp("weights") / "sam3")
 
 
 def clip(name: str, data_dir, tmp_path: Path) -> tuple[Path, dict[int, dict[int, Prompt]]]:

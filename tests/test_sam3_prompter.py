@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
-from test_sam3 import tiny_config
-from transformers import CLIPTokenizer, Sam3ImageProcessor, Sam3Model, Sam3Processor, Sam3VideoModel
+from test_sam3 import IMGSZ, random_checkpoint
+from transformers import CLIPTokenizer, Sam3ImageProcessor, Sam3Model, Sam3Processor
 
-from autotrack.models.sam3.build import randomize
 from autotrack.prompters.sam3 import TEXT_TOKENS, Sam3Prompter
 
-IMGSZ = 224
 NAMES = ["car", "person", "red bus"]
 CONF = 0.2
 
@@ -23,11 +22,7 @@ CONF = 0.2
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     """A random detector-and-tracker checkpoint folder with a small CLIP tokenizer (letters only)."""
-    folder = tmp_path_factory.mktemp("weights") / "sam3"
-    torch.manual_seed(0)
-    model = Sam3VideoModel(tiny_config())
-    randomize(model)
-    model.save_pretrained(folder)
+    folder = random_checkpoint(tmp_path_factory.mktemp("weights") / "sam3")
     letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
     vocab = {token: i for i, token in enumerate(["<|startoftext|>", "<|endoftext|>", *letters,
                                                   *(f"{c}</w>" for c in letters)])}
@@ -44,14 +39,9 @@ def frame() -> np.ndarray:
 def reference(checkpoint: Path, frame: np.ndarray, name: str) -> dict:
     """`Sam3Model` called directly on the frame as the prompter resizes it, one name, post-processed by
     transformers' processor."""
-    from test_sam3 import IMGSZ as TRACKER_IMGSZ  # the tiny configuration's size
-
-    assert TRACKER_IMGSZ == IMGSZ
     model = Sam3Model.from_pretrained(checkpoint).eval()
     tokenizer = CLIPTokenizer.from_pretrained(checkpoint)
     processor = Sam3Processor(Sam3ImageProcessor(size={"height": IMGSZ, "width": IMGSZ}), tokenizer)
-    import cv2
-
     square = cv2.resize(frame, (IMGSZ, IMGSZ), interpolation=cv2.INTER_LINEAR)[..., ::-1]
     pixels = torch.from_numpy(np.ascontiguousarray(square)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
     tokens = tokenizer([name], padding="max_length", max_length=TEXT_TOKENS, return_tensors="pt")
