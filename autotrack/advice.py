@@ -6,7 +6,9 @@ same tracking at the same input size several times faster. The defaults stay as 
 masks should not depend on where it runs, and EdgeTAM needs the `edgetam` extra), and the run says so once.
 
 The advice speaks from measurements only: a run gets the note when its model at its input size was measured below
-`SLOW_FPS` and a ready pipeline's model and input size was measured at least `FASTER` times faster. The figures are
+`SLOW_FPS` and a ready pipeline's model and input size was measured at least `FASTER` times faster. A model too
+slow on a CPU to be benchmarked there (`GPU_MODELS`: SAM 3) gets a note from its image encoder's counted cost
+instead, naming the fastest measured ready pipeline. The figures are
 the repository's `autotrack bench` results (benchmarks/results/, runs on a CPU, one object, automatic precision);
 the ratios carry over to other CPUs better than the frame rates do. That folder is not part of an installed
 package, so the one figure per result file the advice needs ships beside this module (`cpu_speed.json`, written by
@@ -24,6 +26,9 @@ from autotrack.config import PipelineConfig, builtin_pipelines, load_config
 FIGURES = Path(__file__).with_name("cpu_speed.json")
 SLOW_FPS = 1.0  # a run below this many frames a second is worth a note
 FASTER = 2.0  # a ready pipeline is named when it ran at least this many times faster
+# models for a GPU, not benchmarked on a CPU: why, from the FLOPs of their image encoders (counted with transformers)
+GPU_MODELS = {"sam3": "its ViT-L image encoder costs about 5,400 GFLOP a frame at 1008 px and 1,570 at 504 px, "
+                      "140 times EdgeTAM's at 1024 px"}
 
 
 def cpu_fps() -> dict[tuple[str, int, int], float]:
@@ -36,6 +41,8 @@ def faster_pipeline_note(config: PipelineConfig, device_type: str) -> str | None
     if device_type != "cpu":
         return None
     figures = cpu_fps()
+    if config.sam.model in GPU_MODELS:
+        return _gpu_model_note(config.sam.model, figures)
     fps = figures.get((config.sam.model, config.sam.imgsz, 1))
     if fps is None or fps >= SLOW_FPS:
         return None
@@ -53,3 +60,14 @@ def faster_pipeline_note(config: PipelineConfig, device_type: str) -> str | None
     return (f"note: {config.sam.model} at imgsz {config.sam.imgsz} is slow on a CPU (about {fps:.2f} frames/s "
             f"in autotrack's CPU benchmark); {options}; `autotrack bench --sam {first.model} --imgsz {first.imgsz}` "
             "measures this machine")
+
+
+def _gpu_model_note(model: str, figures: dict[tuple[str, int, int], float]) -> str:
+    """The note for a GPU model on a CPU: what it costs, and the ready pipelines measured at `SLOW_FPS` or more
+    there, fastest first."""
+    runs = [(figures.get((sam.model, sam.imgsz, 1), 0.0), name, sam)
+            for name, sam in ((name, load_config(name).sam) for name in builtin_pipelines())]
+    options = ", ".join(f"-p {name} ({sam.model} at imgsz {sam.imgsz}) about {fps:.1f} frames/s"
+                        for fps, name, sam in sorted(runs, key=lambda run: -run[0]) if fps >= SLOW_FPS)
+    return (f"note: {model} is a model for a GPU ({GPU_MODELS[model]}): on a CPU a frame takes tens of seconds; "
+            f"for a CPU prefer {options} in autotrack's CPU benchmark")

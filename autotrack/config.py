@@ -4,7 +4,7 @@ A pipeline file has up to six sections, each optional (defaults below):
     detector: {weights: yolo11n.pt, classes: [person], conf: 0.25, imgsz: 640, every: 1}   # or `detector: null`
     detector: {weights: yoloe-11s-seg.pt, text: [forklift, person in a hard hat]}          # open vocabulary
     sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true, precision: auto,
-          compile: false}      # model: sam2_t/s/b/l, sam2.1_t/s/b/l or edgetam
+          compile: false}      # model: sam2_t/s/b/l, sam2.1_t/s/b/l, edgetam or sam3
     points: {backend: lk, num_points: 16, num_negatives: 4, min_visible: null}   # default `points: null`: none
     identity: {max_lost: 30, ...}      # IdentityConfig
     reid: {enabled: false, threshold: 0.8, ...}   # ReidConfig: long-term re-identification

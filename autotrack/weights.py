@@ -3,9 +3,11 @@
 A name such as `sam2.1_t` or `edgetam` resolves to a file, looked for in this order:
 1. `$AUTOTRACK_WEIGHTS` (a folder), then `./weights/`, then the cache `~/.cache/autotrack/`, under any of the
    model's file names: for SAM2 ultralytics' (`sam2.1_t.pt`) or Meta's (`sam2.1_hiera_tiny.pt`); for EdgeTAM
-   Meta's `edgetam.pt` or a transformers checkpoint folder `EdgeTAM-hf/` (`model.safetensors` inside);
+   Meta's `edgetam.pt` or a transformers checkpoint folder `EdgeTAM-hf/` (`model.safetensors` inside); for SAM 3
+   a transformers checkpoint folder `sam3/` (facebook/sam3's files);
 2. otherwise the first file is downloaded on first use into the cache (SAM2 by ultralytics, EdgeTAM from Meta's
-   GitHub repository).
+   GitHub repository). SAM 3 is gated (Meta's SAM License, accepted on Hugging Face), so it is never downloaded
+   here: the error says how to get it.
 The text encoders of YOLOE's text prompts (`mobileclip_blt.ts`, ...) are found the same way (`resolve_text_encoder`).
 When a file is missing and the network cannot be reached, `WeightsError` says which file is missing, where to put
 it and where to get it, within seconds.
@@ -40,12 +42,19 @@ EDGETAM_URLS = (
 )
 
 
+SAM3_URLS = ("https://huggingface.co/facebook/sam3",)  # detector and tracker in one checkpoint, about 3.4 GB
+SAM3_GATE = ("gated by Meta's SAM License: accept it on https://huggingface.co/facebook/sam3, log in (`hf auth "
+             "login`), then `hf download facebook/sam3 --local-dir weights/sam3` (about 3.4 GB)")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model: its family ("sam2" or "edgetam"), SAM2's `version` ("2", "2.1") and `size` (t, s, b, l; EdgeTAM
-    counts as t), the file names it is found under (the first one is downloaded) and where to get them.
-    `ultralytics_predictor`: ultralytics' SAM2VideoPredictor runs the model from the same file (it is built with
-    ultralytics' SAM2 builders), so `autotrack bench` measures the engine against that predictor on this model."""
+    """One model: its family ("sam2", "edgetam" or "sam3"), SAM2's `version` ("2", "2.1") and `size` (t, s, b, l;
+    EdgeTAM counts as t, SAM 3's ViT-L as l), the file names it is found under (the first one is downloaded) and
+    where to get them. `ultralytics_predictor`: ultralytics' SAM2VideoPredictor runs the model from the same file (it
+    is built with ultralytics' SAM2 builders), so `autotrack bench` measures the engine against that predictor on
+    this model. `gate`: how to get a model whose licence must be accepted first; such a model is never downloaded
+    here."""
 
     name: str
     family: str
@@ -54,6 +63,7 @@ class ModelSpec:
     files: tuple[str, ...]
     urls: tuple[str, ...]
     ultralytics_predictor: bool
+    gate: str | None = None
 
 
 # YOLOE's text model (the `text_model` of its checkpoint) -> the TorchScript text encoder ultralytics releases
@@ -70,11 +80,12 @@ def _sam2_spec(prefix: str, version: str, size: str) -> ModelSpec:
 _SAM2 = [_sam2_spec(prefix, version, size) for prefix, version in (("sam2", "2"), ("sam2.1", "2.1")) for size in _SIZES]
 _EDGETAM = ModelSpec("edgetam", "edgetam", "1", "t", ("edgetam.pt", "EdgeTAM-hf"), EDGETAM_URLS,
                      ultralytics_predictor=False)
-MODELS = {spec.name: spec for spec in [*_SAM2, _EDGETAM]}
+_SAM3 = ModelSpec("sam3", "sam3", "3", "l", ("sam3/",), SAM3_URLS, ultralytics_predictor=False, gate=SAM3_GATE)
+MODELS = {spec.name: spec for spec in [*_SAM2, _EDGETAM, _SAM3]}
 
 
 def get_spec(name: str) -> ModelSpec:
-    """Look a model name up; accepts `sam2.1_t`, `sam2.1_t.pt` or `edgetam`."""
+    """Look a model name up; accepts `sam2.1_t`, `sam2.1_t.pt`, `edgetam` or `sam3`."""
     spec = MODELS.get(name.removesuffix(".pt"))
     if spec is None:
         raise WeightsError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
@@ -100,10 +111,11 @@ def _reachable(url: str, timeout: float = 3.0) -> bool:
 
 def _missing_message(spec: ModelSpec) -> str:
     dirs = ", ".join(str(d) for d in search_dirs())
+    why = "gated, so not downloaded here" if spec.gate else "cannot be downloaded (no network)"
     return (
-        f"weights for {spec.name!r} not found and cannot be downloaded (no network). "
+        f"weights for {spec.name!r} not found and {why}. "
         f"Put {' or '.join(spec.files)} in one of: {dirs}. "
-        f"Get it from {' or '.join(spec.urls)}"
+        f"Get it from {' or '.join(spec.urls)}" + (f"; {spec.gate}" if spec.gate else "")
     )
 
 
@@ -117,6 +129,8 @@ def resolve_weights(name: str, weights: str | Path | None = None) -> Path:
             return path
         return check_checkpoint(path)
     local = find_local(name)
+    if local is None and spec.gate:
+        raise WeightsError(_missing_message(spec))
     return local if local is not None else _download(spec.files[0], spec.urls[0], _missing_message(spec))
 
 
@@ -193,6 +207,11 @@ def find_local(name: str) -> Path | None:
             if (folder / file).exists():
                 return folder / file
     return None
+
+
+def is_sam3_detector(weights: str) -> bool:
+    """Whether detector weights name SAM 3's concept detector: `sam3`, or a checkpoint folder (YOLO's are files)."""
+    return weights == "sam3" or Path(weights).is_dir()
 
 
 def resolve_detector(weights: str) -> str:

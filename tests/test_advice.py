@@ -35,6 +35,15 @@ def test_note_only_for_a_run_measured_slow_on_a_cpu(pipeline, overrides, device,
         assert "about 0.33 frames/s" in note and "about 4x faster" in note and "about 6x faster" in note
 
 
+@pytest.mark.parametrize("pipeline", ["yolo-sam2", "manual-sam2"])
+def test_sam3_on_a_cpu_says_what_it_costs_and_which_pipeline_to_prefer(pipeline):
+    config = load_config(pipeline, {"sam.model": "sam3", "sam.imgsz": 1008})
+    note = faster_pipeline_note(config, "cpu")
+    assert "sam3 is a model for a GPU" in note and "5,400 GFLOP" in note and "\n" not in note
+    assert "prefer -p fast-cpu (sam2.1_t at imgsz 512) about 2.0 frames/s, -p edge-cpu (edgetam at imgsz 1024)" in note
+    assert faster_pipeline_note(config, "cuda") is None
+
+
 def test_the_shipped_figures_are_the_result_files():
     """Regenerate with `python benchmarks/update_figures.py` after adding a result."""
     results = load_results(RESULTS)

@@ -57,21 +57,13 @@ def ultralytics_masks(video: Path, box: list[float], weights: Path) -> list[np.n
 
 
 def transformers_masks(video: Path, box: list[float], weights: Path) -> list[np.ndarray]:
-    from transformers import (
-        EdgeTamVideoModel,
-        Sam2ImageProcessor,
-        Sam2VideoProcessor,
-        Sam2VideoVideoProcessor,
-    )
+    from transformers import EdgeTamVideoModel
 
     from autotrack.models.edgetam.build import edgetam_config
 
     imgsz = IMGSZ["edgetam"]
     model = EdgeTamVideoModel.from_pretrained(weights, config=edgetam_config(imgsz)).eval()
-    size = {"height": imgsz, "width": imgsz}
-    processor = Sam2VideoProcessor(Sam2ImageProcessor(size=size), Sam2VideoVideoProcessor(size=size), target_size=imgsz)
-    session = processor.init_video_session(inference_device="cpu", dtype=torch.float32)
-    letterbox = LetterBox((imgsz, imgsz), auto=False, center=False)
+    processor, session = square_video_session(imgsz)
     masks = []
     for index, frame in enumerate(read_frames(video)):
         gain = imgsz / max(frame.shape[:2])
@@ -79,14 +71,33 @@ def transformers_masks(video: Path, box: list[float], weights: Path) -> list[np.
             processor.add_inputs_to_inference_session(
                 session, frame_idx=0, obj_ids=1, input_boxes=[[[c * gain for c in box]]], original_size=(imgsz, imgsz)
             )
-        square = np.ascontiguousarray(letterbox(image=frame)[..., ::-1])  # RGB
-        pixels = processor(images=square, return_tensors="pt").pixel_values[0]
-        with torch.inference_mode():
-            low_res = model(inference_session=session, frame=pixels).pred_masks  # (1, 1, S/4, S/4) logits
-        shape = frame.shape[:2]
-        ratio = [round(s * gain) * m / imgsz / s for s, m in zip(shape, low_res.shape[2:])]
-        masks.append(ops.scale_masks(low_res, shape, (ratio, (0, 0)), padding=False)[0, 0].numpy() > 0)
+        masks.append(streamed_masks(model, processor, session, frame, imgsz)[0])
     return masks
+
+
+def square_video_session(imgsz: int, **stats):
+    """transformers' SAM2-video processor for square frames of `imgsz` (`stats`: the image processor's pixel mean
+    and std, ImageNet's by default) and a streaming inference session on the CPU in float32."""
+    from transformers import Sam2ImageProcessor, Sam2VideoProcessor, Sam2VideoVideoProcessor
+
+    size = {"height": imgsz, "width": imgsz}
+    processor = Sam2VideoProcessor(Sam2ImageProcessor(size=size, **stats), Sam2VideoVideoProcessor(size=size),
+                                   target_size=imgsz)
+    return processor, processor.init_video_session(inference_device="cpu", dtype=torch.float32)
+
+
+def streamed_masks(model, processor, session, frame: np.ndarray, imgsz: int) -> np.ndarray:
+    """One streamed frame through a transformers video model, given letterboxed as the engine gives it to its
+    model; each object's low-resolution mask scaled back to the frame as the engine and ultralytics' SAM predictors
+    do: (objects, H, W) bool."""
+    square = np.ascontiguousarray(LetterBox((imgsz, imgsz), auto=False, center=False)(image=frame)[..., ::-1])
+    pixels = processor(images=square, return_tensors="pt").pixel_values[0]
+    with torch.inference_mode():
+        low_res = model(inference_session=session, frame=pixels).pred_masks  # (objects, 1, h, w) logits
+    shape = frame.shape[:2]
+    gain = imgsz / max(shape)
+    ratio = [round(s * gain) * m / imgsz / s for s, m in zip(shape, low_res.shape[2:])]
+    return ops.scale_masks(low_res, shape, (ratio, (0, 0)), padding=False)[:, 0].numpy() > 0
 
 
 def our_masks(model: str, video: Path, box: list[float], weights: Path) -> list[np.ndarray]:

@@ -35,10 +35,11 @@ OPTIONS: dict[str, Callable] = {
     "classes": click.option("--classes", help="Comma-separated class names or ids to follow, e.g. person,car."),
     "text": click.option("--text", help="Open vocabulary: comma-separated names of what to find, e.g. "
                                         "'forklift, person in a hard hat' (YOLOE; the text-sam2 pipeline by default)."),
-    "sam": click.option("--sam", help="Model: sam2_t/s/b/l, sam2.1_t/s/b/l, or edgetam (fast on CPUs)."),
+    "sam": click.option("--sam", help="Model: sam2_t/s/b/l, sam2.1_t/s/b/l, edgetam (fast on CPUs) or sam3 (GPUs)."),
     "sam_weights": click.option("--sam-weights", help="Model weights file (or folder), or 'random'."),
     "imgsz": click.option("--imgsz", type=int,
-                          help="Model input size (a multiple of 32; EdgeTAM: of 256). Default: the pipeline's."),
+                          help="Model input size (a multiple of 32; EdgeTAM: of 256; SAM 3: of 14). "
+                               "Default: the pipeline's."),
     "precision": click.option(
         "--precision", metavar="|".join(PRECISIONS),
         help="Model compute precision (default auto: bf16 on CUDA from Ampere on and on CPUs with AVX512-BF16 or "

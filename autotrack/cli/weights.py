@@ -9,7 +9,7 @@ from autotrack.weights import MODELS, find_local, search_dirs
 
 @click.command("weights")
 def weights_command() -> None:
-    """List SAM2 and EdgeTAM models, their file names, and where each was found."""
+    """List SAM2, EdgeTAM and SAM 3 models, their file names, and where each was found."""
     click.echo(f"searched: {', '.join(str(d) for d in search_dirs())}")
     for name, spec in MODELS.items():
         local = find_local(name)

@@ -45,7 +45,7 @@ def load_engine(model: str = "sam2.1_t", weights: str | Path | None = None, imgs
 
 
 class SAM2Tracker(EngineSession):
-    """Segment and follow objects in a stream of frames with SAM2 or EdgeTAM: one session with its own model.
+    """Segment and follow objects in a stream of frames with SAM2, EdgeTAM or SAM 3: one session with its own model.
 
     The arguments are `load_engine`'s (model, weights, imgsz, device, precision, compile) and
     `EngineModel.session`'s (memory, kalman, profile, embedding). To serve several streams with one copy of the

@@ -9,9 +9,10 @@ from __future__ import annotations
 from autotrack.engine.family import Family
 from autotrack.models.edgetam import FAMILY as EDGETAM
 from autotrack.models.sam2 import FAMILY as SAM2
+from autotrack.models.sam3 import FAMILY as SAM3
 from autotrack.weights import get_spec
 
-FAMILIES: dict[str, Family] = {family.name: family for family in (SAM2, EDGETAM)}
+FAMILIES: dict[str, Family] = {family.name: family for family in (SAM2, EDGETAM, SAM3)}
 
 
 def family_of(model: str) -> Family:

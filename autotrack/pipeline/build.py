@@ -46,11 +46,13 @@ class Models:
 def check_weights(config: PipelineConfig) -> None:
     """Fail in one line, before any model loads, when a weights file the config names is missing, is not a
     checkpoint, or (offline) cannot be had. Loads nothing."""
-    from autotrack.weights import resolve_detector, resolve_weights
+    from autotrack.weights import is_sam3_detector, resolve_detector, resolve_weights
 
     if config.sam.weights != "random":
         resolve_weights(config.sam.model, config.sam.weights)
-    if config.detector is not None:
+    if config.detector is not None and is_sam3_detector(config.detector.weights):
+        resolve_weights("sam3", None if config.detector.weights == "sam3" else config.detector.weights)
+    elif config.detector is not None:
         resolve_detector(config.detector.weights)
 
 
@@ -59,9 +61,12 @@ def load_models(config: PipelineConfig, engine: EngineModel | None = None) -> Mo
     the weights files are checked first, so a bad one fails in one line before any model loads. `engine`: one
     already loaded for a config with the same engine key (`models_key`), shared instead of loading another."""
     from autotrack.models import check_imgsz, load_engine
+    from autotrack.weights import is_sam3_detector
 
     sam = config.sam
     check_imgsz(sam.model, sam.imgsz)
+    if config.detector is not None and is_sam3_detector(config.detector.weights):
+        check_imgsz("sam3", config.detector.imgsz)
     check_weights(config)
     prompter = build_prompter(config)
     if engine is None:
@@ -153,14 +158,21 @@ def load_pipeline(
 
 
 def build_prompter(config: PipelineConfig) -> Prompter | None:
-    """The configured detector, or None for a pipeline without one: YOLOE or YOLO-World when the detector has text
-    or its weights name one (open vocabulary), else YOLO."""
+    """The configured detector, or None for a pipeline without one: SAM 3's concept detector when the weights are
+    `sam3` or a checkpoint folder; YOLOE or YOLO-World when the detector has text or its weights name one (open
+    vocabulary); else YOLO."""
     if config.detector is None:
         return None
+    from autotrack.prompters.sam3 import Sam3Prompter
+    from autotrack.weights import is_sam3_detector
     from autotrack.prompters.yolo import YoloPrompter
     from autotrack.prompters.yoloe import YoloePrompter, is_open_vocabulary
 
     options = asdict(config.detector)
+    if is_sam3_detector(options["weights"]):
+        weights = None if options["weights"] == "sam3" else options["weights"]
+        return Sam3Prompter(weights, options["text"], options["conf"], options["imgsz"], options["every"],
+                            config.device)
     if options["text"] is not None or is_open_vocabulary(options["weights"]):
         return YoloePrompter(**options, device=config.device)
     del options["text"]  # always None here: a closed-set YOLO reads no text

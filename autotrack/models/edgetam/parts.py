@@ -7,8 +7,8 @@ Memory entries are stored in that compressed form, so memory attention reads 512
 size, and an object's memory is small (at 1024 px, 512 tokens instead of SAM2's 4,096).
 
 Private transformers calls relied on (transformers 5.24, the pinned 5.23-6 range): `EdgeTamVideoModel.
-_use_mask_as_output` (mask prompts) and `EdgeTamVideoPerceiverResampler._forward_1d` (`perceive`). Our attention
-function is registered with transformers' `AttentionInterface` when the parts are built, not on import.
+_use_mask_as_output` (mask prompts) and `EdgeTamVideoPerceiverResampler._forward_1d` (`perceive`). The parts it
+shares with SAM 3 are in `autotrack.models.transformers_parts`.
 """
 
 from __future__ import annotations
@@ -18,54 +18,25 @@ import math
 import torch
 import torch.nn.functional as F
 from timm.utils.model import reparameterize_model
-from transformers import AttentionInterface
-from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-from autotrack.engine.attention import scaled_dot_product_attention
-from autotrack.engine.parts import Heads, ImageFeatures
-from autotrack.models.common import SAMParts
-
-ATTENTION = "autotrack"  # the name of `attention` among transformers' attention functions
+from autotrack.engine.parts import ImageFeatures
+from autotrack.models.transformers_parts import TransformersSAMParts
 
 
-class EdgeTAMParts(SAMParts):
+class EdgeTAMParts(TransformersSAMParts):
     """`ModelParts` of EdgeTAM (see `autotrack.engine.parts`)."""
 
     def __init__(self, model) -> None:
-        super().__init__()
-        AttentionInterface.register(ATTENTION, attention)
         backbone = model.vision_encoder.backbone
         backbone.timm_model = reparameterize_model(backbone.timm_model, inplace=True)
         model.vision_encoder.to(memory_format=torch.channels_last)
-        model.set_attn_implementation({"": ATTENTION})  # memory attention and perceiver (the decoder runs in fp32)
-        self.model = model
-        self.hidden_dim = model.hidden_dim
-        self.mem_dim = model.mem_dim
-        self.num_maskmem = model.num_maskmem
-        self._positions: dict[tuple[int, int], torch.Tensor] = {}  # the neck's position encoding per feature size
-        self._image_pe = model.get_image_wide_positional_embeddings()  # (1, C, h, w), fixed
-
-    def compile(self) -> None:
-        self.model.vision_encoder.compile()
-        for layer in self.model.memory_attention.layers:  # memory length changes from frame to frame
-            layer.self_attn.compile(dynamic=True)
-            layer.cross_attn_image.compile(dynamic=True)
+        super().__init__(model)
 
     def encode_image(self, image: torch.Tensor) -> ImageFeatures:
-        """`EdgeTamVideoModel.get_image_features` with the neck's position encoding made once per size, and only for
-        the level memory attention reads (transformers rebuilds it for all four levels on every frame: its cache
-        holds one size)."""
-        model = self.model
-        stages = model.vision_encoder.backbone(image.contiguous(memory_format=torch.channels_last)).last_hidden_state
-        levels = self._neck(stages)
-        levels[0] = model.mask_decoder.conv_s0(levels[0])
-        levels[1] = model.mask_decoder.conv_s1(levels[1])
-        last = levels[-1]
-        size = tuple(last.shape[-2:])
-        if size not in self._positions:
-            self._positions[size] = model.vision_encoder.neck.position_encoding(last.shape, last.device, torch.float32)
-        pos = self._positions[size].to(last.dtype).flatten(2).permute(2, 0, 1)
-        return ImageFeatures(last.flatten(2).permute(2, 0, 1), pos, [x.float() for x in levels[:-1]], size)
+        """`EdgeTamVideoModel.get_image_features`, its neck without position encodings (`image_features`)."""
+        backbone = self.model.vision_encoder.backbone
+        stages = backbone(image.contiguous(memory_format=torch.channels_last)).last_hidden_state
+        return self.image_features(self._neck(stages))
 
     def _neck(self, stages: list[torch.Tensor]) -> list[torch.Tensor]:
         """`EdgeTamVisionNeck.forward` without position encodings: the FPN levels the model uses, finest first."""
@@ -82,64 +53,18 @@ class EdgeTAMParts(SAMParts):
             levels.append(previous)
         return levels[-self.model.vision_encoder.num_feature_levels :][::-1]
 
-    def no_memory(self, features: ImageFeatures) -> torch.Tensor:
-        return (features.vision + self.model.no_memory_embedding).permute(1, 2, 0).view(1, -1, *features.size)
-
-    def temporal_table(self) -> torch.Tensor:
-        return self.model.memory_temporal_positional_encoding.view(self.num_maskmem, -1)
-
     def pointer_encoding(self, distances: torch.Tensor) -> torch.Tensor:
         # EdgeTAM gives object pointers no temporal encoding (its official config: add_tpos_enc_to_obj_ptrs false)
         batch, num = distances.shape
         return distances.new_zeros(num, batch, self.mem_dim)
 
-    def attend(self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_frames: int,
-               num_pointer_tokens: int) -> torch.Tensor:
-        """transformers' `EdgeTamVideoMemoryAttention.forward` for a batch of objects, with the work that depends only
-        on the frame done once, as `autotrack.models.sam2.memory_attention.attend_to_memory` does for SAM2: the first
-        layer's self-attention (it sees only the frame's features) and the keys (memory + position, the same in
-        every layer). Dropout is left out: the model is in eval mode."""
+    def key_rotation(self, x: torch.Tensor, num_frames: int) -> dict:
+        # EdgeTAM's keys have their own positions (the perceiver's 16x16 grid), repeated over the memory frames
         attention = self.model.memory_attention
-        batch = memory.shape[1]
-        x = (features.vision + 0.1 * features.pos).transpose(0, 1)[:, None]  # (1, 1, h*w, C), batch first
-        memory = memory.transpose(0, 1)[:, None]  # (B, 1, M, mem_dim)
-        keys = memory + memory_pos.transpose(0, 1)[:, None]
-        rope = attention.rotary_emb(x, attention.position_ids)
-        rope_keys = attention.rotary_emb(x, attention.position_ids_k)
-        for index, layer in enumerate(attention.layers):
-            normed = layer.layer_norm1(x)
-            x = x + layer.self_attn(query=normed, key=normed, value=normed, position_embeddings=rope)[0]
-            if index == 0:
-                x = x.expand(batch, -1, -1, -1)  # once per frame: no memory so far
-            cross, _ = layer.cross_attn_image(query=layer.layer_norm2(x), key=keys, value=memory,
-                                              position_embeddings=rope, position_embeddings_k=rope_keys,
-                                              num_k_exclude_rope=num_pointer_tokens, rope_k_repeat=num_frames)
-            x = x + cross
-            x = x + layer.mlp(layer.layer_norm3(x))
-        pixels = attention.layer_norm(x)[:, 0]  # (B, h*w, C)
-        return pixels.transpose(1, 2).reshape(batch, -1, *features.size)
+        return {"position_embeddings_k": attention.rotary_emb(x, attention.position_ids_k), "rope_k_repeat": num_frames}
 
-    def decode(self, pixels: torch.Tensor, high_res: list[torch.Tensor], points: torch.Tensor,
-               labels: torch.Tensor, multimask: bool) -> Heads:
-        model = self.model
-        batch = len(pixels)
-        sparse, dense = model.prompt_encoder(
-            input_points=points[:, None], input_labels=labels[:, None], input_boxes=None, input_masks=None
-        )
-        masks, ious, tokens, object_score = model.mask_decoder(
-            image_embeddings=pixels,
-            image_positional_embeddings=self._image_pe.expand(batch, -1, -1, -1),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=multimask,
-            high_resolution_features=high_res,
-        )  # one prompt per image: drop transformers' prompt-batch axis
-        return Heads(masks[:, 0], ious[:, 0], tokens[:, 0], object_score[:, 0])
-
-    def object_pointer(self, tokens: torch.Tensor, object_score: torch.Tensor) -> torch.Tensor:
-        appearing = (object_score > 0).to(tokens.dtype)
-        pointer = appearing * self.model.object_pointer_proj(tokens)
-        return pointer + (1 - appearing) * self.model.no_object_pointer
+    def feed_forward(self, layer, x: torch.Tensor) -> torch.Tensor:
+        return layer.mlp(x)
 
     def mask_as_output(self, mask: torch.Tensor, features: ImageFeatures) -> tuple[torch.Tensor, ...]:
         out = self.model._use_mask_as_output(features.pixels().float(), features.high_res, mask)
@@ -186,17 +111,4 @@ def perceive(perceiver, maps: torch.Tensor, map_pos: torch.Tensor) -> tuple[torc
     grid_pos = grid_pos.flatten(2).transpose(1, 2)
     pos = torch.cat([global_pos[:1].float(), grid_pos], dim=1)[0, :, None]
     return torch.cat([global_latents, grid_latents], dim=1), pos
-
-
-def attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-              attention_mask: torch.Tensor | None, scaling: float | None = None, dropout: float = 0.0,
-              **kwargs) -> tuple[torch.Tensor, None]:
-    """transformers' attention function interface, computed as the SAM2 engine computes attention
-    (`autotrack.engine.attention.scaled_dot_product_attention`: on a CPU in bf16 or fp16, products over blocks
-    of queries, which use the CPU's bf16 instructions where torch's fused kernel does not; elsewhere torch's kernel).
-    Masked or otherwise scaled attention, which EdgeTAM does not use, goes to transformers' own function."""
-    if attention_mask is not None or dropout or (scaling is not None and scaling != query.shape[-1] ** -0.5):
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
-                                      **kwargs)
-    return scaled_dot_product_attention(query, key, value).transpose(1, 2).contiguous(), None
 

@@ -1,0 +1,92 @@
+"""SAM 3's concept detector as a prompter: its detections are `Sam3Model`'s, called directly name by name and
+post-processed by transformers' processor, at a tiny random configuration; names batched give what they give one
+by one; `set_classes` changes them from the next frame on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from test_sam3 import IMGSZ, random_checkpoint
+from transformers import CLIPTokenizer, Sam3ImageProcessor, Sam3Model, Sam3Processor
+
+from autotrack.prompters.sam3 import TEXT_TOKENS, Sam3Prompter
+
+NAMES = ["car", "person", "red bus"]
+CONF = 0.2
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """A random detector-and-tracker checkpoint folder with a small CLIP tokenizer (letters only)."""
+    folder = random_checkpoint(tmp_path_factory.mktemp("weights") / "sam3")
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    vocab = {token: i for i, token in enumerate(["<|startoftext|>", "<|endoftext|>", *letters,
+                                                  *(f"{c}</w>" for c in letters)])}
+    CLIPTokenizer(vocab=vocab, merges=[]).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def frame() -> np.ndarray:
+    return (np.random.default_rng(0).random((180, 320, 3)) * 255).astype(np.uint8)
+
+
+@torch.inference_mode()
+def reference(checkpoint: Path, frame: np.ndarray, name: str) -> dict:
+    """`Sam3Model` called directly on the frame as the prompter resizes it, one name, post-processed by
+    transformers' processor."""
+    model = Sam3Model.from_pretrained(checkpoint).eval()
+    tokenizer = CLIPTokenizer.from_pretrained(checkpoint)
+    processor = Sam3Processor(Sam3ImageProcessor(size={"height": IMGSZ, "width": IMGSZ}), tokenizer)
+    square = cv2.resize(frame, (IMGSZ, IMGSZ), interpolation=cv2.INTER_LINEAR)[..., ::-1]
+    pixels = torch.from_numpy(np.ascontiguousarray(square)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+    tokens = tokenizer([name], padding="max_length", max_length=TEXT_TOKENS, return_tensors="pt")
+    out = model(pixel_values=pixels, input_ids=tokens.input_ids, attention_mask=tokens.attention_mask)
+    return processor.post_process_object_detection(out, threshold=CONF, target_sizes=[frame.shape[:2]])[0]
+
+
+def test_detections_are_sam3_models_name_by_name(checkpoint, frame):
+    prompter = Sam3Prompter(checkpoint, text=NAMES, conf=CONF, imgsz=IMGSZ, device="cpu")
+    found = prompter(frame, 0)
+    assert len(found) > 0
+    for class_id, name in enumerate(NAMES):
+        expected = reference(checkpoint, frame, name)
+        ours = found[found.class_id == class_id]
+        assert list(ours.data["class_name"]) == [name] * len(ours)
+        order = np.argsort(-ours.confidence)
+        expected_order = torch.argsort(-expected["scores"])
+        np.testing.assert_allclose(ours.confidence[order], expected["scores"][expected_order].numpy(), atol=1e-5)
+        np.testing.assert_allclose(ours.xyxy[order], expected["boxes"][expected_order].numpy(), atol=1e-4)
+
+
+def test_names_batched_are_names_one_by_one_and_set_classes_changes_them(checkpoint, frame):
+    prompter = Sam3Prompter(checkpoint, text=NAMES, conf=CONF, imgsz=IMGSZ, device="cpu", every=2)
+    batched = prompter(frame, 0)
+    assert prompter(frame, 1) is None  # every second frame
+    encode, calls = prompter.model.get_text_features, []
+    prompter.model.get_text_features = lambda **tokens: calls.append(1) or encode(**tokens)
+    for class_id, name in [*enumerate(NAMES), *enumerate(NAMES)]:  # each class list twice
+        prompter.set_classes([name])
+        alone = prompter(frame, 2)
+        assert set(alone.data["class_name"]) <= {name}
+        ours = batched[batched.class_id == class_id]
+        np.testing.assert_allclose(np.sort(alone.confidence), np.sort(ours.confidence), atol=1e-5)
+    prompter.reset()
+    assert prompter(frame, 4).data["class_name"].tolist() == batched.data["class_name"].tolist()
+    assert len(calls) == len(NAMES)  # text features once per class list
+
+
+def test_the_sam3_pipeline_finds_by_name_and_tracks_with_one_checkpoint_folder(checkpoint, frame):
+    from autotrack.pipeline.build import load_pipeline
+
+    overrides = {"detector.weights": str(checkpoint), "detector.text": "car", "detector.imgsz": IMGSZ,
+                 "detector.conf": CONF, "identity.birth_confidence": CONF, "sam.weights": str(checkpoint),
+                 "sam.imgsz": IMGSZ, "device": "cpu"}
+    pipeline = load_pipeline("sam3", [frame] * 3, overrides=overrides)
+    results = list(pipeline.stream())
+    assert len(results) == 3 and len(results[0].detections) > 0  # objects born from the names and followed
+    assert set(results[0].detections.data["class_name"]) == {"car"}
