@@ -53,3 +53,18 @@ def faster_pipeline_note(config: PipelineConfig, device_type: str) -> str | None
     return (f"note: {config.sam.model} at imgsz {config.sam.imgsz} is slow on a CPU (about {fps:.2f} frames/s "
             f"in autotrack's CPU benchmark); {options}; `autotrack bench --sam {first.model} --imgsz {first.imgsz}` "
             "measures this machine")
+
+
+def precision_note(precision: str | None, device_type: str) -> str | None:
+    """The note for a run computing in `precision` on a device of `device_type`: fp16 on a CPU, which has no fp16
+    arithmetic of its own and computes it slower than fp32 (a quarter of fp32's speed in one user's run); else
+    None."""
+    if precision != "fp16" or device_type != "cpu":
+        return None
+    import torch
+
+    from autotrack.engine.precision import resolve_precision
+
+    auto = resolve_precision("auto", torch.device("cpu"))
+    return (f"note: fp16 runs slower than fp32 on a CPU (it has no fp16 arithmetic); --precision auto picks {auto} "
+            "on this one")

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from autotrack.config import PipelineConfig, load_config
 from autotrack.identity import IdentityManager
+from autotrack.paths import NamedPath
 from autotrack.pipeline.loop import Pipeline
 from autotrack.points.tracker import PointTracker
 from autotrack.prompters.base import Prompter
@@ -41,24 +43,62 @@ class Models:
     engine: EngineModel
 
 
-def check_weights(config: PipelineConfig) -> None:
+def check_weights(config: PipelineConfig) -> list[NamedPath]:
     """Fail in one line, before any model loads, when a weights file the config names is missing, is not a
-    checkpoint, or (offline) cannot be had. Loads nothing."""
-    from autotrack.weights import resolve_detector, resolve_weights
+    checkpoint, or (offline) cannot be had; every such file of the run is named in that one line, with the `random`
+    choices for a smoke run. Loads nothing. Returns the weights files found, as inputs for `check_paths`."""
+    from autotrack.weights import WeightsError, resolve_detector, resolve_weights
 
+    found, problems, smoke = [], [], []
     if config.sam.weights != "random":
-        resolve_weights(config.sam.model, config.sam.weights)
+        try:
+            found.append(NamedPath("SAM weights", resolve_weights(config.sam.model, config.sam.weights)))
+        except WeightsError as error:
+            problems.append(str(error))
+            smoke.append("--sam-weights random")
     if config.detector is not None:
-        resolve_detector(config.detector.weights)
+        try:
+            found.append(NamedPath("detector weights", resolve_detector(config.detector.weights)))
+        except WeightsError as error:
+            problems.append(str(error))
+            smoke.append("--detector random")
+    if problems:
+        raise WeightsError(f"{'; '.join(problems)} (for a smoke run without weights: {' '.join(smoke)})")
+    return [named for named in found if Path(named.path).exists()]
+
+
+def run_inputs(config: PipelineConfig, pipeline: str | None = None,
+               prompts: ManualPrompts | None = None) -> list[NamedPath]:
+    """The files a run reads besides its source, for `autotrack.paths.check_paths`: the weights files
+    (`check_weights`, which fails first on missing ones), the pipeline file when `pipeline` names one, and the
+    prompts file the prompts were read from."""
+    inputs = check_weights(config)
+    if pipeline is not None and Path(pipeline).is_file():
+        inputs.append(NamedPath("pipeline file", pipeline))
+    if prompts is not None and prompts.path is not None:
+        inputs.append(NamedPath("prompts file", prompts.path))
+    return inputs
+
+
+def check_resources(config: PipelineConfig) -> None:
+    """Fail in one line, before any model loads, when the config's input size is not one its model family takes,
+    its device is not on this machine (the line lists those that are), or a run at its input size would need more
+    memory than the device has free. Imports torch; loads nothing."""
+    from autotrack.device import resolve_device
+    from autotrack.models import check_imgsz, check_memory
+
+    check_imgsz(config.sam.model, config.sam.imgsz)
+    check_memory(config.sam.model, config.sam.imgsz, resolve_device(config.device))
 
 
 def load_models(config: PipelineConfig) -> Models:
-    """The detector and the engine's model a config names, for every session of this process. The input size and
-    the weights files are checked first, so a bad one fails in one line before any model loads."""
-    from autotrack.models import check_imgsz, load_engine
+    """The detector and the engine's model a config names, for every session of this process. The input size, the
+    device, the memory and the weights files are checked first, so a bad one fails in one line before any model
+    loads."""
+    from autotrack.models import load_engine
 
     sam = config.sam
-    check_imgsz(sam.model, sam.imgsz)
+    check_resources(config)
     check_weights(config)
     prompter = build_prompter(config)
     return Models(prompter, load_engine(sam.model, sam.weights, sam.imgsz, config.device, sam.precision, sam.compile))

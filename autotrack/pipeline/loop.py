@@ -29,7 +29,7 @@ from autotrack.prompters.manual import Example, ManualPrompts, UserPrompt
 from autotrack.prompters.yoloe import parse_text
 from autotrack.sinks import Sink
 from autotrack.sources import Source, open_source
-from autotrack.types import Event, EventKind, FrameResult, Prompt, Tracker
+from autotrack.types import Event, EventKind, FrameResult, Prompt, Tracker, check_object_id
 
 
 @dataclass
@@ -103,7 +103,13 @@ class Pipeline:
 
     def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
         """Prompt a new object (`object_id` None) or re-prompt a live one; returns its ID. Safe to call from any
-        thread while the pipeline runs: the prompt applies to the next frame processed."""
+        thread while the pipeline runs: the prompt applies to the next frame processed. An ID outside 1 to
+        `MAX_OBJECT_ID`, or coordinates far outside the source's frames (`Prompt.check_frame`), raise InputError and
+        change nothing."""
+        if object_id is not None:
+            check_object_id(object_id)
+        if self.source.size is not None:
+            prompt.check_frame(*self.source.size)
         if object_id is None:
             object_id = self.identity.new_id()
         with self._requests_lock:
