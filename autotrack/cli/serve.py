@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from autotrack.cli.common import choose_pipeline, live_options
 from autotrack.cli.options import pipeline_options
+
+if TYPE_CHECKING:
+    from autotrack.config import PipelineConfig
+    from autotrack.prompters.manual import ManualPrompts
 
 TOKEN_ENV = "AUTOTRACK_TOKEN"
 
@@ -40,6 +45,7 @@ def serve_command(sources, host, port, token, output_dir, max_sources, reconnect
     if len(sources) > max_sources:
         raise click.UsageError(f"{len(sources)} sources given, --max-sources is {max_sources}")
     config, prompts = choose_pipeline(options)
+    check_serve_paths(sources, output_dir, config, options["pipeline"], prompts)
     run_options = RunOptions(config, prompts=prompts, max_frames=options["max_frames"],
                              reconnect=live_options(None, reconnect)["reconnect"], output_dir=Path(output_dir))
     app = create_app(Console(run_options, max_sources), token, sources)
@@ -47,3 +53,18 @@ def serve_command(sources, host, port, token, output_dir, max_sources, reconnect
     click.echo(f"autotrack console on {address}" + ("?token=..." if token else "") + " (Ctrl-C stops it)")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws_max_size=64 * 1024,
                 timeout_graceful_shutdown=5)
+
+
+def check_serve_paths(sources: tuple[str, ...], output_dir: str, config: PipelineConfig, pipeline: str | None,
+                      prompts: ManualPrompts | None) -> None:
+    """Before the server starts: every SOURCE path exists, the weights are here, no input lies in the output folder
+    (where each source's runs write their own new folders) nor the other way round, the device and the memory fit."""
+    from autotrack.paths import NamedPath, check_paths, source_paths
+    from autotrack.pipeline import check_resources, run_inputs
+    from autotrack.serve.console import check_source
+
+    for spec in sources:
+        check_source(spec)
+    inputs = [named for spec in sources for named in source_paths(spec)]
+    check_paths([*inputs, *run_inputs(config, pipeline, prompts)], [NamedPath("--output-dir", output_dir, True)])
+    check_resources(config)

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from autotrack.errors import InputError
+from autotrack.paths import source_paths
 from autotrack.serve.worker import (
     Conflict,
     NotFound,
@@ -13,6 +14,15 @@ from autotrack.serve.worker import (
     SourceWorker,
     source_slug,
 )
+from autotrack.sources import is_live
+
+
+def check_source(spec: str) -> None:
+    """Refuse an empty source, and a path that does not exist (a file, a folder, a glob that matches nothing)."""
+    if not spec:
+        raise InputError("empty source")
+    if not is_live(spec) and not source_paths(spec):
+        raise InputError(f"no such file or folder, and no file matches: {spec}")
 
 
 class Console:
@@ -29,10 +39,10 @@ class Console:
 
     def add(self, spec: str) -> SourceWorker:
         """Start following a source (file, folder, glob, webcam index, stream URL); it opens in the background,
-        and a source that cannot be opened shows its error rather than failing the request."""
+        and a source that cannot be opened shows its error rather than failing the request. A path that does not
+        exist (a file, a folder, a glob matching nothing) is refused here."""
         spec = spec.strip()
-        if not spec:
-            raise InputError("empty source")
+        check_source(spec)
         with self._lock:
             if len(self._workers) >= self.max_sources:
                 raise Conflict(f"at most {self.max_sources} sources; remove one first")
