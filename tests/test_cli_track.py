@@ -168,3 +168,9 @@ def test_sigint_stops_a_background_run_with_complete_outputs(tmp_path):
     assert len(json.loads((tmp_path / "out.json").read_text())["images"]) == frames  # complete up to the stop
     rows = [line.split(",") for line in (tmp_path / "out.txt").read_text().splitlines()]
     assert rows and all(len(row) == 10 for row in rows) and int(rows[-1][0]) <= frames
+
+
+def test_pipelines_lists_each_whole_description():
+    listing = run("pipelines").output
+    edge = next(line for line in listing.splitlines() if line.startswith("edge-cpu"))
+    assert edge.endswith("and a small detector on every third frame.")
