@@ -68,6 +68,7 @@ class ManualPrompts:
         self.path = path  # the prompts file they were read from (None for options or code), an input of the run
         self._by_frame: dict[int, list[UserPrompt]] = defaultdict(list)
         for prompt in prompts:
+            check_object_id(prompt.object_id, prompt.where or "prompt")
             twin = next((p for p in self._by_frame[prompt.frame] if p.object_id == prompt.object_id), None)
             if twin is not None:
                 raise PromptsError(f"{prompt.where or 'prompt'}: object {prompt.object_id} is already prompted on "
