@@ -108,7 +108,7 @@ def test_help_lists_the_commands():
         (["--like", "900,100,1000,200"], "lies outside the"),
         (["--like", "100,100,100,200@3"], "needs x2 > x1 and y2 > y1"),
         (["--box", "100,100,200,200", "--dataset", "{tmp}/keep.txt/dataset"], "cannot be created"),
-        (["--box", "100,100,200,200", "--dataset", "{tmp}"], "not an empty folder"),
+        (["--box", "100,100,200,200", "--dataset", "{tmp}/full"], "not an empty folder"),
         (["--box", "100,100,200,200", "--dataset", "{tmp}/d", "--dataset-format", "voc"], "must be one of yolo, coco"),
         (["--box", "100,100,200,200", "--dataset", "{tmp}/d", "--dataset-every", "0"], "at least 1"),
     ],
@@ -116,6 +116,8 @@ def test_help_lists_the_commands():
 def test_bad_open_vocabulary_and_dataset_input_is_one_line_and_loses_nothing(options, expected, tmp_path, data_dir):
     keep = tmp_path / "keep.txt"
     keep.write_text("1,1,10,10,20,20,0.9,-1,-1,-1\n")  # an earlier run's output, passed as --mot again
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "labels.txt").write_text("a file of the user's\n")
     options = [o.replace("{tmp}", str(tmp_path)) for o in options]
     result = run("track", str(data_dir / "videos" / "bedroom.mp4"), *options, "--mot", str(keep),
                  "--sam-weights", "random", "--imgsz", "64", "--max-frames", "2")
@@ -123,7 +125,8 @@ def test_bad_open_vocabulary_and_dataset_input_is_one_line_and_loses_nothing(opt
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and expected in lines[0], result.output
     assert keep.read_text() == "1,1,10,10,20,20,0.9,-1,-1,-1\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "keep.txt"]
+    assert [p.name for p in (tmp_path / "full").iterdir()] == ["labels.txt"]
 
 
 def test_dataset_option_writes_a_loadable_dataset(tmp_path, data_dir):

@@ -60,11 +60,12 @@ def check_serve_paths(sources: tuple[str, ...], output_dir: str, config: Pipelin
     """Before the server starts: every SOURCE path exists, the weights are here, no input lies in the output folder
     (where each source's runs write their own new folders) nor the other way round, the device and the memory fit."""
     from autotrack.paths import NamedPath, check_paths, source_paths
-    from autotrack.pipeline import check_resources, run_inputs
+    from autotrack.pipeline import check_resources, check_weights, run_inputs
     from autotrack.serve.console import check_source
 
     for spec in sources:
         check_source(spec)
     inputs = [named for spec in sources for named in source_paths(spec)]
     check_paths([*inputs, *run_inputs(config, pipeline, prompts)], [NamedPath("--output-dir", output_dir, True)])
+    check_weights(config)
     check_resources(config)

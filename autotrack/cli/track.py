@@ -88,7 +88,7 @@ def _build(source, outputs, source_options: dict, options: dict):
     pipeline: bad input fails in one line before any model loads (a live source opens last, once the models are
     loaded, so it neither drops nor queues frames meanwhile; its prompts are checked then)."""
     from autotrack.paths import check_paths, source_paths
-    from autotrack.pipeline import check_resources, load_pipeline, run_inputs
+    from autotrack.pipeline import check_resources, check_weights, load_pipeline, run_inputs
     from autotrack.sinks.window import check_display
     from autotrack.sources import is_live, open_source
 
@@ -100,12 +100,13 @@ def _build(source, outputs, source_options: dict, options: dict):
     config, prompts = choose_pipeline(options)
     check_paths([*source_paths(source), *run_inputs(config, options["pipeline"], prompts)], outputs.named_paths())
     outputs.check()
-    check_resources(config)
     if not live:
         source = open_source(source)
     try:
         if prompts is not None and not live:
             prompts.check(source.size, source.total)
+        check_weights(config)
+        check_resources(config)
     except BaseException:
         if not live:
             source.close()

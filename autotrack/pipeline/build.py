@@ -43,41 +43,38 @@ class Models:
     engine: EngineModel
 
 
-def check_weights(config: PipelineConfig) -> list[NamedPath]:
+def check_weights(config: PipelineConfig) -> None:
     """Fail in one line, before any model loads, when a weights file the config names is missing, is not a
     checkpoint, or (offline) cannot be had; every such file of the run is named in that one line, with the `random`
-    choices for a smoke run. Loads nothing. Returns the weights files found, as inputs for `check_paths`."""
+    choices for a smoke run. Loads nothing."""
     from autotrack.weights import WeightsError, resolve_detector, resolve_weights
 
-    found, problems, smoke = [], [], []
+    checks = []  # (the option of a smoke run without it, how to find it)
     if config.sam.weights != "random":
-        try:
-            found.append(NamedPath("SAM weights", resolve_weights(config.sam.model, config.sam.weights)))
-        except WeightsError as error:
-            problems.append(str(error))
-            smoke.append("--sam-weights random")
+        checks.append(("--sam-weights random", lambda: resolve_weights(config.sam.model, config.sam.weights)))
     if config.detector is not None:
+        checks.append(("--detector random", lambda: resolve_detector(config.detector.weights)))
+    problems, smoke = [], []
+    for random_option, resolve in checks:
         try:
-            found.append(NamedPath("detector weights", resolve_detector(config.detector.weights)))
+            resolve()
         except WeightsError as error:
             problems.append(str(error))
-            smoke.append("--detector random")
+            smoke.append(random_option)
     if problems:
         raise WeightsError(f"{'; '.join(problems)} (for a smoke run without weights: {' '.join(smoke)})")
-    return [named for named in found if Path(named.path).exists()]
 
 
 def run_inputs(config: PipelineConfig, pipeline: str | None = None,
                prompts: ManualPrompts | None = None) -> list[NamedPath]:
-    """The files a run reads besides its source, for `autotrack.paths.check_paths`: the weights files
-    (`check_weights`, which fails first on missing ones), the pipeline file when `pipeline` names one, and the
-    prompts file the prompts were read from."""
-    inputs = check_weights(config)
-    if pipeline is not None and Path(pipeline).is_file():
-        inputs.append(NamedPath("pipeline file", pipeline))
-    if prompts is not None and prompts.path is not None:
-        inputs.append(NamedPath("prompts file", prompts.path))
-    return inputs
+    """The files here that a run reads besides its source, for `autotrack.paths.check_paths`: the weights files
+    (or folders) given by path, the pipeline file when `pipeline` names one, and the prompts file the prompts were
+    read from. Resolves nothing by name and downloads nothing."""
+    given = [("SAM weights", config.sam.weights if config.sam.weights != "random" else None),
+             ("detector weights", config.detector.weights if config.detector is not None else None),
+             ("pipeline file", pipeline), ("prompts file", prompts.path if prompts is not None else None)]
+    return [NamedPath(label, path, Path(path).is_dir()) for label, path in given
+            if path is not None and Path(path).exists()]
 
 
 def check_resources(config: PipelineConfig) -> None:
