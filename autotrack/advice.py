@@ -71,3 +71,18 @@ def _gpu_model_note(model: str, figures: dict[tuple[str, int, int], float]) -> s
                         for fps, name, sam in sorted(runs, key=lambda run: -run[0]) if fps >= SLOW_FPS)
     return (f"note: {model} is a model for a GPU ({GPU_MODELS[model]}): on a CPU a frame takes tens of seconds; "
             f"for a CPU prefer {options} in autotrack's CPU benchmark")
+
+
+def precision_note(precision: str | None, device_type: str) -> str | None:
+    """The note for a run computing in `precision` on a device of `device_type`: fp16 on a CPU, which has no fp16
+    arithmetic of its own and computes it slower than fp32 (a quarter of fp32's speed in one user's run); else
+    None."""
+    if precision != "fp16" or device_type != "cpu":
+        return None
+    import torch
+
+    from autotrack.engine.precision import resolve_precision
+
+    auto = resolve_precision("auto", torch.device("cpu"))
+    return (f"note: fp16 runs slower than fp32 on a CPU (it has no fp16 arithmetic); --precision auto picks {auto} "
+            "on this one")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from autotrack.config import PipelineConfig, load_config
 from autotrack.errors import AutotrackError, InputError, one_line
+from autotrack.paths import NamedPath, check_paths, source_paths
 from autotrack.prompters.manual import ManualPrompts
 from autotrack.sources.images import IMAGE_EXTENSIONS, _natural_key
 from autotrack.sources.live import URL_SCHEMES
@@ -145,6 +146,17 @@ def output_names(inputs: list[str]) -> dict[str, str]:
     return names
 
 
+def output_paths(output_dir: Path, names: Iterable[str], save_video: bool) -> list[NamedPath]:
+    """Every path a batch writes: the summary, and each input's files, for `check_paths`."""
+    from autotrack.sinks.mot import classes_path
+
+    files = [MOT_FILE, classes_path(MOT_FILE).name, JSON_FILE, SUMMARY, *([VIDEO_FILE] if save_video else [])]
+    named = [NamedPath("batch summary", output_dir / SUMMARY)]
+    for name in names:
+        named += [NamedPath("output", output_dir / name / file) for file in files]
+    return named
+
+
 def read_summary(out_dir: Path) -> InputResult | None:
     """The result stored in `out_dir/summary.json` by a completed run, or None when the input is not complete."""
     try:
@@ -158,9 +170,9 @@ def read_summary(out_dir: Path) -> InputResult | None:
 
 def write_json(path: Path, data: object) -> None:
     """Write JSON atomically (temporary file, then os.replace): readers see the old file or the whole new one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    from autotrack.sinks.staging import write_whole
+
+    write_whole(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2)))
 
 
 def process_input(job: Job) -> InputResult:
@@ -234,13 +246,20 @@ def run(
     Returns:
         One InputResult per input, in input order; also written to `output_dir/summary.json`.
     """
+    from autotrack.pipeline import run_inputs
+
+    inputs = [str(item) for item in inputs]
     specs = collect_inputs(inputs)
     config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline, overrides)
     if retries < 0:
         raise InputError(f"retries must be >= 0, got {retries}")
     output_dir = Path(output_dir).resolve()  # absolute: Ray workers run in other folders, maybe on other nodes
-    output_dir.mkdir(parents=True, exist_ok=True)
     names = output_names(specs)
+    given = [NamedPath("input list", item) for item in inputs if item.endswith(".txt") and os.path.isfile(item)]
+    given += [named for spec in specs for named in source_paths(spec)]
+    given += run_inputs(config, pipeline if isinstance(pipeline, str) else None, prompts)
+    check_paths(given, output_paths(output_dir, names.values(), save_video))  # before anything is written
+    output_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, InputResult] = {}
     for spec in specs:
         done = read_summary(output_dir / names[spec])

@@ -16,11 +16,41 @@ if TYPE_CHECKING:
     import torch
 
 
+MAX_OBJECT_ID = 2**31 - 1
+"""The largest object ID: every output holds it (MOT and COCO readers keep IDs in signed 32-bit integers)."""
+FRAME_MARGIN = 1
+"""Prompt coordinates may lie at most this many frame widths (heights) beyond the frame's left and right (top and
+bottom) edges: a box may reach past the frame, a number far beyond it is a mistake."""
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the models compute in float32: larger coordinates overflow
+
+
+def check_object_id(object_id: object, where: str = "object id") -> int:
+    """`object_id` when it is an integer from 1 to `MAX_OBJECT_ID`; InputError otherwise."""
+    if isinstance(object_id, bool) or not isinstance(object_id, (int, np.integer)) or not (
+            1 <= object_id <= MAX_OBJECT_ID):
+        raise InputError(f"{where}: an object id is an integer from 1 to {MAX_OBJECT_ID}, got {object_id!r}")
+    return int(object_id)
+
+
+def _coordinates(values: object, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """`values` as float32 of `shape`; InputError for a value that is not a finite number within float32's range."""
+    try:
+        as_float = np.asarray(values, dtype=np.float64).reshape(shape)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{what}: expected numbers, got {values!r}") from None
+    if not np.isfinite(as_float).all() or (np.abs(as_float) > FLOAT32_MAX).any():
+        raise InputError(f"{what}: coordinates must be finite numbers within float32's range, got "
+                         f"{as_float.ravel().tolist()}")
+    return as_float.astype(np.float32)
+
+
 @dataclass
 class Prompt:
     """What to segment for one object on one frame, in pixels of the source frame.
 
     Give a box (xyxy), points with labels (1 = positive, 0 = negative), a mask (HxW bool), or a box with points.
+    Coordinates must be finite numbers within float32's range (InputError otherwise); `check_frame` bounds them by
+    a frame's size.
     """
 
     box: np.ndarray | None = None
@@ -30,9 +60,9 @@ class Prompt:
 
     def __post_init__(self) -> None:
         if self.box is not None:
-            self.box = np.asarray(self.box, dtype=np.float32).reshape(4)
+            self.box = _coordinates(self.box, (4,), "box")
         if self.points is not None:
-            self.points = np.asarray(self.points, dtype=np.float32).reshape(-1, 2)
+            self.points = _coordinates(self.points, (-1, 2), "points")
             if self.labels is None:
                 self.labels = np.ones(len(self.points), dtype=np.int32)
             self.labels = np.asarray(self.labels, dtype=np.int32).reshape(-1)
@@ -42,6 +72,18 @@ class Prompt:
             self.mask = np.asarray(self.mask, dtype=bool)
         if self.box is None and self.points is None and self.mask is None:
             raise InputError("a Prompt needs a box, points or a mask")
+
+    def check_frame(self, width: int, height: int, where: str = "prompt") -> None:
+        """Refuse coordinates more than `FRAME_MARGIN` frame sizes beyond a width x height frame's edges."""
+        for name, values in (("box", self.box), ("point", self.points)):
+            if values is None:
+                continue
+            xy = values.reshape(-1, 2)
+            low, high = -FRAME_MARGIN * np.array([width, height]), (1 + FRAME_MARGIN) * np.array([width, height])
+            if ((xy < low) | (xy > high)).any():
+                raise InputError(f"{where}: {name} {values.ravel().tolist()} lies far outside the {width}x{height} "
+                                 f"frame (coordinates from {low[0]:g} to {high[0]:g} across, {low[1]:g} to "
+                                 f"{high[1]:g} down)")
 
 
 class Status:

@@ -226,9 +226,8 @@ def resolve_detector(weights: str) -> str:
     path = Path(weights)
     if path.is_file():
         return str(check_checkpoint(path))
-    hint = "for a smoke run without weights use --detector random"
     if path.parent != Path("."):
-        raise WeightsError(f"detector weights file not found: {path} ({hint})")
+        raise WeightsError(f"detector weights file not found: {path}")
     for folder in search_dirs():
         if (folder / path.name).is_file():
             return str(check_checkpoint(folder / path.name))
@@ -236,5 +235,5 @@ def resolve_detector(weights: str) -> str:
     if os.environ.get("AUTOTRACK_OFFLINE") or not _reachable(url):
         dirs = ", ".join(str(d) for d in search_dirs())
         raise WeightsError(f"detector weights {path.name!r} not found and cannot be downloaded (no network). "
-                           f"Put {path.name} in one of: {dirs}. Get it from {url}; {hint}")
+                           f"Put {path.name} in one of: {dirs}. Get it from {url}")
     return weights

@@ -74,3 +74,11 @@ def test_track_prints_the_note_once_before_the_run(data_dir):
                                        "--max-frames", "1"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert result.stderr.count("-p edge-cpu") == 1
+
+
+def test_fp16_on_a_cpu_says_it_is_slower_and_what_auto_picks():
+    from autotrack.advice import precision_note
+
+    note = precision_note("fp16", "cpu")
+    assert "fp16 runs slower than fp32 on a CPU" in note and "--precision auto picks" in note
+    assert precision_note("fp16", "cuda") is None and precision_note("bf16", "cpu") is None

@@ -4,8 +4,10 @@ loaded, nothing written; and the class names users give reach every output."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +161,72 @@ def test_a_reconnection_is_an_event_of_the_next_frame():
     results = list(Pipeline(source, FunctionPrompter(prompter), ScriptedEngine({})).stream())
     events = [[(e.kind, e.tracker_id, e.reason) for e in r.events] for r in results]
     assert events == [[], [], [], [("reconnected", None, "reconnected after 2.5 s")], []]
+
+
+def given_files(tmp: Path, clip: Path) -> None:
+    """What the harmful cases are given, in `tmp`: the clip, a link to it, a folder, a weights file, prompts files."""
+    shutil.copy(clip, tmp / "clip.mp4")
+    (tmp / "link.mp4").symlink_to(tmp / "clip.mp4")
+    (tmp / "a-folder").mkdir()
+    (tmp / "w.pt").write_bytes(b"PK\x03\x04 a checkpoint's first bytes")
+    box = {"id": 1, "frame": 0, "box": [10, 10, 100, 100]}
+    (tmp / "prompts.json").write_text(json.dumps({"objects": [box]}))
+    (tmp / "huge.json").write_text('{"objects": [{"id": 1, "box": [0, 0, 1e39, 100]}]}')
+    (tmp / "big-id.json").write_text(json.dumps({"objects": [{**box, "id": 2**64 + 1}]}))
+
+
+WITH_BOX = ["--box", "10,10,100,100"]
+# name -> (arguments after `track clip.mp4 --sam-weights random`, run among `given_files`, a part of the expected
+# line): outputs on inputs or on each other, numbers out of range, devices that are not here, missing weights
+HARMFUL = {
+    "output is the input video": ([*WITH_BOX, "--output", "clip.mp4"], "--output clip.mp4 is the input clip.mp4"),
+    "json is the prompts file": (["--prompts", "prompts.json", "--json", "prompts.json"],
+                                 "--json prompts.json is the prompts file prompts.json"),
+    "mot is the weights": ([*WITH_BOX, "--sam-weights", "w.pt", "--mot", "w.pt"], "is the SAM weights w.pt"),
+    "two outputs on one path": ([*WITH_BOX, "--mot", "out.txt", "--json", "out.txt"],
+                                "--mot out.txt and --json out.txt are one path"),
+    "json on the mot class file": ([*WITH_BOX, "--mot", "out.txt", "--json", "out.classes.csv"], "are one path"),
+    "outputs differing in case": ([*WITH_BOX, "--mot", "OUT.txt", "--json", "out.txt"], "are one path"),
+    "through a symlink": ([*WITH_BOX, "--output", "link.mp4"], "--output link.mp4 is the input clip.mp4"),
+    "through a relative path": ([*WITH_BOX, "--output", "a-folder/../clip.mp4"], "is the input clip.mp4"),
+    "masks folder holds the input": ([*WITH_BOX, "--masks-dir", "."], "--masks-dir . holds the input clip.mp4"),
+    "1e39 in a prompts file": (["--prompts", "huge.json"],
+                               "objects[0].box: expected [x1, y1, x2, y2], four finite numbers within float32's range"),
+    "1e39 on the command line": (["--box", "0,0,1e39,100"], "within float32's range"),
+    "id past 64 bits": (["--prompts", "big-id.json"],
+                        f"objects[0].id: an object id is an integer from 1 to {2**31 - 1}"),
+    "imgsz far too large": ([*WITH_BOX, "--imgsz", "100000"], "imgsz 100000 needs about"),
+    "absent device": ([*WITH_BOX, "--device", "cuda:7"], "device 'cuda:7' is not on this machine; available here"),
+    "every missing weights file": (["-p", "yolo-sam2", "--detector", "yolo-nothere.pt", "--sam-weights",
+                                    "sam-nothere.pt"], "--sam-weights random --detector random"),
+}
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """Every file under `folder` (links followed) by its relative path, with a checksum of its bytes."""
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("case", HARMFUL)
+def test_nothing_given_is_harmed(clip, tmp_path, case):
+    given_files(tmp_path, clip)
+    args, expected = HARMFUL[case]
+    before = checksums(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "AUTOTRACK_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", NO_MODELS, "track", "clip.mp4", "--sam-weights", "random", *args],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
+    assert expected in lines[0], lines[0]
+    assert "a model would load now" not in done.stderr
+    assert checksums(tmp_path) == before  # every file byte-identical, none added
+
+
+def test_a_device_name_torch_or_autotrack_does_not_know_lists_the_devices_here():
+    from autotrack.device import DeviceError, resolve_device
+
+    for name in ("nonsense", "xpu", "cuda:x"):
+        with pytest.raises(DeviceError, match=f"unknown device '{name}'; available here: auto, cpu"):
+            resolve_device(name)
+    assert resolve_device("cpu").type == "cpu"

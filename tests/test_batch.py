@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -159,3 +160,15 @@ def test_bad_options_give_one_line_errors(tmp_path):
     result = run_cli(tmp_path / "x.mp4", "-o", tmp_path / "out", "--gpus-per-task", "1")
     assert result.exit_code == 2 and "--gpus-per-task needs --ray" in result.output
     assert "Traceback" not in result.output
+
+
+def test_outputs_in_an_input_image_folder_are_refused_before_anything_is_written(tmp_path):
+    from autotrack.paths import PathClash
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "00000.jpg"), np.zeros((8, 8, 3), np.uint8))
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(PathClash, match=r"output .*frames/tracks.txt lies inside the input .*frames"):
+        batch.run([str(frames)], "manual-sam2", tmp_path, {"sam.weights": "random"})  # results would go to frames/
+    assert sorted(tmp_path.rglob("*")) == before

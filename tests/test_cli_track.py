@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import cv2
 import pytest
 from click.testing import CliRunner
 
 from autotrack.cli import main
+from autotrack.eval.synthetic import make_scenario, write_scenario
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def run(*args: str):
@@ -99,7 +108,7 @@ def test_help_lists_the_commands():
         (["--like", "900,100,1000,200"], "lies outside the"),
         (["--like", "100,100,100,200@3"], "needs x2 > x1 and y2 > y1"),
         (["--box", "100,100,200,200", "--dataset", "{tmp}/keep.txt/dataset"], "cannot be created"),
-        (["--box", "100,100,200,200", "--dataset", "{tmp}"], "not an empty folder"),
+        (["--box", "100,100,200,200", "--dataset", "{tmp}/full"], "not an empty folder"),
         (["--box", "100,100,200,200", "--dataset", "{tmp}/d", "--dataset-format", "voc"], "must be one of yolo, coco"),
         (["--box", "100,100,200,200", "--dataset", "{tmp}/d", "--dataset-every", "0"], "at least 1"),
     ],
@@ -107,6 +116,8 @@ def test_help_lists_the_commands():
 def test_bad_open_vocabulary_and_dataset_input_is_one_line_and_loses_nothing(options, expected, tmp_path, data_dir):
     keep = tmp_path / "keep.txt"
     keep.write_text("1,1,10,10,20,20,0.9,-1,-1,-1\n")  # an earlier run's output, passed as --mot again
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "labels.txt").write_text("a file of the user's\n")
     options = [o.replace("{tmp}", str(tmp_path)) for o in options]
     result = run("track", str(data_dir / "videos" / "bedroom.mp4"), *options, "--mot", str(keep),
                  "--sam-weights", "random", "--imgsz", "64", "--max-frames", "2")
@@ -114,7 +125,8 @@ def test_bad_open_vocabulary_and_dataset_input_is_one_line_and_loses_nothing(opt
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and expected in lines[0], result.output
     assert keep.read_text() == "1,1,10,10,20,20,0.9,-1,-1,-1\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "keep.txt"]
+    assert [p.name for p in (tmp_path / "full").iterdir()] == ["labels.txt"]
 
 
 def test_dataset_option_writes_a_loadable_dataset(tmp_path, data_dir):
@@ -126,3 +138,42 @@ def test_dataset_option_writes_a_loadable_dataset(tmp_path, data_dir):
     assert result.exit_code == 0, result.output
     dataset = sv.DetectionDataset.from_coco(str(tmp_path / "d" / "images"), str(tmp_path / "d" / "annotations.json"))
     assert len(dataset) == 2 and dataset.classes == ["object"]
+
+
+def images_written(path: Path) -> int:
+    """Frames in a COCO JSON file being written (0 before it is there, or while a frame is being added)."""
+    try:
+        return len(json.loads(path.read_text())["images"])
+    except (OSError, ValueError):
+        return 0
+
+
+def test_sigint_stops_a_background_run_with_complete_outputs(tmp_path):
+    """A shell starts a background job with SIGINT ignored, and Python then leaves it ignored: track handles it."""
+    clip = write_scenario(make_scenario("crossing", n_frames=400, size=(160, 120), seed=0), tmp_path / "clip").video
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "autotrack.cli", "track", str(clip), "--box", "10,10,70,70", "--sam-weights",
+               "random", "--imgsz", "64", "--device", "cpu", "--mot", "out.txt", "--json", "out.json"]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 120
+        while images_written(tmp_path / "out.json") < 3:
+            assert time.monotonic() < deadline and process.poll() is None, "the run did not get going"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and "stopped by Ctrl-C" in stderr, stderr
+    frames = int(next(line.split()[-1] for line in stdout.splitlines() if line.strip().startswith("frames")))
+    assert 3 <= frames < 400
+    assert len(json.loads((tmp_path / "out.json").read_text())["images"]) == frames  # complete up to the stop
+    rows = [line.split(",") for line in (tmp_path / "out.txt").read_text().splitlines()]
+    assert rows and all(len(row) == 10 for row in rows) and int(rows[-1][0]) <= frames
+
+
+def test_pipelines_lists_each_whole_description():
+    listing = run("pipelines").output
+    edge = next(line for line in listing.splitlines() if line.startswith("edge-cpu"))
+    assert edge.endswith("and a small detector on every third frame.")

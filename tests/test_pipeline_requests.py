@@ -139,3 +139,26 @@ def test_yolo_prompter_set_classes_resolves_names_and_refuses_unknown_ones():
     assert prompter.classes is None
     with pytest.raises(PrompterError, match="unknown class 'unicorn'"):
         prompter.set_classes(["unicorn"])
+
+
+def test_numbers_out_of_range_are_refused_in_python_and_change_nothing():
+    from autotrack.errors import InputError
+    from autotrack.sources import ArraySource
+
+    for box in ([0, 0, 1e39, 10], [0, 0, float("nan"), 10], [0, 0, float("inf"), 10]):
+        with pytest.raises(InputError, match="finite numbers within float32's range"):
+            Prompt(box=box)
+    with pytest.raises(InputError, match="finite numbers within float32's range"):
+        Prompt(points=[[1e308, 5]])
+    with pytest.raises(InputError, match="max_frames must be an integer of at least 1, got 1.5"):
+        Pipeline(frames(), None, ScriptedEngine(WORLD), max_frames=1.5)
+    pipeline = Pipeline(ArraySource(frames()), None, ScriptedEngine(WORLD))
+    stream = pipeline.stream()
+    results = [next(stream)]  # the source knows its frame size from here on
+    with pytest.raises(InputError, match="lies far outside the 320x240 frame"):
+        pipeline.add_prompt(Prompt(box=[0, 0, 100_000, 10]))
+    for object_id in (0, 2**31, 2**64 + 1):
+        with pytest.raises(InputError, match="an object id is an integer from 1 to 2147483647"):
+            pipeline.add_prompt(Prompt(box=[10, 10, 50, 50]), object_id)
+    results += list(stream)
+    assert len(results) == FRAMES and all(not result.events for result in results)  # nothing was prompted

@@ -48,12 +48,16 @@ def test_add_a_source_prompt_a_box_stream_json_per_frame_and_remove_the_object(s
         added = http.post("/api/sources", json={"source": server.url})
         assert added.status_code == 201 and added.json()["id"] == f"127.0.0.1-{server.port}-test"
         source = "/api/sources/" + added.json()["id"]
-        # a source that cannot be opened fails alone, with one line; the stream goes on
-        assert http.post("/api/sources", json={"source": str(tmp_path / "missing.mp4")}).status_code == 201
-        failed = wait_for(lambda: http.get("/api/sources/missing").json()["state"] == "failed", 30,
-                          "the missing file's failure")
-        error = http.get("/api/sources/missing").json()["error"]
-        assert failed and "no such video file" in error and "\n" not in error
+        # a path that does not exist is refused; a file that cannot be opened fails alone, with one line, and the
+        # stream goes on
+        missing = http.post("/api/sources", json={"source": str(tmp_path / "missing.mp4")})
+        assert missing.status_code == 400 and "no such file or folder" in missing.json()["detail"]
+        (tmp_path / "junk.mp4").write_bytes(b"not a video")
+        assert http.post("/api/sources", json={"source": str(tmp_path / "junk.mp4")}).status_code == 201
+        failed = wait_for(lambda: http.get("/api/sources/junk").json()["state"] == "failed", 30,
+                          "the junk file's failure")
+        error = http.get("/api/sources/junk").json()["error"]
+        assert failed and "cannot" in error and "\n" not in error
 
         with connect(websocket_url(base, source + "/stream?images=false")) as ws:
             hello = json.loads(ws.recv(timeout=30))
@@ -127,7 +131,9 @@ def test_a_token_is_needed_on_every_request_and_websocket(tmp_path):
 def test_downloads_come_only_from_the_source_folder_and_requests_are_bounded(tmp_path):
     (tmp_path / "secret.txt").write_text("not for download")
     with running_console(tmp_path / "out", max_sources=2) as base, httpx.Client(base_url=base, timeout=30) as http:
-        http.post("/api/sources", json={"source": str(tmp_path / "a.mp4")})  # fails (no such file): a folder stays
+        for name in ("a", "b", "c"):
+            (tmp_path / f"{name}.mp4").write_bytes(b"not a video")
+        http.post("/api/sources", json={"source": str(tmp_path / "a.mp4")})  # fails (not a video): a folder stays
         wait_for(lambda: http.get("/api/sources/a").json()["state"] == "failed", 30, "the failure")
         (tmp_path / "out" / "a" / "run-1").mkdir(parents=True, exist_ok=True)
         (tmp_path / "out" / "a" / "run-1" / "tracks.txt").write_text("1,1,0,0,1,1,1,-1,-1,-1\n")
@@ -185,3 +191,27 @@ def test_a_recording_plays_live_pauses_where_it_was_and_takes_new_detector_class
         kinds = [(e["kind"], e["reason"]) for e in http.get(source + "/events").json()]
         assert ("classes", "car, person") in kinds and ("classes", "all classes") in kinds
         assert [k for k, _ in kinds if k in ("paused", "resumed")] == ["paused", "resumed"]
+
+
+def test_prompts_out_of_range_are_refused_with_the_reason_and_the_source_keeps_running(tmp_path, one_torch_thread):
+    clip = write_scenario(make_scenario("crossing", n_frames=300, size=(160, 120), seed=0), tmp_path / "clip").video
+    with running_console(tmp_path / "out", sources=(str(clip),)) as base, \
+            httpx.Client(base_url=base, timeout=30) as http:
+        source = "/api/sources/" + wait_for(lambda: http.get("/api/sources").json(), 30, "the source")[0]["id"]
+        wait_for(lambda: http.get(source).json()["frame"] is not None, 60, "the first frame")
+        refused = {  # body -> a part of the reason
+            '{"box": [1, 2, NaN, 40]}': "finite numbers within float32's range",
+            '{"box": [1, 2, Infinity, 40]}': "finite numbers within float32's range",
+            '{"box": [0, 0, 1e39, 40]}': "finite numbers within float32's range",
+            '{"points": [[NaN, 5]]}': "finite numbers within float32's range",
+            '{"points": [[5, 1e39]]}': "finite numbers within float32's range",
+            '{"box": [0, 0, 100000, 40]}': "lies far outside the 160x120 frame",
+            '{"id": 4294967296, "box": [1, 2, 30, 40]}': "less than or equal to 2147483647",
+        }
+        for body, reason in refused.items():
+            answer = http.post(source + "/objects", content=body, headers={"Content-Type": "application/json"})
+            assert answer.status_code == 422 and reason in answer.text, (body, answer.status_code, answer.text)
+        frame = http.get(source).json()["frame"]
+        wait_for(lambda: http.get(source).json()["frame"] > frame, 30, "the next frame")
+        assert http.get(source).json()["state"] == "running"
+        assert http.post(source + "/objects", json={"box": [20, 20, 60, 60]}).status_code == 202

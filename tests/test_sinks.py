@@ -251,3 +251,20 @@ def test_sinks_need_tracker_ids(tmp_path):
     result.detections.tracker_id = None
     with MotSink(tmp_path / "mot.txt") as sink, pytest.raises(ValueError, match="tracker_id"):
         sink.write(result)
+
+
+def test_a_file_already_at_an_output_path_is_replaced_only_when_the_new_one_is_complete(tmp_path):
+    old = {tmp_path / "out.txt": "old mot\n", tmp_path / "out.classes.csv": "old classes\n",
+           tmp_path / "out.json": "old json\n"}
+    for path, text in old.items():
+        path.write_text(text)
+    sinks = [MotSink(tmp_path / "out.txt"), CocoJsonSink(tmp_path / "out.json")]
+    for result in make_results()[:2]:
+        for sink in sinks:
+            sink.write(result)
+    assert {path: path.read_text() for path in old} == old  # a run that dies now leaves the old files
+    for sink in sinks:
+        sink.close()
+    assert all(path.read_text() != text for path, text in old.items())
+    assert (tmp_path / "out.txt").read_text().startswith("1,") and json.loads((tmp_path / "out.json").read_text())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in old)  # no partial file left

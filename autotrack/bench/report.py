@@ -12,6 +12,7 @@ import numpy as np
 
 from autotrack.bench.runners import BASELINE, ULTRALYTICS
 from autotrack.bench.stats import MB, RunResult, named_ratios, summarize_rounds
+from autotrack.sinks.staging import write_whole
 
 
 def format_report(results: dict[str, list[RunResult]], reference: str | None = None,
@@ -75,8 +76,7 @@ def save_plot(results: dict[str, list[RunResult]], path: str | Path, title: str 
     if title:
         speed.set_title(title)
     figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    write_whole(path, lambda tmp: figure.savefig(tmp, dpi=100))
     plt.close(figure)
 
 

@@ -8,6 +8,7 @@ code 1. Click's own usage errors keep exit code 2.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 import traceback
@@ -40,6 +41,9 @@ class AutotrackGroup(click.Group):
             raise
         except USER_ERRORS as error:
             raise click.ClickException(one_line(error)) from None
+        except BrokenPipeError:  # stdout closed early (`autotrack pipelines | head`): nothing left to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail
+            ctx.exit(1)
         except Exception as error:  # anything else is ours to fix
             log = save_traceback(error)
             click.echo(f"Error: this is a bug in autotrack ({type(error).__name__}: {one_line(error)}).\n"

@@ -39,8 +39,13 @@ def bench_command(source, frames, warmup, rounds, objects, no_ultralytics, json_
     if warmup >= frames:
         raise click.BadParameter(f"--warmup {warmup} leaves no frame of --frames {frames} to time")
     from autotrack import bench
+    from autotrack.paths import NamedPath, check_paths, source_paths
+    from autotrack.pipeline import run_inputs
+    from autotrack.sinks.staging import write_whole
 
     config = bench.bench_config(options["pipeline"] or PROMPTED_PIPELINE, *config_overrides(options))
+    outputs = [NamedPath(label, path) for label, path in (("--json", json_path), ("--plot", plot_path)) if path]
+    check_paths([*source_paths(source), *run_inputs(config, options["pipeline"])], outputs)
     with tempfile.TemporaryDirectory(prefix="autotrack-bench-") as work:
         clip = bench.make_clip(source, frames, objects, work)
         weights = bench.sam2_weights_file(config, work)
@@ -54,8 +59,8 @@ def bench_command(source, frames, warmup, rounds, objects, no_ultralytics, json_
                f"{objects} object(s), {clip.frames} frames of {settings['source']}, {rounds} round(s)")
     click.echo(bench.format_report(runs, bench.ULTRALYTICS, pairs))
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(bench.report_dict(runs, settings, bench.ULTRALYTICS, pairs), indent=2) + "\n")
+        report = json.dumps(bench.report_dict(runs, settings, bench.ULTRALYTICS, pairs), indent=2) + "\n"
+        write_whole(json_path, lambda tmp: tmp.write_text(report))
         click.echo(f"wrote {json_path}")
     if plot_path is not None:
         bench.save_plot(runs, plot_path, f"{config.name}, imgsz {config.sam.imgsz}, {objects} object(s)")

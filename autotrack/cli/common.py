@@ -25,18 +25,22 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextmanager
-def stop_on_sigterm():
-    """Turn SIGTERM into `Terminated` while the block runs (a second SIGTERM gets the default: immediate exit)."""
+def stop_on_signals():
+    """Turn SIGTERM into `Terminated` and SIGINT into KeyboardInterrupt while the block runs (a second SIGTERM gets
+    the default: immediate exit). SIGINT's handler is installed even when the process inherited SIGINT as ignored,
+    as a shell's background job does (Python then leaves it ignored), so `kill -INT` stops a background run with
+    its outputs complete too."""
 
     def handler(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         raise Terminated
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = signal.signal(signal.SIGTERM, handler), signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
 
 
 def choose_pipeline(options: dict) -> tuple[PipelineConfig, ManualPrompts | None]:

@@ -14,7 +14,17 @@ def pipelines_command() -> None:
 
     pipelines = builtin_pipelines()
     for name, path in pipelines.items():
-        first = path.read_text().splitlines()[0].lstrip("# ")
-        sam = (yaml.safe_load(path.read_text()) or {}).get("sam", {})
-        click.echo(f"{name:14s} {sam.get('model', '')} imgsz {sam.get('imgsz', '')}: {first}")
+        text = path.read_text()
+        sam = (yaml.safe_load(text) or {}).get("sam", {})
+        click.echo(f"{name:14s} {sam.get('model', '')} imgsz {sam.get('imgsz', '')}: {description(text)}")
     click.echo(f"files: {next(iter(pipelines.values())).parent}")
+
+
+def description(text: str) -> str:
+    """A pipeline file's description: its leading comment lines, joined into one paragraph."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("# ").strip())
+    return " ".join(line for line in lines if line)

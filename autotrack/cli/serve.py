@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from autotrack.cli.common import choose_pipeline, live_options
 from autotrack.cli.options import config_overrides, pipeline_options
+
+if TYPE_CHECKING:
+    from autotrack.config import PipelineConfig
+    from autotrack.prompters.manual import ManualPrompts
 
 TOKEN_ENV = "AUTOTRACK_TOKEN"
 
@@ -55,6 +60,8 @@ def serve_command(sources, host, port, token, output_dir, max_sources, reconnect
     cameras = read_cameras(cameras_file) if cameras_file is not None else []
     overrides = config_overrides(options)[0]  # also on a camera's own pipeline
     check_cameras(cameras, config, overrides)
+    check_serve_paths((*sources, *(camera.source() for camera in cameras)), output_dir, config, options["pipeline"],
+                      prompts)
     if len(sources) + len(cameras) > max_sources:
         raise click.UsageError(f"{len(sources) + len(cameras)} sources given, --max-sources is {max_sources}")
     run_options = RunOptions(config, overrides, prompts=prompts, max_frames=options["max_frames"],
@@ -65,3 +72,19 @@ def serve_command(sources, host, port, token, output_dir, max_sources, reconnect
     click.echo(f"autotrack console on {address}" + ("?token=..." if token else "") + " (Ctrl-C stops it)")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws_max_size=64 * 1024,
                 timeout_graceful_shutdown=5)
+
+
+def check_serve_paths(sources: tuple[str, ...], output_dir: str, config: PipelineConfig, pipeline: str | None,
+                      prompts: ManualPrompts | None) -> None:
+    """Before the server starts: every SOURCE path exists, the weights are here, no input lies in the output folder
+    (where each source's runs write their own new folders) nor the other way round, the device and the memory fit."""
+    from autotrack.paths import NamedPath, check_paths, source_paths
+    from autotrack.pipeline import check_resources, check_weights, run_inputs
+    from autotrack.serve.console import check_source
+
+    for spec in sources:
+        check_source(spec)
+    inputs = [named for spec in sources for named in source_paths(spec)]
+    check_paths([*inputs, *run_inputs(config, pipeline, prompts)], [NamedPath("--output-dir", output_dir, True)])
+    check_weights(config)
+    check_resources(config)

@@ -3,7 +3,7 @@
 Stopping: Ctrl-C or SIGTERM ends the run after closing every output (the files are complete and valid), prints the
 summary and exits with the shell's codes for those signals, 130 and 143, so scripts and supervisors can tell a stop
 from a finished run (0) or a failure (1: bad input, or a stream lost for good after its reconnect attempts).
-A second SIGTERM kills at once.
+A second SIGTERM kills at once. SIGINT stops a run the same way when it runs as a shell's background job too.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import sys
 
 import click
 
-from autotrack.advice import faster_pipeline_note
+from autotrack.advice import faster_pipeline_note, precision_note
 from autotrack.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     Terminated,
     choose_pipeline,
     live_options,
-    stop_on_sigterm,
+    stop_on_signals,
 )
 from autotrack.cli.options import pipeline_options
 from autotrack.errors import AutotrackError, one_line
@@ -53,16 +53,17 @@ def track_command(source, output, mot, json_path, masks_dir, dataset, dataset_fo
 
     outputs = Outputs(video=output, mot=mot, json=json_path, masks_dir=masks_dir, show=show, dataset=dataset,
                       dataset_format=dataset_format, dataset_every=dataset_every)
-    with stop_on_sigterm():
+    with stop_on_signals():
         try:
             runner, config = _build(source, outputs, live_options(live, reconnect), options)
         except Terminated:
             sys.exit(EXIT_TERMINATED)
         except KeyboardInterrupt:
             sys.exit(EXIT_INTERRUPTED)
-        note = faster_pipeline_note(config, runner.tracker.device.type)
-        if note:
-            click.echo(note, err=True)
+        device = runner.tracker.device.type
+        for note in (faster_pipeline_note(config, device), precision_note(runner.tracker.precision, device)):
+            if note:
+                click.echo(note, err=True)
         try:
             _run(runner)
             code, message = 0, None
@@ -82,10 +83,12 @@ def track_command(source, output, mot, json_path, masks_dir, dataset, dataset_fo
 
 
 def _build(source, outputs, source_options: dict, options: dict):
-    """Check every option, prompt, output and weights file, open a file source and check the prompts against it,
-    then build the pipeline: bad input fails in one line before any model loads (a live source opens last, once
-    the models are loaded, so it neither drops nor queues frames meanwhile; its prompts are checked then)."""
-    from autotrack.pipeline import check_weights, load_pipeline
+    """Check every option, prompt, weights file and output (no output may be an input or another output), the device
+    and the memory the input size needs, open a file source and check the prompts against it, then build the
+    pipeline: bad input fails in one line before any model loads (a live source opens last, once the models are
+    loaded, so it neither drops nor queues frames meanwhile; its prompts are checked then)."""
+    from autotrack.paths import check_paths, source_paths
+    from autotrack.pipeline import check_resources, check_weights, load_pipeline, run_inputs
     from autotrack.sinks.window import check_display
     from autotrack.sources import is_live, open_source
 
@@ -95,6 +98,7 @@ def _build(source, outputs, source_options: dict, options: dict):
     if outputs.show:
         check_display()
     config, prompts = choose_pipeline(options)
+    check_paths([*source_paths(source), *run_inputs(config, options["pipeline"], prompts)], outputs.named_paths())
     outputs.check()
     if not live:
         source = open_source(source)
@@ -102,6 +106,7 @@ def _build(source, outputs, source_options: dict, options: dict):
         if prompts is not None and not live:
             prompts.check(source.size, source.total)
         check_weights(config)
+        check_resources(config)
     except BaseException:
         if not live:
             source.close()

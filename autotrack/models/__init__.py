@@ -10,18 +10,59 @@
 from __future__ import annotations
 
 from pathlib import Path
-
+from typing import TYPE_CHECKING
 
 from autotrack.device import resolve_device
 from autotrack.engine.engine import EngineModel, EngineSession
 from autotrack.engine.memory import memory_policy
 from autotrack.engine.precision import compute_dtype, resolve_precision
+from autotrack.errors import InputError
 from autotrack.models.registry import family_of, motion_weight
+
+if TYPE_CHECKING:
+    import torch
+
+
+# A rough model of the memory a run needs, to refuse an input size that cannot fit before it takes the machine's
+# memory: the weights and what the engine holds besides activations, plus activations in proportion to the input's
+# pixels (attention runs in blocks or fused kernels, so nothing grows faster). Measured peaks over the loaded model,
+# fp32, one object, on a CPU: SAM2.1-tiny 70 MB at 256 px, 200 MB at 512 px, 680 MB at 1024 px (650-1070 bytes a
+# pixel, the most at the smallest size); EdgeTAM 290 MB at 1024 px. Rounded up.
+BYTES_PER_PIXEL = 1000
+BASE_BYTES = {"t": 2**29, "s": 2**29, "b": 2**30, "l": 2**31}  # by model size (EdgeTAM counts as t)
 
 
 def check_imgsz(model: str, imgsz: int) -> None:
     """One line when `imgsz` is not an input size of `model`'s family; loads nothing."""
     family_of(model).check_imgsz(imgsz)
+
+
+def memory_needed(model: str, imgsz: int) -> int:
+    """About how many bytes a run of `model` at input size `imgsz` needs (see `BYTES_PER_PIXEL`)."""
+    from autotrack.weights import get_spec
+
+    return BASE_BYTES[get_spec(model).size] + BYTES_PER_PIXEL * imgsz * imgsz
+
+
+def check_memory(model: str, imgsz: int, device: torch.device) -> None:
+    """One line, before the model loads, when a run at `imgsz` would need more memory than `device` has free (a
+    GPU's free memory; elsewhere the machine's available memory)."""
+    import psutil
+
+    needed = memory_needed(model, imgsz)
+    if device.type == "cuda":
+        import torch
+
+        free, where = torch.cuda.mem_get_info(device)[0], f"{device} has"
+    else:
+        free, where = psutil.virtual_memory().available, "this machine has"
+    if needed > free:
+        raise InputError(f"imgsz {imgsz} needs about {_gb(needed)} of memory for {model} and {where} {_gb(free)} "
+                         f"free; choose a smaller --imgsz (the pipelines use 512 or 1024)")
+
+
+def _gb(size: int) -> str:
+    return f"{size / 2**30:.1f} GB" if size < 2**40 else f"{size / 2**40:.3g} TB"
 
 
 def load_engine(model: str = "sam2.1_t", weights: str | Path | None = None, imgsz: int = 1024, device: str = "auto",

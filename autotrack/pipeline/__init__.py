@@ -9,10 +9,12 @@ from autotrack.pipeline.build import (
     Models,
     build_points,
     build_prompter,
+    check_resources,
     check_weights,
     load_models,
     load_pipeline,
     new_session,
+    run_inputs,
 )
 from autotrack.pipeline.loop import Pipeline, RunSummary
 
@@ -22,8 +24,10 @@ __all__ = [
     "RunSummary",
     "build_points",
     "build_prompter",
+    "check_resources",
     "check_weights",
     "load_models",
     "load_pipeline",
     "new_session",
+    "run_inputs",
 ]

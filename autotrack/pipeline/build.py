@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from autotrack.config import PipelineConfig, load_config
 from autotrack.identity import IdentityManager
+from autotrack.paths import NamedPath
 from autotrack.reid import Reidentifier
 from autotrack.pipeline.loop import Pipeline
 from autotrack.points.tracker import PointTracker
@@ -45,28 +47,64 @@ class Models:
 
 def check_weights(config: PipelineConfig) -> None:
     """Fail in one line, before any model loads, when a weights file the config names is missing, is not a
-    checkpoint, or (offline) cannot be had. Loads nothing."""
-    from autotrack.weights import is_sam3_detector, resolve_detector, resolve_weights
+    checkpoint, or (offline) cannot be had; every such file of the run is named in that one line, with the `random`
+    choices for a smoke run. Loads nothing."""
+    from autotrack.weights import WeightsError, is_sam3_detector, resolve_detector, resolve_weights
 
+    checks = []  # (the option of a smoke run without it, how to find it)
     if config.sam.weights != "random":
-        resolve_weights(config.sam.model, config.sam.weights)
+        checks.append(("--sam-weights random", lambda: resolve_weights(config.sam.model, config.sam.weights)))
     if config.detector is not None and is_sam3_detector(config.detector.weights):
-        resolve_weights("sam3", None if config.detector.weights == "sam3" else config.detector.weights)
+        sam3 = None if config.detector.weights == "sam3" else config.detector.weights
+        checks.append(("--detector random", lambda: resolve_weights("sam3", sam3)))
     elif config.detector is not None:
-        resolve_detector(config.detector.weights)
+        checks.append(("--detector random", lambda: resolve_detector(config.detector.weights)))
+    problems, smoke = [], []
+    for random_option, resolve in checks:
+        try:
+            resolve()
+        except WeightsError as error:
+            problems.append(str(error))
+            smoke.append(random_option)
+    if problems:
+        raise WeightsError(f"{'; '.join(problems)} (for a smoke run without weights: {' '.join(smoke)})")
+
+
+def run_inputs(config: PipelineConfig, pipeline: str | None = None,
+               prompts: ManualPrompts | None = None) -> list[NamedPath]:
+    """The files here that a run reads besides its source, for `autotrack.paths.check_paths`: the weights files
+    (or folders) given by path, the pipeline file when `pipeline` names one, and the prompts file the prompts were
+    read from. Resolves nothing by name and downloads nothing."""
+    given = [("SAM weights", config.sam.weights if config.sam.weights != "random" else None),
+             ("detector weights", config.detector.weights if config.detector is not None else None),
+             ("pipeline file", pipeline), ("prompts file", prompts.path if prompts is not None else None)]
+    return [NamedPath(label, path, Path(path).is_dir()) for label, path in given
+            if path is not None and Path(path).exists()]
+
+
+def check_resources(config: PipelineConfig) -> None:
+    """Fail in one line, before any model loads, when the config's input sizes are not ones their model families
+    take, its device is not on this machine (the line lists those that are), or a run at its input size would need
+    more memory than the device has free. Imports torch; loads nothing."""
+    from autotrack.device import resolve_device
+    from autotrack.models import check_imgsz, check_memory
+    from autotrack.weights import is_sam3_detector
+
+    check_imgsz(config.sam.model, config.sam.imgsz)
+    if config.detector is not None and is_sam3_detector(config.detector.weights):
+        check_imgsz("sam3", config.detector.imgsz)
+    check_memory(config.sam.model, config.sam.imgsz, resolve_device(config.device))
 
 
 def load_models(config: PipelineConfig, engine: EngineModel | None = None) -> Models:
-    """The detector and the engine's model a config names, for every session of this process. The input size and
-    the weights files are checked first, so a bad one fails in one line before any model loads. `engine`: one
-    already loaded for a config with the same engine key (`models_key`), shared instead of loading another."""
-    from autotrack.models import check_imgsz, load_engine
-    from autotrack.weights import is_sam3_detector
+    """The detector and the engine's model a config names, for every session of this process. The input size, the
+    device, the memory and the weights files are checked first, so a bad one fails in one line before any model
+    loads. `engine`: one already loaded for a config with the same engine key (`models_key`), shared instead of
+    loading another."""
+    from autotrack.models import load_engine
 
     sam = config.sam
-    check_imgsz(sam.model, sam.imgsz)
-    if config.detector is not None and is_sam3_detector(config.detector.weights):
-        check_imgsz("sam3", config.detector.imgsz)
+    check_resources(config)
     check_weights(config)
     prompter = build_prompter(config)
     if engine is None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from autotrack.errors import InputError
 from autotrack.identity import IdentityManager
 from autotrack.points.follow import PointFollower
 from autotrack.points.tracker import PointTracker
@@ -29,7 +30,7 @@ from autotrack.prompters.manual import Example, ManualPrompts, UserPrompt
 from autotrack.prompters.yoloe import parse_text
 from autotrack.sinks import Sink
 from autotrack.sources import Frame, Source, open_source
-from autotrack.types import Event, EventKind, FrameResult, Prompt, Tracker
+from autotrack.types import Event, EventKind, FrameResult, Prompt, Tracker, check_object_id
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Pipeline:
         prompts: user prompts with their own IDs, and example boxes for an open-vocabulary prompter
             (`ManualPrompts`); a prompt or example for frame f applies on the first frame processed with index >= f,
             so a live source that dropped frame f does not lose it.
-        max_frames: stop after this many frames.
+        max_frames: stop after this many frames (an integer of at least 1, or None).
         points: a `PointTracker` (`autotrack.points`) that keeps points on every object (seeded from its first
             mask, or the user's clicks; re-seeded from its mask when few are left), so the identity manager can
             re-prompt a track from its points when its scores stay low and no detection matches it; or None.
@@ -82,6 +83,9 @@ class Pipeline:
         max_frames: int | None = None,
         points: PointTracker | None = None,
     ) -> None:
+        whole = isinstance(max_frames, int) and not isinstance(max_frames, bool)
+        if max_frames is not None and (not whole or max_frames < 1):
+            raise InputError(f"max_frames must be an integer of at least 1, got {max_frames!r}")
         self.source = source if isinstance(source, Source) else open_source(source)
         self.prompter = prompter if prompter is not None else NoPrompter()
         self.tracker = tracker
@@ -104,7 +108,13 @@ class Pipeline:
 
     def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
         """Prompt a new object (`object_id` None) or re-prompt a live one; returns its ID. Safe to call from any
-        thread while the pipeline runs: the prompt applies to the next frame processed."""
+        thread while the pipeline runs: the prompt applies to the next frame processed. An ID outside 1 to
+        `MAX_OBJECT_ID`, or coordinates far outside the source's frames (`Prompt.check_frame`, once the source knows
+        their size), raise InputError and change nothing."""
+        if object_id is not None:
+            check_object_id(object_id)
+        if self.source.size is not None:
+            prompt.check_frame(*self.source.size)
         if object_id is None:
             object_id = self.identity.new_id()
         with self._requests_lock:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from autotrack.errors import AutotrackError
-from autotrack.types import Prompt
+from autotrack.types import FLOAT32_MAX, Prompt, check_object_id
 
 
 class PromptsError(AutotrackError, ValueError):
@@ -58,14 +58,17 @@ class Example:
 
 
 class ManualPrompts:
-    """User prompts grouped by frame (`at(frame_index)` lists the ones for that frame), and examples.
+    """User prompts grouped by frame (`at(frame_index)` lists the ones for that frame), examples, and the prompts
+    file they came from (`path`, or None).
 
     Raises `PromptsError` when one object ID is prompted twice on the same frame.
     """
 
-    def __init__(self, prompts: list[UserPrompt], examples: list[Example] = ()) -> None:
+    def __init__(self, prompts: list[UserPrompt], examples: list[Example] = (), path: Path | None = None) -> None:
+        self.path = path  # the prompts file they were read from (None for options or code), an input of the run
         self._by_frame: dict[int, list[UserPrompt]] = defaultdict(list)
         for prompt in prompts:
+            check_object_id(prompt.object_id, prompt.where or "prompt")
             twin = next((p for p in self._by_frame[prompt.frame] if p.object_id == prompt.object_id), None)
             if twin is not None:
                 raise PromptsError(f"{prompt.where or 'prompt'}: object {prompt.object_id} is already prompted on "
@@ -109,6 +112,7 @@ class ManualPrompts:
                 if size is None:
                     continue
                 width, height = size
+                user.prompt.check_frame(width, height, where)
                 box, points = user.prompt.box, user.prompt.points
                 if box is not None and (box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height):
                     raise PromptsError(f"{where}: box {_fmt(box)} lies outside the {width}x{height} frame")
@@ -135,7 +139,7 @@ class ManualPrompts:
         if not isinstance(objects, list) or not isinstance(like, list):
             raise PromptsError(f'prompts file {path}: "objects" and "like" must be lists')
         return cls([_parse_object(item, f"{path}: objects[{i}]") for i, item in enumerate(objects)],
-                   [_parse_example(item, f"{path}: like[{i}]") for i, item in enumerate(like)])
+                   [_parse_example(item, f"{path}: like[{i}]") for i, item in enumerate(like)], path)
 
     @classmethod
     def from_options(cls, boxes: list[str] = (), points: list[str] = (), frame: int = 0,
@@ -194,7 +198,9 @@ def _field(where: str, key: str) -> str:
 
 
 def _finite_numbers(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A coordinate: a finite number float32 holds (1e39 is not one: the models compute in float32)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and abs(value) <= FLOAT32_MAX)
 
 
 def _parse_object(item: object, where: str) -> UserPrompt:
@@ -204,8 +210,7 @@ def _parse_object(item: object, where: str) -> UserPrompt:
     if unknown:
         raise PromptsError(f"{where}: unknown keys {sorted(unknown)}")
     object_id, frame = item.get("id"), item.get("frame", 0)
-    if not isinstance(object_id, int) or isinstance(object_id, bool) or object_id < 1:
-        raise PromptsError(f"{where}: 'id' must be a positive integer")
+    check_object_id(object_id, _field(where, "id"))
     if not isinstance(frame, int) or isinstance(frame, bool) or frame < 0:
         raise PromptsError(f"{where}: 'frame' must be a non-negative integer")
     if "box" not in item and "points" not in item:
@@ -217,7 +222,8 @@ def _parse_object(item: object, where: str) -> UserPrompt:
         if (not isinstance(points, list) or not points
                 or not all(isinstance(p, list) and len(p) == 2 and all(_finite_numbers(v) for v in p)
                            for p in points)):
-            raise PromptsError(f"{_field(where, 'points')}: expected a list of [x, y] pairs of finite numbers")
+            raise PromptsError(f"{_field(where, 'points')}: expected a list of [x, y] pairs of finite numbers "
+                               "within float32's range")
         if labels is not None:
             if not isinstance(labels, list) or len(labels) != len(points):
                 raise PromptsError(f"{_field(where, 'labels')}: expected one label per point ({len(points)})")
@@ -250,6 +256,7 @@ def _parse_example(item: object, where: str) -> Example:
 
 def _check_box(box: object, where: str) -> None:
     if not isinstance(box, list) or len(box) != 4 or not all(_finite_numbers(v) for v in box):
-        raise PromptsError(f"{_field(where, 'box')}: expected [x1, y1, x2, y2], four finite numbers, got {box!r}")
+        raise PromptsError(f"{_field(where, 'box')}: expected [x1, y1, x2, y2], four finite numbers within "
+                           f"float32's range, got {box!r}")
     if box[2] <= box[0] or box[3] <= box[1]:
         raise PromptsError(f"{_field(where, 'box')}: needs x2 > x1 and y2 > y1 (an area), got {box!r}")

@@ -11,18 +11,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, Request, WebSocket
+from fastapi import APIRouter, FastAPI, HTTPException, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, model_validator
 
 from autotrack import __version__
-from autotrack.errors import AutotrackError
+from autotrack.errors import AutotrackError, InputError, one_line
 from autotrack.serve.cameras import Camera
 from autotrack.serve.console import Console
 from autotrack.serve.security import BodyLimit, TokenAuth
 from autotrack.serve.worker import Conflict, NotFound, SourceWorker, source_slug
-from autotrack.types import Prompt
+from autotrack.types import MAX_OBJECT_ID, Prompt
 
 STATIC = Path(__file__).with_name("static")
 MAX_CLIENTS = 16  # WebSocket clients per source
@@ -91,7 +92,7 @@ class SourceInfo(BaseModel):
 class PromptRequest(BaseModel):
     """A box, points, or both; `id` re-prompts a live object, without it a new object starts."""
 
-    id: int | None = None
+    id: Annotated[int, Field(ge=1, le=MAX_OBJECT_ID)] | None = None
     box: Annotated[list[float], Field(min_length=4, max_length=4)] | None = None
     points: Annotated[list[Annotated[list[float], Field(min_length=2, max_length=2)]],
                       Field(min_length=1, max_length=MAX_POINTS)] | None = None
@@ -103,6 +104,10 @@ class PromptRequest(BaseModel):
     def _check(self) -> PromptRequest:
         if self.box is None and self.points is None:
             raise ValueError("give a box, points, or both")
+        try:
+            self.to_prompt()  # coordinates finite and within float32's range
+        except InputError as error:
+            raise ValueError(one_line(error)) from None
         if self.box is not None and (self.box[2] <= self.box[0] or self.box[3] <= self.box[1]):
             raise ValueError("box must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1")
         if self.labels is not None and (self.points is None or len(self.labels) != len(self.points)):
@@ -177,8 +182,13 @@ def remove_source(request: Request, source_id: str) -> Response:
 
 @router.post("/api/sources/{source_id}/objects", status_code=202, tags=["objects"])
 def prompt_object(request: Request, source_id: str, body: PromptRequest) -> ObjectId:
-    """Prompt a new object, or re-prompt a live one (`id`); applied to the next frame processed."""
-    object_id = _worker(request, source_id).add_prompt(body.to_prompt(), body.id, body.class_name)
+    """Prompt a new object, or re-prompt a live one (`id`); applied to the next frame processed. Coordinates that
+    are not finite numbers within float32's range, or lie far outside the frame, are refused (422)."""
+    worker = _worker(request, source_id)
+    try:
+        object_id = worker.add_prompt(body.to_prompt(), body.id, body.class_name)
+    except InputError as error:
+        raise HTTPException(422, one_line(error)) from None
     return ObjectId(id=object_id)
 
 
@@ -277,6 +287,13 @@ def _error_handler(status: int):
     return handler
 
 
+async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    """422 with each problem's place and reason, without the values given: a NaN or Infinity a client sent is no
+    JSON, and FastAPI's own answer, which repeats it, would fail to render."""
+    problems = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+    return JSONResponse({"detail": problems}, 422)
+
+
 def create_app(console: Console, token: str | None = None, sources: Iterable[str | Camera] = ()) -> FastAPI:
     """The ASGI app for a console: `sources` (specs or cameras) start when the server starts; every source stops
     when it stops.
@@ -296,6 +313,7 @@ def create_app(console: Console, token: str | None = None, sources: Iterable[str
     app.add_middleware(BodyLimit)
     if token:
         app.add_middleware(TokenAuth, token=token)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(NotFound, _error_handler(404))
     app.add_exception_handler(Conflict, _error_handler(409))
     app.add_exception_handler(AutotrackError, _error_handler(400))

@@ -10,6 +10,7 @@ from autotrack.errors import InputError
 from autotrack.serve.cameras import Camera, write_cameras
 from autotrack.serve.modelsets import ModelSets
 from autotrack.serve.scheduler import Scheduler
+from autotrack.paths import source_paths
 from autotrack.serve.worker import (
     Conflict,
     NotFound,
@@ -17,6 +18,15 @@ from autotrack.serve.worker import (
     SourceWorker,
     source_slug,
 )
+from autotrack.sources import is_live
+
+
+def check_source(spec: str) -> None:
+    """Refuse an empty source, and a path that does not exist (a file, a folder, a glob that matches nothing)."""
+    if not spec:
+        raise InputError("empty source")
+    if not is_live(spec) and not source_paths(spec):
+        raise InputError(f"no such file or folder, and no file matches: {spec}")
 
 
 class Console:
@@ -40,9 +50,9 @@ class Console:
     def add(self, source: str | Camera) -> SourceWorker:
         """Start following a source: a camera, or a file, folder, glob, webcam index or stream URL (named after it);
         it opens in the background, and a source that cannot be opened shows its error rather than failing the
-        request."""
-        if isinstance(source, str) and not source.strip():
-            raise InputError("empty source")
+        request. A path that does not exist (a file, a folder, a glob matching nothing) is refused here."""
+        if isinstance(source, str):
+            check_source(source.strip())
         with self._lock:
             if isinstance(source, str):
                 source = Camera(self._free_name(source_slug(source.strip())), source.strip())
@@ -51,7 +61,7 @@ class Console:
             if source.name in self._workers:
                 raise Conflict(f"a source is called {source.name} already")
             source.config(self.options.pipeline, self.options.overrides)  # a bad pipeline or class fails here
-            source.source()  # and a variable not set
+            check_source(source.source())  # and a variable not set, or a camera's file that is not there
             worker = SourceWorker(source, self.options, self.models, self.scheduler)
             self._workers[source.name] = worker
             self._save()

@@ -18,6 +18,7 @@ import numpy as np
 import supervision as sv
 
 from autotrack.sinks.base import Sink, visible
+from autotrack.sinks.staging import commit, staging_path
 from autotrack.types import FrameResult
 
 
@@ -49,12 +50,14 @@ def coco_annotation(annotation_id: int, image_id: int, category_id: int, xyxy: n
 
 
 class CocoFile:
-    """A COCO JSON file that is valid after every `add` (the layout in the module docstring)."""
+    """A COCO JSON file that is valid after every `add` (the layout in the module docstring); a file already at
+    `path` is replaced at `close` (`autotrack.sinks.staging`)."""
 
     def __init__(self, path: str | Path, description: str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "wb")
+        self._staging = staging_path(self.path)
+        self._file = open(self._staging, "wb")
         self._file.write(f'{{"info":{_dumps({"description": description})},"annotations":[\n'.encode())
         self._tail_at = self._file.tell()
         self._images: list[str] = []
@@ -85,6 +88,7 @@ class CocoFile:
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
+            commit(self._staging, self.path)
 
 
 class CocoJsonSink(Sink):

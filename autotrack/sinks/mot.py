@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from autotrack.sinks.base import Sink, class_names, visible
+from autotrack.sinks.staging import commit, staging_path
 from autotrack.types import FrameResult
+
+
+def classes_path(path: str | Path) -> Path:
+    """The side file naming each object's class beside the MOT file `path`: `<name>.classes.csv`."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.classes.csv")
 
 
 def format_mot_row(frame_number: int, track_id: int, xyxy: np.ndarray, score: float,
@@ -26,15 +33,17 @@ def format_mot_row(frame_number: int, track_id: int, xyxy: np.ndarray, score: fl
 
 class MotSink(Sink):
     """Appends each frame's visible objects to a MOTChallenge results file, and each new object's class to the
-    side file `classes_path`; both are flushed every frame so another process can follow them while a run goes on.
-    Confidence is written as 1 when the detections carry none."""
+    side file `classes_path`; both are flushed every frame so another process can follow them while a run goes on
+    (a file already there is replaced when the sink closes: `autotrack.sinks.staging`). Confidence is written as 1
+    when the detections carry none."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.classes_path = self.path.with_name(f"{self.path.stem}.classes.csv")
-        self._file = open(self.path, "w", encoding="utf-8")
-        self._classes = open(self.classes_path, "w", encoding="utf-8")
+        self.classes_path = classes_path(self.path)
+        self._staging = {self.path: staging_path(self.path), self.classes_path: staging_path(self.classes_path)}
+        self._file = open(self._staging[self.path], "w", encoding="utf-8")
+        self._classes = open(self._staging[self.classes_path], "w", encoding="utf-8")
         self._classes.write("id,class\n")
         self._named: set[int] = set()
 
@@ -52,6 +61,7 @@ class MotSink(Sink):
         self._classes.flush()
 
     def close(self) -> None:
-        for file in (self._file, self._classes):
+        for file, path in ((self._file, self.path), (self._classes, self.classes_path)):
             if not file.closed:
                 file.close()
+                commit(self._staging[path], path)

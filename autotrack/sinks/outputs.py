@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from autotrack.paths import NamedPath
 from autotrack.sinks.base import OutputError, Sink
 
 
@@ -30,6 +31,19 @@ class Outputs:
     dataset: str | Path | None = None
     dataset_format: str = "yolo"
     dataset_every: int = 1
+
+    def named_paths(self) -> list[NamedPath]:
+        """Every path these outputs write, named by its option, for `autotrack.paths.check_paths`."""
+        from autotrack.sinks.mot import classes_path
+
+        named = [NamedPath(label, path) for label, path in (("--output", self.video), ("--mot", self.mot),
+                                                            ("--json", self.json)) if path is not None]
+        if self.mot is not None:
+            named.append(NamedPath("--mot class file", classes_path(self.mot)))
+        named += [NamedPath(label, path, folder=True) for label, path in (("--masks-dir", self.masks_dir),
+                                                                        ("--dataset", self.dataset))
+                  if path is not None]
+        return named
 
     def check(self) -> None:
         """Fail with one line, before anything is opened or any model loads, when an output cannot be written: its

@@ -22,6 +22,7 @@ import numpy as np
 from autotrack.errors import InputError
 from autotrack.sinks.annotate import FrameAnnotator
 from autotrack.sinks.base import OutputError, Sink
+from autotrack.sinks.staging import commit, staging_path
 from autotrack.types import FrameResult
 
 # 'avc1' (H.264) plays in browsers but pip's OpenCV usually cannot encode it; 'mp4v' always works but browsers
@@ -135,7 +136,8 @@ class VideoSink(Sink):
 
     The writer opens on the first frame (its size sets the video size); frames without objects are written too.
     With ffmpeg on PATH the file is H.264 in a fragmented MP4 that survives a killed run (see the module
-    docstring); without it OpenCV writes the file and a killed run leaves it unplayable.
+    docstring); without it OpenCV writes the file and a killed run leaves it unplayable. A file already at `path` is
+    replaced when the sink closes (`autotrack.sinks.staging`).
     """
 
     def __init__(self, path: str | Path, fps: float, trace_length: int = 30) -> None:
@@ -146,15 +148,17 @@ class VideoSink(Sink):
         self.annotate = FrameAnnotator(trace_length=trace_length)
         self._writer: FfmpegWriter | cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
+        self._staging = self.path  # where the writer writes (`staging_path`), chosen when it opens
 
     def write(self, result: FrameResult) -> None:
         size = check_frame(result.frame)
         if self._writer is None:
             ffmpeg = shutil.which("ffmpeg")
+            self._staging = staging_path(self.path)
             if ffmpeg:
-                self._writer = FfmpegWriter(ffmpeg, self.path, self.fps, size)
+                self._writer = FfmpegWriter(ffmpeg, self._staging, self.fps, size)
             else:
-                self._writer = open_video_writer(self.path, self.fps, size)
+                self._writer = open_video_writer(self._staging, self.fps, size)
             self._size = size
         elif size != self._size:
             raise InputError(f"frame {result.frame_index} is {size[0]}x{size[1]}, the video is "
@@ -165,3 +169,4 @@ class VideoSink(Sink):
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.release()
+            commit(self._staging, self.path)
