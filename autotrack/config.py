@@ -54,6 +54,22 @@ def _check_types(config) -> None:
             raise ValueError(f"{item.name} must be {expected.__name__}, got {value!r}")
 
 
+def _check_fractions(config, section: str, names: tuple[str, ...]) -> None:
+    """Refuse a field of `names` outside 0..1."""
+    for name in names:
+        value = getattr(config, name)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{section}.{name} must be between 0 and 1, got {value}")
+
+
+def _check_at_least(config, section: str, names: tuple[str, ...], minimum: int) -> None:
+    """Refuse a field of `names` below `minimum`."""
+    for name in names:
+        value = getattr(config, name)
+        if value < minimum:
+            raise ValueError(f"{section}.{name} must be at least {minimum}, got {value}")
+
+
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
@@ -149,16 +165,10 @@ class IdentityConfig:
 
     def __post_init__(self) -> None:
         _check_types(self)
-        fractions = ("match_iou", "birth_confidence", "birth_untracked", "drift_iou", "low_affinity",
-                     "low_occurrence", "occluded_occurrence", "overlap_iou")
-        for name in fractions:
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"identity.{name} must be between 0 and 1, got {value}")
-        if self.low_score_frames < 1:
-            raise ValueError(f"identity.low_score_frames must be at least 1, got {self.low_score_frames}")
-        if self.max_lost < 0:
-            raise ValueError(f"identity.max_lost must be 0 or more, got {self.max_lost}")
+        _check_fractions(self, "identity", ("match_iou", "birth_confidence", "birth_untracked", "drift_iou",
+                                            "low_affinity", "low_occurrence", "occluded_occurrence", "overlap_iou"))
+        _check_at_least(self, "identity", ("low_score_frames",), 1)
+        _check_at_least(self, "identity", ("max_lost",), 0)
 
 
 @dataclass
@@ -189,12 +199,8 @@ class ReidConfig:
     def __post_init__(self) -> None:
         _check_types(self)
         _check_choice("embedding", self.embedding, EMBEDDINGS)
-        for name in ("threshold", "margin", "diversity"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"reid.{name} must be between 0 and 1, got {getattr(self, name)}")
-        for name in ("gallery_size", "keep_frames", "max_objects"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"reid.{name} must be at least 1, got {getattr(self, name)}")
+        _check_fractions(self, "reid", ("threshold", "margin", "diversity"))
+        _check_at_least(self, "reid", ("gallery_size", "keep_frames", "max_objects"), 1)
 
 
 @dataclass

@@ -4,10 +4,13 @@ loads."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import autotrack.models
+import autotrack.models.registry
 from autotrack.config import load_config
 from autotrack.errors import InputError
 from autotrack.models import EngineModel
@@ -80,3 +83,18 @@ def test_reid_on_gives_the_session_embeddings_and_the_identity_manager_a_reident
     assert off.tracker.embedding is None and off.identity.reid is None
     list(on.stream())
     assert on.identity.reid.frame == 2  # the identity manager updated it on every frame
+
+
+@pytest.mark.parametrize(("model", "extra"), [("edgetam", "edgetam"), ("sam3", "sam3")])
+def test_a_family_without_its_extra_is_one_line_naming_it(monkeypatch, model, extra):
+    family = autotrack.models.family_of(model)
+
+    def build(*args):
+        raise ModuleNotFoundError("No module named 'timm'", name="timm")
+
+    # as if the extra's packages were not installed
+    monkeypatch.setitem(autotrack.models.registry.FAMILIES, family.name, dataclasses.replace(family, build=build))
+    with pytest.raises(autotrack.models.FamilyUnavailable) as error:
+        autotrack.models.load_engine(model, "random", family.imgsz_multiple * 16, "cpu")
+    assert str(error.value) == (f"{family.title} needs the {extra} extra (timm is missing): "
+                                f'pip install "autotrack[{extra}]"')

@@ -34,6 +34,7 @@ class Family:
         build: makes the model's `ModelParts` (weights loaded) on a device, computing in a dtype.
         no_object_logit: the mask logit the family writes where it sees no object.
         multimask_max_points: prompts of at most this many points (and tracking) get 3 candidate masks.
+        extra: the optional dependencies (`pip install "autotrack[extra]"`) `build` imports; None: the core ones.
     """
 
     name: str
@@ -45,6 +46,7 @@ class Family:
     build: BuildParts
     no_object_logit: float = -1024.0
     multimask_max_points: int = 1
+    extra: str | None = None
 
     def check_imgsz(self, imgsz: int) -> None:
         """One line, before any model loads, when `imgsz` is not an input size of this family."""

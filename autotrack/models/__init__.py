@@ -16,7 +16,7 @@ from autotrack.device import resolve_device
 from autotrack.engine.engine import EngineModel, EngineSession
 from autotrack.engine.memory import memory_policy
 from autotrack.engine.precision import compute_dtype, resolve_precision
-from autotrack.errors import InputError
+from autotrack.errors import AutotrackError, InputError
 from autotrack.models.registry import family_of, motion_weight
 
 if TYPE_CHECKING:
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 # pixel, the most at the smallest size); EdgeTAM 290 MB at 1024 px. Rounded up.
 BYTES_PER_PIXEL = 1000
 BASE_BYTES = {"t": 2**29, "s": 2**29, "b": 2**30, "l": 2**31}  # by model size (EdgeTAM counts as t)
+
+
+class FamilyUnavailable(AutotrackError, ImportError):
+    """A model family's optional packages are not installed (the message names the extra to install)."""
 
 
 def check_imgsz(model: str, imgsz: int) -> None:
@@ -79,7 +83,13 @@ def load_engine(model: str = "sam2.1_t", weights: str | Path | None = None, imgs
     family.check_imgsz(imgsz)
     resolved = resolve_device(device)
     chosen = resolve_precision(precision, resolved)
-    parts = family.build(model, weights, imgsz, resolved, compute_dtype(chosen))
+    try:
+        parts = family.build(model, weights, imgsz, resolved, compute_dtype(chosen))
+    except ImportError as error:
+        if family.extra is None:
+            raise
+        raise FamilyUnavailable(f"{family.title} needs the {family.extra} extra ({error.name} is missing): "
+                                f'pip install "autotrack[{family.extra}]"') from None
     if compile:
         parts.compile()
     return EngineModel(parts, family, imgsz, resolved, chosen, motion_weight(model))

@@ -9,23 +9,15 @@ import torch
 
 from autotrack.engine.family import Family
 from autotrack.engine.parts import ModelParts
-from autotrack.errors import AutotrackError
 from autotrack.models.common import IMAGENET_MEAN, IMAGENET_STD, sam_prompt_tokens
 
 IMGSZ_MULTIPLE = 256  # 16 x 16: the stride-16 memory map must split into the perceiver's 16x16 grid
 
 
-class EdgeTAMUnavailable(AutotrackError, ImportError):
-    """transformers (with EdgeTAM) or timm is not installed."""
-
-
 def build(name: str, weights: str | Path | None, imgsz: int, device: torch.device, dtype: torch.dtype) -> ModelParts:
-    """EdgeTAM's parts (see `autotrack.models.edgetam.build.build_parts`); a one-line error without the extra."""
-    try:
-        from autotrack.models.edgetam.build import build_parts
-    except ImportError as error:
-        raise EdgeTAMUnavailable(f"EdgeTAM needs transformers>=5.23 and timm ({error.name} is missing): "
-                                 "pip install 'autotrack[edgetam]'") from None
+    """EdgeTAM's parts (see `autotrack.models.edgetam.build.build_parts`)."""
+    from autotrack.models.edgetam.build import build_parts
+
     return build_parts(name, weights, imgsz, device, dtype)
 
 
@@ -37,4 +29,5 @@ FAMILY = Family(
     pixel_std=IMAGENET_STD,
     prompt_tokens=sam_prompt_tokens,
     build=build,
+    extra="edgetam",
 )

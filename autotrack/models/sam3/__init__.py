@@ -9,7 +9,6 @@ import torch
 
 from autotrack.engine.family import Family
 from autotrack.engine.parts import ModelParts
-from autotrack.errors import AutotrackError
 from autotrack.models.common import sam_prompt_tokens
 
 PATCH = 14  # the ViT's patch size: input sizes are multiples of it
@@ -17,17 +16,10 @@ PIXEL_MEAN = (127.5, 127.5, 127.5)  # SAM 3 normalises RGB to [-1, 1] (mean = st
 PIXEL_STD = (127.5, 127.5, 127.5)
 
 
-class SAM3Unavailable(AutotrackError, ImportError):
-    """transformers with SAM 3 is not installed."""
-
-
 def build(name: str, weights: str | Path | None, imgsz: int, device: torch.device, dtype: torch.dtype) -> ModelParts:
-    """SAM 3's tracker parts (see `autotrack.models.sam3.build.build_parts`); a one-line error without the extra."""
-    try:
-        from autotrack.models.sam3.build import build_parts
-    except ImportError as error:
-        raise SAM3Unavailable(f"SAM 3 needs transformers>=5.23 ({error.name} is missing): "
-                              "pip install 'autotrack[sam3]'") from None
+    """SAM 3's parts (see `autotrack.models.sam3.build.build_parts`)."""
+    from autotrack.models.sam3.build import build_parts
+
     return build_parts(name, weights, imgsz, device, dtype)
 
 
@@ -39,4 +31,5 @@ FAMILY = Family(
     pixel_std=PIXEL_STD,
     prompt_tokens=sam_prompt_tokens,
     build=build,
+    extra="sam3",
 )
