@@ -23,7 +23,7 @@ LAYERS = {
     "types": 1, "device": 1, "weights": 1, "config": 1, "motion": 1,
     "autotrack": 2, "engine": 2,  # the package's own __init__: the public names (types, errors; the rest lazily)
     "models": 3, "sources": 3, "points": 3, "identity": 3, "sinks": 3,
-    "prompters": 4,
+    "prompters": 4, "runtimes": 4,  # runtimes: the engine's heavy stages from exported graphs
     "pipeline": 5,
     "eval": 6, "batch": 6, "serve": 6, "advice": 6,
     "bench": 7,

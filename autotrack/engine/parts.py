@@ -57,6 +57,7 @@ class ModelParts(ABC):
 
     hidden_dim: int  # channels of image features and object pointers
     mem_dim: int  # channels of memory tokens
+    model: torch.nn.Module  # every weight the parts compute with (graph exports and their checksums read it)
 
     @abstractmethod
     def compile(self) -> None:
