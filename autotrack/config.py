@@ -4,7 +4,7 @@ A pipeline file has up to five sections, each optional (defaults below):
     detector: {weights: yolo11n.pt, classes: [person], conf: 0.25, imgsz: 640, every: 1}   # or `detector: null`
     detector: {weights: yoloe-11s-seg.pt, text: [forklift, person in a hard hat]}          # open vocabulary
     sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true, precision: auto,
-          compile: false}      # model: sam2_t/s/b/l, sam2.1_t/s/b/l or edgetam
+          compile: false, runtime: torch}      # model: sam2_t/s/b/l, sam2.1_t/s/b/l or edgetam
     points: {backend: lk, num_points: 16, num_negatives: 4, min_visible: null}   # default `points: null`: none
     identity: {max_lost: 30, ...}      # IdentityConfig
     device: auto
@@ -33,6 +33,7 @@ DEFAULT_PIPELINE = "yolo-sam2"
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # the engine's compute precision (autotrack.engine.precision)
 MEMORY_POLICIES = ("motion-aware", "fifo")  # which past frames the engine attends to (autotrack.engine.memory)
 POINT_BACKENDS = ("lk", "cotracker")
+RUNTIMES = ("torch", "openvino", "onnxruntime")  # where the model's heavy stages run (autotrack.runtimes)
 
 
 class ConfigError(AutotrackError, ValueError):
@@ -88,6 +89,7 @@ class SamConfig:
     kalman: bool = True
     precision: str = "auto"  # one of PRECISIONS
     compile: bool = False  # torch.compile the image encoder and memory attention
+    runtime: str = "torch"  # one of RUNTIMES: openvino / onnxruntime run exported graphs (`weights`: their folder)
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -95,6 +97,7 @@ class SamConfig:
             raise ValueError(f"imgsz must be a positive integer, got {self.imgsz}")
         _check_choice("memory", self.memory, MEMORY_POLICIES)
         _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("runtime", self.runtime, RUNTIMES)
 
 
 @dataclass

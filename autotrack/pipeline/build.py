@@ -44,10 +44,16 @@ class Models:
 def check_weights(config: PipelineConfig) -> None:
     """Fail in one line, before any model loads, when a weights file the config names is missing, is not a
     checkpoint, or (offline) cannot be had. Loads nothing."""
-    from autotrack.weights import resolve_detector, resolve_weights
+    from autotrack.runtimes.manifest import check_export, is_export
+    from autotrack.weights import WeightsError, resolve_detector, resolve_weights
 
-    if config.sam.weights != "random":
-        resolve_weights(config.sam.model, config.sam.weights)
+    sam = config.sam
+    if is_export(sam.weights):
+        if sam.runtime == "torch":
+            raise WeightsError(f"{sam.weights} holds exported graphs: run it with --runtime openvino or onnxruntime")
+        check_export(sam.runtime, sam.model, sam.weights, sam.imgsz, sam.precision)
+    elif sam.weights != "random":
+        resolve_weights(sam.model, sam.weights)
     if config.detector is not None:
         resolve_detector(config.detector.weights)
 
@@ -58,10 +64,20 @@ def load_models(config: PipelineConfig) -> Models:
     from autotrack.models import check_imgsz, load_engine
 
     sam = config.sam
+    if sam.runtime != "torch":
+        from autotrack.runtimes import get_runtime
+
+        get_runtime(sam.runtime)  # one line saying what to install when its package is missing
     check_imgsz(sam.model, sam.imgsz)
     check_weights(config)
     prompter = build_prompter(config)
-    return Models(prompter, load_engine(sam.model, sam.weights, sam.imgsz, config.device, sam.precision, sam.compile))
+    if sam.runtime == "torch":
+        engine = load_engine(sam.model, sam.weights, sam.imgsz, config.device, sam.precision, sam.compile)
+    else:
+        from autotrack.runtimes.load import load_exported
+
+        engine = load_exported(sam.runtime, sam.model, sam.weights, sam.imgsz, config.device, sam.precision)
+    return Models(prompter, engine)
 
 
 def new_session(

@@ -39,14 +39,16 @@ RUNTIMES = {
     "openvino": Runtime("openvino", "openvino", "openvino", ("openvino", "onnx")),
     "onnxruntime": Runtime("onnxruntime", "onnxruntime", "onnx", ("onnx",)),
 }
+EXPORTER = ("onnx", "onnxscript")  # torch.export's ONNX exporter writes through them
 FORMATS = ("openvino", "onnx")  # what `autotrack export --format` writes; ONNX is the step every format goes through
 
 
 def get_runtime(name: str) -> Runtime:
     """The graph runtime `name`, its package installed; a one-line error saying what to install otherwise."""
     runtime = RUNTIMES[name]
-    if find_spec(runtime.package) is None or find_spec("onnx") is None:
-        raise RuntimeUnavailable(f"--runtime {name} needs {runtime.package} and onnx: "
+    missing = [package for package in (runtime.package, *EXPORTER) if find_spec(package) is None]
+    if missing:
+        raise RuntimeUnavailable(f"--runtime {name} needs {', '.join(missing)}: "
                                  f"pip install \"autotrack[{runtime.extra}]\"")
     return runtime
 

@@ -8,6 +8,7 @@ export leaves no folder that looks whole; the destination must not exist or be e
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import warnings
@@ -23,11 +24,19 @@ from autotrack.runtimes.manifest import (
     Manifest,
     package_versions,
     read_manifest,
-    weights_checksum,
 )
 from autotrack.runtimes.stages import STAGES, stage_specs
 
 OPSET = 18
+
+
+def weights_checksum(model: torch.nn.Module) -> str:
+    """sha256 of a model's weights (names, shapes and values), whatever file or seed they came from."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def check_destination(folder: Path) -> None:
@@ -66,7 +75,7 @@ def export_stages(parts: ModelParts, family: str, model: str, imgsz: int, fmt: s
 
 def convert_export(folder: Path, fmt: str) -> Manifest:
     """Convert an ONNX export folder's graphs, in place, to format `fmt`; returns its new manifest."""
-    from autotrack.runtimes.graphs import save_graph
+    from autotrack.runtimes.backends import save_graph
 
     manifest = read_manifest(folder)
     runtime = runtime_of_format(fmt)

@@ -11,12 +11,19 @@ import torch
 from autotrack.engine.engine import EngineModel
 from autotrack.engine.precision import cpu_has_native_bf16
 from autotrack.models.registry import family_of, motion_weight
-from autotrack.runtimes import get_runtime
-from autotrack.runtimes.export import export_stages
-from autotrack.runtimes.graphs import open_graphs
-from autotrack.runtimes.manifest import WEIGHTS, ExportError, check_manifest, is_export, read_manifest, weights_checksum
+from autotrack.runtimes import get_runtime, runtime_of_format
+from autotrack.runtimes.export import check_destination, export_stages, weights_checksum
+from autotrack.runtimes.backends import open_graphs
+from autotrack.runtimes.manifest import (
+    WEIGHTS,
+    ExportError,
+    Manifest,
+    check_manifest,
+    is_export,
+    read_manifest,
+)
 from autotrack.runtimes.parts import GraphParts
-from autotrack.weights import CACHE_DIR
+from autotrack.weights import CACHE_DIR, resolve_weights
 
 logger = logging.getLogger(__name__)
 EXPORTS_DIR = CACHE_DIR / "exports"
@@ -30,15 +37,8 @@ def runtime_precision(runtime: str, precision: str) -> str:
     if precision == "auto":
         return "bf16" if "bf16" in choices and cpu_has_native_bf16() else "fp32"
     if precision not in choices:
-        raise ExportError(f"--runtime {runtime} runs in {', '.join(choices)}, not {precision}")
+        raise ExportError(f"{runtime} runs graphs in {', '.join(choices)}, not {precision}")
     return precision
-
-
-def check_export(runtime: str, model: str, weights: str | None, imgsz: int, precision: str) -> None:
-    """When `weights` is an exported folder: one line if it does not fit this run. Loads nothing."""
-    if is_export(weights):
-        folder = Path(weights)
-        check_manifest(read_manifest(folder), folder, model, imgsz, get_runtime(runtime).formats, precision)
 
 
 def load_exported(runtime: str, model: str, weights: str | Path | None, imgsz: int, device: str = "auto",
@@ -68,3 +68,20 @@ def load_exported(runtime: str, model: str, weights: str | Path | None, imgsz: i
         manifest = read_manifest(folder)
     graphs = open_graphs(runtime, folder, manifest, device, chosen)
     return EngineModel(GraphParts(parts, graphs), family, imgsz, cpu, "fp32", motion_weight(model))
+
+
+def export_model(model: str, weights: str | Path | None, imgsz: int, fmt: str, precision: str,
+                 folder: Path) -> Manifest:
+    """`autotrack export`: `model` with `weights` at input size `imgsz` as `fmt` graphs ("openvino", "onnx") in
+    `precision` into `folder`, a new or empty folder that is none of the inputs."""
+    runtime = get_runtime(runtime_of_format(fmt).name)
+    family = family_of(model)
+    family.check_imgsz(imgsz)
+    chosen = runtime_precision(runtime.name, precision)
+    if weights is not None and weights != "random" and Path(folder).resolve() == Path(weights).resolve():
+        raise ExportError(f"{folder} is the weights being exported: export into a new folder")
+    check_destination(Path(folder))
+    if weights != "random":
+        resolve_weights(model, weights)  # a missing file fails before the model is built
+    parts = family.build(model, weights, imgsz, torch.device("cpu"), torch.float32)
+    return export_stages(parts, family.name, model, imgsz, fmt, chosen, Path(folder))

@@ -3,16 +3,14 @@ errors for running a folder exported for another model, input size, precision or
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import torch
-
 from autotrack import __version__
 from autotrack.errors import InputError
+from autotrack.runtimes import get_runtime
 
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.pt"  # the torch weights of the stages left to Python (object pointers, memory encodings)
@@ -68,13 +66,12 @@ def check_manifest(manifest: Manifest, folder: Path, model: str, imgsz: int, for
                           f"({', '.join(formats)})")
 
 
-def weights_checksum(model: torch.nn.Module) -> str:
-    """sha256 of a model's weights (names, shapes and values), whatever file or seed they came from."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+def check_export(runtime: str, model: str, weights: str | None, imgsz: int, precision: str) -> None:
+    """When `weights` is an exported folder: one line if runtime `runtime` cannot run it for this model, size and
+    precision. Reads only the manifest."""
+    if is_export(weights):
+        folder = Path(weights)
+        check_manifest(read_manifest(folder), folder, model, imgsz, get_runtime(runtime).formats, precision)
 
 
 def package_versions(*packages: str) -> dict[str, str]:
