@@ -80,8 +80,10 @@ class MemoryEncoder(_Stage):
         self.from_prompt = from_prompt
 
     def forward(self, pixels, masks, object_score) -> torch.Tensor:
-        size = tuple(pixels.shape[-2:])
-        features = _features(pixels.flatten(2).permute(2, 0, 1), pixels.flatten(2).permute(2, 0, 1), [], size)
+        # the frame's features repeated for each object: OpenVINO's CPU plugin fuses a batch-1 convolution with the
+        # sum over the batch that follows it, and then fails on more than one object
+        vision = pixels.expand(masks.shape[0], -1, -1, -1).flatten(2).permute(2, 0, 1)
+        features = _features(vision, vision, [], tuple(pixels.shape[-2:]))
         return self.parts.encode_memory(features, masks, object_score, self.from_prompt)
 
 
