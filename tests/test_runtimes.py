@@ -16,6 +16,7 @@ from autotrack.models import load_engine
 from autotrack.runtimes.export import convert_export, export_stages
 from autotrack.runtimes.load import load_exported
 
+pytestmark = pytest.mark.timeout(1800)  # exporting two models takes minutes on a small CPU
 IMGSZ = {"sam2.1_t": 256, "edgetam": 256}
 FRAMES = 6
 JOIN, LEAVE = 2, 4  # object 3 is prompted on frame JOIN; object 2 is removed before frame LEAVE
