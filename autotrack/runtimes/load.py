@@ -12,8 +12,8 @@ from autotrack.engine.engine import EngineModel
 from autotrack.engine.precision import cpu_has_native_bf16
 from autotrack.models.registry import family_of, motion_weight
 from autotrack.runtimes import get_runtime, runtime_of_format
-from autotrack.runtimes.export import check_destination, export_stages, weights_checksum
 from autotrack.runtimes.backends import open_graphs
+from autotrack.runtimes.export import check_destination, export_stages, weights_checksum
 from autotrack.runtimes.manifest import (
     WEIGHTS,
     ExportError,
