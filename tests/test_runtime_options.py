@@ -27,7 +27,7 @@ def clip(tmp_path_factory) -> Path:
 
 def exported(folder: Path, **changes) -> Path:
     """A folder with only a manifest, as `autotrack export` writes one (sam2.1_t at 256 px, onnx, fp32)."""
-    folder.mkdir()
+    folder.mkdir(parents=True)
     values = dict(format="onnx", family="sam2", model="sam2.1_t", imgsz=256, precision="fp32",
                   weights_sha256="0" * 64, stages={}, autotrack=__version__)
     Manifest(**{**values, **changes}).write(folder)
@@ -94,3 +94,24 @@ def test_a_gpu_asked_for_and_absent_falls_back_to_the_cpu_saying_so(caplog):
     assert device_name("cuda", ["CPU"]) == "CPU"
     messages = [record.getMessage() for record in caplog.records]
     assert len(messages) == 2 and "no CUDA provider" in messages[0] and "no GPU device" in messages[1]
+
+
+def test_without_a_folder_the_model_is_exported_into_the_cache_once_saying_so(tmp_path, monkeypatch, caplog):
+    """The cache's mechanics only: exporting and compiling are replaced (tests/test_runtimes.py does them)."""
+    from autotrack.runtimes import load
+
+    exports = []
+
+    def export_stages(parts, family, model, imgsz, fmt, precision, folder):
+        exports.append(folder)
+        exported(folder, format=fmt, model=model, imgsz=imgsz, precision=precision)
+
+    monkeypatch.setattr(load, "EXPORTS_DIR", tmp_path / "exports")
+    monkeypatch.setattr(load, "export_stages", export_stages)
+    monkeypatch.setattr(load, "open_graphs", lambda *args: None)
+    for _ in range(2):
+        load.load_exported("onnxruntime", "sam2.1_t", "random", 256, "cpu", "fp32")
+    assert len(exports) == 1 and exports[0].parent == tmp_path / "exports"
+    assert exports[0].name.startswith("sam2.1_t-256-onnx-fp32-")  # then the weights' checksum
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 1 and messages[0].startswith("exporting sam2.1_t at 256 px for onnxruntime into")
