@@ -4,7 +4,7 @@ A pipeline file has up to six sections, each optional (defaults below):
     detector: {weights: yolo11n.pt, classes: [person], conf: 0.25, imgsz: 640, every: 1}   # or `detector: null`
     detector: {weights: yoloe-11s-seg.pt, text: [forklift, person in a hard hat]}          # open vocabulary
     sam: {model: sam2.1_t, weights: null, imgsz: 1024, memory: motion-aware, kalman: true, precision: auto,
-          compile: false}      # model: sam2_t/s/b/l, sam2.1_t/s/b/l, edgetam or sam3
+          compile: false, runtime: torch}      # model: sam2_t/s/b/l, sam2.1_t/s/b/l, edgetam or sam3
     points: {backend: lk, num_points: 16, num_negatives: 4, min_visible: null}   # default `points: null`: none
     identity: {max_lost: 30, ...}      # IdentityConfig
     reid: {enabled: false, threshold: 0.8, ...}   # ReidConfig: long-term re-identification
@@ -35,6 +35,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # the engine's compute precision 
 MEMORY_POLICIES = ("motion-aware", "fifo")  # which past frames the engine attends to (autotrack.engine.memory)
 POINT_BACKENDS = ("lk", "cotracker")
 EMBEDDINGS = ("features", "pointer")  # the engine's appearance vector for re-identification (autotrack.engine)
+RUNTIMES = ("torch", "openvino", "onnxruntime")  # where the model's heavy stages run (autotrack.runtimes)
 
 
 class ConfigError(AutotrackError, ValueError):
@@ -106,6 +107,7 @@ class SamConfig:
     kalman: bool = True
     precision: str = "auto"  # one of PRECISIONS
     compile: bool = False  # torch.compile the image encoder and memory attention
+    runtime: str = "torch"  # one of RUNTIMES: openvino / onnxruntime run exported graphs (`weights`: their folder)
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -113,6 +115,7 @@ class SamConfig:
             raise ValueError(f"imgsz must be a positive integer, got {self.imgsz}")
         _check_choice("memory", self.memory, MEMORY_POLICIES)
         _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("runtime", self.runtime, RUNTIMES)
 
 
 @dataclass

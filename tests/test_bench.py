@@ -139,11 +139,14 @@ def test_random_weights_keep_every_prompted_object():
 @pytest.mark.parametrize("model, names", [
     ("sam2.1_s", ["autotrack sam2.1_s fp32", ULTRALYTICS]),
     ("edgetam", ["autotrack edgetam fp32", "autotrack sam2.1_t fp32", ULTRALYTICS]),
+    ("sam2.1_t/openvino", ["autotrack sam2.1_t fp32", "autotrack sam2.1_t openvino", ULTRALYTICS]),
 ])
 def test_the_predictor_runs_the_model_its_spec_allows_else_sam2_tiny_beside_it(model, names):
-    """Only the contenders are built (nothing runs): a model ultralytics' predictor cannot run gets SAM2.1-tiny."""
+    """Only the contenders are built (nothing runs): a model ultralytics' predictor cannot run gets SAM2.1-tiny; a
+    graph runtime runs beside torch."""
+    model, _, runtime = model.partition("/")
     config = bench_config("manual-sam2", {"sam.weights": "random", "sam.imgsz": 64, "device": "cpu", "sam.model": model,
-                                           "sam.precision": "fp32"})
+                                           "sam.precision": "fp32", "sam.runtime": runtime or "torch"})
     clip = Clip(Path("clip.mp4"), np.zeros((1, 4), np.float32), 3)
     assert list(pipeline_contenders(clip, config, Path("w.pt"))) == names
 

@@ -24,7 +24,7 @@ LAYERS = {
     "autotrack": 2, "engine": 2,  # the package's own __init__: the public names (types, errors; the rest lazily)
     "reid": 2,  # appearance galleries for re-identification (config, numpy); the identity manager uses them
     "models": 3, "sources": 3, "points": 3, "identity": 3, "sinks": 3,
-    "prompters": 4,
+    "prompters": 4, "runtimes": 4,  # runtimes: the engine's heavy stages from exported graphs
     "pipeline": 5,
     "eval": 6, "batch": 6, "serve": 6, "advice": 6,
     "bench": 7,

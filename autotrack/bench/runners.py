@@ -126,7 +126,8 @@ def pipeline_contenders(clip: Clip, config: PipelineConfig, weights: Path, warmu
                         work_dir: str | Path | None = None,
                         ultralytics: bool = True) -> dict[str, Callable[[], RunResult]]:
     """What `autotrack bench` compares: the pipeline as configured (its model and precision named, e.g. "autotrack
-    sam2.1_t bf16 (auto)"), the same pipeline in fp32 when that differs, and ultralytics' SAM2VideoPredictor
+    sam2.1_t bf16 (auto)"), the same pipeline in fp32 when that differs, the pipeline on its graph runtime when
+    `sam.runtime` names one (in PyTorch otherwise), and ultralytics' SAM2VideoPredictor
     (`ULTRALYTICS`) on the `weights` file (see `sam2_weights_file`). A pipeline on a model the predictor cannot
     run (EdgeTAM) also runs on SAM2.1-tiny with `weights`, in the same precisions (see `baseline_pairs`)."""
     from autotrack.device import resolve_device
@@ -140,8 +141,11 @@ def pipeline_contenders(clip: Clip, config: PipelineConfig, weights: Path, warmu
     else:
         models = {config.sam.model: config.sam.weights, BASELINE: str(weights)}
     configs = {f"autotrack {model} {name}": dataclasses.replace(config, sam=dataclasses.replace(
-        config.sam, model=model, weights=model_weights, precision=value))
+        config.sam, model=model, weights=model_weights, precision=value, runtime="torch"))
         for model, model_weights in models.items() for name, value in precisions.items()}
+    if config.sam.runtime != "torch":  # the runtime beside torch, on the same weights
+        sam = dataclasses.replace(config.sam, weights=models[config.sam.model])
+        configs[f"autotrack {config.sam.model} {config.sam.runtime}"] = dataclasses.replace(config, sam=sam)
     contenders = {name: functools.partial(run_pipeline, clip, c, warmup, name, work_dir) for name, c in configs.items()}
     if ultralytics:
         contenders[ULTRALYTICS] = functools.partial(run_ultralytics, clip, weights, config.sam.imgsz, config.device,

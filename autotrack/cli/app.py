@@ -20,6 +20,7 @@ from autotrack import __version__
 from autotrack.cli.batch import batch_command
 from autotrack.cli.bench import bench_command
 from autotrack.cli.eval import eval_group
+from autotrack.cli.export import export_command
 from autotrack.cli.pipelines import pipelines_command
 from autotrack.cli.serve import serve_command
 from autotrack.cli.track import track_command
@@ -81,3 +82,4 @@ main.add_command(eval_group)
 main.add_command(weights_command)
 main.add_command(bench_command)
 main.add_command(serve_command)
+main.add_command(export_command)

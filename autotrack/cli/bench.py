@@ -18,7 +18,7 @@ from autotrack.cli.options import PROMPTED_PIPELINE, config_overrides, shared_op
 @click.option("--warmup", type=int, default=3, show_default=True, help="First frames left out of the speed figures.")
 @click.option("--rounds", type=click.IntRange(1), default=3, show_default=True,
               help="Runs of each contender, the order rotated each round.")
-@shared_options("sam", "imgsz", "precision")
+@shared_options("sam", "imgsz", "precision", "runtime")
 @click.option("--objects", type=click.IntRange(1, 6), default=1, show_default=True,
               help="Objects prompted with boxes on frame 0.")
 @shared_options("sam_weights", "device", "sets")
@@ -33,6 +33,7 @@ def bench_command(source, frames, warmup, rounds, objects, no_ultralytics, json_
     times its prompter), the same pipeline in fp32, and ultralytics' SAM2VideoPredictor on the same frames with the
     same weights and box prompts, each --rounds times in rotated order, and prints fps, the ratios to
     SAM2VideoPredictor round by round, and the split of a frame by stage.
+    With --runtime openvino or onnxruntime, the pipeline also runs on that runtime (exported on first use).
     With --sam edgetam, the pipeline also runs on SAM2.1-tiny (and the predictor with it), and the ratios of
     EdgeTAM to SAM2.1-tiny in each precision are printed too.
     """

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 import click
 
-from autotrack.config import PRECISIONS, PipelineConfig, load_config, parse_set
+from autotrack.config import PRECISIONS, RUNTIMES, PipelineConfig, load_config, parse_set
 from autotrack.errors import InputError
 
 PROMPTED_PIPELINE = "manual-sam2"  # the default pipeline when the objects are given and no detector is
@@ -44,6 +44,10 @@ OPTIONS: dict[str, Callable] = {
         "--precision", metavar="|".join(PRECISIONS),
         help="Model compute precision (default auto: bf16 on CUDA from Ampere on and on CPUs with AVX512-BF16 or "
              "AMX, else fp32)."),
+    "runtime": click.option(
+        "--runtime", metavar="|".join(RUNTIMES),
+        help="Where the model's stages run: torch (default), or exported graphs on openvino or onnxruntime "
+             "(--sam-weights: a folder from `autotrack export`; else exported into the cache on first use)."),
     "prompts_file": click.option("--prompts", "prompts_file", type=click.Path(),
                                  help="JSON file of boxes/points with object IDs."),
     "boxes": click.option("--box", "boxes", multiple=True, help="A box x1,y1,x2,y2 on the first frame (repeatable)."),
@@ -66,7 +70,7 @@ OPTIONS: dict[str, Callable] = {
 # Where each option's value goes in the config tree.
 CONFIG_KEYS = {"detector": "detector.weights", "classes": "detector.classes", "text": "detector.text",
                "sam": "sam.model", "sam_weights": "sam.weights", "imgsz": "sam.imgsz",
-               "precision": "sam.precision", "device": "device"}
+               "precision": "sam.precision", "runtime": "sam.runtime", "device": "device"}
 
 
 def shared_options(*names: str) -> Callable:

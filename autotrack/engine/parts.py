@@ -30,8 +30,8 @@ class ImageFeatures:
     size: tuple[int, int]  # (h, w) of `vision`
 
     def pixels(self) -> torch.Tensor:
-        """`vision` as an image, (1, C, h, w)."""
-        return self.vision.permute(1, 2, 0).view(1, -1, *self.size)
+        """`vision` as an image, (1, C, h, w) (B images for a `vision` of batch B)."""
+        return self.vision.permute(1, 2, 0).reshape(self.vision.shape[1], -1, *self.size)
 
     def high_res_batch(self, batch: int) -> list[torch.Tensor]:
         """`high_res` for a batch of objects (views, no copies)."""
@@ -57,6 +57,7 @@ class ModelParts(ABC):
 
     hidden_dim: int  # channels of image features and object pointers
     mem_dim: int  # channels of memory tokens
+    model: torch.nn.Module  # every weight the parts compute with (graph exports and their checksums read it)
 
     @abstractmethod
     def compile(self) -> None:

@@ -49,11 +49,17 @@ def check_weights(config: PipelineConfig) -> None:
     """Fail in one line, before any model loads, when a weights file the config names is missing, is not a
     checkpoint, or (offline) cannot be had; every such file of the run is named in that one line, with the `random`
     choices for a smoke run. Loads nothing."""
+    from autotrack.runtimes.manifest import check_export, is_export
     from autotrack.weights import WeightsError, is_sam3_detector, resolve_detector, resolve_weights
 
+    sam = config.sam
     checks = []  # (the option of a smoke run without it, how to find it)
-    if config.sam.weights != "random":
-        checks.append(("--sam-weights random", lambda: resolve_weights(config.sam.model, config.sam.weights)))
+    if is_export(sam.weights):
+        if sam.runtime == "torch":
+            raise WeightsError(f"{sam.weights} holds exported graphs: run it with --runtime openvino or onnxruntime")
+        check_export(sam.runtime, sam.model, sam.weights, sam.imgsz, sam.precision)
+    elif sam.weights != "random":
+        checks.append(("--sam-weights random", lambda: resolve_weights(sam.model, sam.weights)))
     if config.detector is not None and is_sam3_detector(config.detector.weights):
         sam3 = None if config.detector.weights == "sam3" else config.detector.weights
         checks.append(("--detector random", lambda: resolve_weights("sam3", sam3)))
@@ -104,11 +110,19 @@ def load_models(config: PipelineConfig, engine: EngineModel | None = None) -> Mo
     from autotrack.models import load_engine
 
     sam = config.sam
+    if sam.runtime != "torch":
+        from autotrack.runtimes import get_runtime
+
+        get_runtime(sam.runtime)  # one line saying what to install when its package is missing
     check_resources(config)
     check_weights(config)
     prompter = build_prompter(config)
-    if engine is None:
+    if engine is None and sam.runtime == "torch":
         engine = load_engine(sam.model, sam.weights, sam.imgsz, config.device, sam.precision, sam.compile)
+    elif engine is None:
+        from autotrack.runtimes.load import load_exported
+
+        engine = load_exported(sam.runtime, sam.model, sam.weights, sam.imgsz, config.device, sam.precision)
     return Models(prompter, engine)
 
 
@@ -117,7 +131,7 @@ class ModelsKey(NamedTuple):
     `Models`, and configs with equal `engine` keys one engine. Their sessions may differ in all else: detector
     classes, text and thresholds, memory policy, identity and points."""
 
-    engine: tuple  # the engine's model, weights, input size, precision, compile, and the device
+    engine: tuple  # the engine's model, weights, input size, precision, compile, runtime, and the device
     detector: tuple | None  # the detector's weights and whether it is open-vocabulary; None: no detector
 
 
@@ -126,7 +140,7 @@ def models_key(config: PipelineConfig) -> ModelsKey:
     from autotrack.prompters.yoloe import is_open_vocabulary
 
     sam, detector = config.sam, config.detector
-    engine = (sam.model, sam.weights, sam.imgsz, sam.precision, sam.compile, config.device)
+    engine = (sam.model, sam.weights, sam.imgsz, sam.precision, sam.compile, sam.runtime, config.device)
     if detector is None:
         return ModelsKey(engine, None)
     return ModelsKey(engine, (detector.weights, detector.text is not None or is_open_vocabulary(detector.weights)))

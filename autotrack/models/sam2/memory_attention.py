@@ -95,7 +95,7 @@ def _rope_attention(attn: RoPEAttention, q: torch.Tensor, k: torch.Tensor, v: to
         attn.freqs_cis = attn.compute_cis(end_x=side, end_y=side)
     attn.freqs_cis = attn.freqs_cis.to(q.device)
     rotated = k.shape[-2] - num_k_exclude_rope
-    if blocked:
+    if blocked or torch.compiler.is_exporting():  # graph formats hold no complex numbers
         cos, sin = rotation_tables(attn.freqs_cis, q.dtype)
         rotate_(q, cos, sin)
         rotate_(k[:, :, :rotated], cos, sin)

@@ -1,0 +1,98 @@
+"""Export a model's stages as graphs into a folder: ONNX first (torch's exporter, dynamic axes for the number of
+objects, memory tokens, pointer tokens and prompt points), then the runtime's own format; plus the torch weights of
+the cheap stages left to Python and a manifest.
+
+A folder is written next to its destination under a temporary name and renamed when complete, so an interrupted
+export leaves no folder that looks whole; the destination must not exist or be empty (nothing is overwritten).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import torch
+
+from autotrack.engine.parts import ModelParts
+from autotrack.runtimes import runtime_of_format
+from autotrack.runtimes.manifest import (
+    WEIGHTS,
+    ExportError,
+    Manifest,
+    package_versions,
+    read_manifest,
+)
+from autotrack.runtimes.stages import STAGES, stage_specs
+
+OPSET = 18
+
+
+def weights_checksum(model: torch.nn.Module) -> str:
+    """sha256 of a model's weights (names, shapes and values), whatever file or seed they came from."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def check_destination(folder: Path) -> None:
+    """A one-line error unless `folder` is new or an empty folder: an export never writes among other files."""
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ExportError(f"{folder} exists and is not an empty folder: export into a new folder")
+
+
+def export_stages(parts: ModelParts, family: str, model: str, imgsz: int, fmt: str, precision: str,
+                  folder: Path) -> Manifest:
+    """Write every stage of `parts` (float32, on the CPU) as `fmt` graphs ("onnx" or "openvino") into `folder`,
+    with `weights.pt` and `manifest.json`; returns the manifest."""
+    check_destination(folder)
+    partial = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        specs = stage_specs(parts, imgsz)
+        for stage in STAGES:
+            export_onnx(specs[stage], partial / f"{stage}.onnx")
+        torch.save(parts.model.state_dict(), partial / WEIGHTS)
+        manifest = Manifest("onnx", family, model, imgsz, precision, weights_checksum(parts.model),
+                            {stage: f"{stage}.onnx" for stage in STAGES},
+                            versions=package_versions("torch", "onnx"))
+        manifest.write(partial)
+        if fmt != "onnx":
+            manifest = convert_export(partial, fmt)
+        if folder.exists():
+            folder.rmdir()  # empty, checked above
+        partial.rename(folder)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return manifest
+
+
+def convert_export(folder: Path, fmt: str) -> Manifest:
+    """Convert an ONNX export folder's graphs, in place, to format `fmt`; returns its new manifest."""
+    from autotrack.runtimes.backends import save_graph
+
+    manifest = read_manifest(folder)
+    runtime = runtime_of_format(fmt)
+    manifest.stages = {stage: save_graph(runtime.name, folder / name, manifest.precision)
+                       for stage, name in manifest.stages.items()}
+    manifest.format = fmt
+    manifest.versions.update(package_versions(runtime.package))
+    manifest.write(folder)
+    return manifest
+
+
+def export_onnx(spec, path: Path) -> None:
+    """One stage as an ONNX file, through torch.export (torch's supported exporter)."""
+    dynamic = {name: {axis: torch.export.Dim.DYNAMIC for axis in spec.dynamic[name]} if name in spec.dynamic else None
+               for name in spec.input_names}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's advice on its own internals
+        torch.onnx.export(spec.module, spec.inputs, str(path), input_names=list(spec.input_names),
+                          output_names=list(spec.output_names), dynamic_shapes=dynamic, dynamo=True,
+                          external_data=False, opset_version=OPSET, verbose=False)
