@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from autotrack.prompters.yolo import YoloPrompter
 
 
 @pytest.mark.parametrize("device, quantize", [("cuda:0", 16), ("cuda", 16), ("cpu", None), ("mps", None)])
 def test_half_precision_on_cuda_only(device, quantize, monkeypatch):
+    # devices are checked to be here before a model loads: this machine pretends to have a GPU and an MPS device
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     prompter = YoloPrompter("random", device=device)
     calls = []
 
