@@ -47,6 +47,7 @@ def test_add_a_source_prompt_a_box_stream_json_per_frame_and_remove_the_object(s
         assert http.get("/api/sources").json() == []
         added = http.post("/api/sources", json={"source": server.url})
         assert added.status_code == 201 and added.json()["id"] == f"127.0.0.1-{server.port}-test"
+        assert added.json()["detector"] is False  # manual-sam2: the page shows no detector-classes form
         source = "/api/sources/" + added.json()["id"]
         # a path that does not exist is refused; a file that cannot be opened fails alone, with one line, and the
         # stream goes on

@@ -96,6 +96,8 @@ def test_cameras_start_with_the_console_share_the_engine_across_pipelines_and_ap
         assert len(console.models) == 2  # two model sets (one with a detector), one SAM
         assert plain.tracker.parts is detected.tracker.parts
         assert detected.prompter.classes == [0] and plain.prompter.__class__.__name__ == "NoPrompter"
+        # the page offers the detector-classes form only where there is a detector
+        assert {s["id"]: s["detector"] for s in http.get("/api/sources").json()} == {"plain": False, "detected": True}
 
         added = http.post("/api/sources", json={"source": str(clip), "name": "third", "fps": 2.5})
         assert added.status_code == 201 and added.json()["id"] == "third"

@@ -83,6 +83,7 @@ class SourceInfo(BaseModel):
     source: str
     state: Literal["starting", "running", "paused", "stopped", "finished", "failed"]
     error: str | None = Field(description="The one-line reason of a failed run.")
+    detector: bool = Field(description="Whether the source's pipeline has a detector (whose classes can change).")
     run: str | None = Field(description="The current run's folder, under the source's files.")
     frame: int | None = Field(description="Index of the latest processed frame.")
     stats: Stats | None

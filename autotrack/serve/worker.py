@@ -120,6 +120,7 @@ class SourceWorker:
         self.camera = camera
         self.name = source_name(camera.url)
         self.options = options
+        self.has_detector = camera.config(options.pipeline, options.overrides).detector is not None
         self.models = models
         self.scheduler = scheduler
         self.channel = Channel()
@@ -232,6 +233,7 @@ class SourceWorker:
             "source": self.name,
             "state": self.state,
             "error": self.error,
+            "detector": self.has_detector,  # whether the classes can be changed
             "run": self.folder.name if self.folder else None,
             "frame": frame.get("frame"),
             "stats": frame.get("stats"),

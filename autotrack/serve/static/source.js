@@ -59,6 +59,7 @@ function showStatus(message) {
   document.getElementById("pause").disabled = message.state !== "running";
   document.getElementById("stop").disabled = !["starting", "running", "paused"].includes(message.state);
   document.getElementById("start").disabled = ["starting", "running"].includes(message.state);
+  document.getElementById("detector-classes").hidden = !message.detector; // no detector: no classes to change
   refreshFiles();
 }
 
