@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from autotrack.config import EMBEDDINGS  # what `ObjectState.embedding` may hold
 from autotrack.engine.family import Family
 from autotrack.engine.image import letterbox
 from autotrack.engine.masks import upscale_masks
@@ -40,7 +41,6 @@ from autotrack.errors import InputError
 from autotrack.types import ObjectState, Prompt, Status, Tracker
 
 STAGES = ("image_encoder", "memory_attention", "decoder", "memory_encoder")
-EMBEDDINGS = ("features", "pointer")  # what `ObjectState.embedding` holds (see `EngineSession`)
 
 
 @dataclass
