@@ -35,7 +35,10 @@ TOKEN_ENV = "AUTOTRACK_TOKEN"
 @click.option("--mqtt", metavar="HOST[:PORT]",
               help="Send each source's events to this MQTT broker (user and password from AUTOTRACK_MQTT_USER and "
                    "AUTOTRACK_MQTT_PASSWORD). See docs/console.md.")
-def serve_command(sources, host, port, token, output_dir, max_sources, reconnect, cameras_file, mqtt,
+@click.option("--webhook", "webhooks", metavar="URL", multiple=True,
+              help="POST each source's events to this url as JSON (repeatable): https, or http to this machine or "
+                   "a private network; signed when AUTOTRACK_WEBHOOK_SECRET is set. See docs/console.md.")
+def serve_command(sources, host, port, token, output_dir, max_sources, reconnect, cameras_file, mqtt, webhooks,
                   **options) -> None:
     """Open a browser console on SOURCEs (video files, image folders, webcams, stream URLs; more can be added from
     the page): watch the annotated frames, click to follow objects, see every ID and event, download the results.
@@ -46,6 +49,7 @@ def serve_command(sources, host, port, token, output_dir, max_sources, reconnect
         from autotrack.serve import Console, RunOptions, check_host, create_app
         from autotrack.serve.cameras import check_cameras, read_cameras
         from autotrack.serve.mqtt import MqttSettings
+        from autotrack.serve.webhooks import check_webhook
         if mqtt:
             import paho.mqtt  # noqa: F401 (the mqtt extra)
     except ImportError as error:
@@ -54,6 +58,8 @@ def serve_command(sources, host, port, token, output_dir, max_sources, reconnect
                                    f'pip install "autotrack[{extras}]"') from None
 
     check_host(host, token)
+    for url in webhooks:
+        check_webhook(url)
     if cameras_file is not None and sources:
         raise click.UsageError("give the sources in the camera list (--cameras) or as arguments, not both")
     config, prompts = choose_pipeline(options)
@@ -66,7 +72,7 @@ def serve_command(sources, host, port, token, output_dir, max_sources, reconnect
         raise click.UsageError(f"{len(sources) + len(cameras)} sources given, --max-sources is {max_sources}")
     run_options = RunOptions(config, overrides, prompts=prompts, max_frames=options["max_frames"],
                              reconnect=live_options(None, reconnect)["reconnect"], output_dir=Path(output_dir),
-                             mqtt=MqttSettings.parse(mqtt) if mqtt else None)
+                             mqtt=MqttSettings.parse(mqtt) if mqtt else None, webhooks=webhooks)
     app = create_app(Console(run_options, max_sources, cameras_file), token, [*sources, *cameras])
     address = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
     click.echo(f"autotrack console on {address}" + ("?token=..." if token else "") + " (Ctrl-C stops it)")

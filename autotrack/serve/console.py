@@ -3,6 +3,7 @@ compute thread they share."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from autotrack.serve.worker import (
 )
 from autotrack.sources import is_live
 
+logger = logging.getLogger(__name__)
+
+SWEEP_EVERY = 60.0  # seconds between two retention sweeps of the cameras' outputs
+
 
 def check_source(spec: str) -> None:
     """Refuse an empty source, and a path that does not exist (a file, a folder, a glob that matches nothing)."""
@@ -35,7 +40,8 @@ class Console:
     Every source runs the console's pipeline (`options`) unless its camera names another, and writes into its own
     folder under `options.output_dir`. Sources on the same models share one copy of them (`models`); every source's
     frames run on one compute thread (`scheduler`), in turn. With a `cameras_file`, the list of sources is written
-    back there whenever one is added or removed.
+    back there whenever one is added or removed. A thread applies each camera's output retention every
+    SWEEP_EVERY seconds (and each run applies it as it starts).
     """
 
     def __init__(self, options: RunOptions, max_sources: int = 8, cameras_file: Path | None = None) -> None:
@@ -46,6 +52,8 @@ class Console:
         self.scheduler = Scheduler()
         self._workers: dict[str, SourceWorker] = {}
         self._lock = threading.Lock()
+        self._closing = threading.Event()
+        threading.Thread(target=self._sweep, name="autotrack retention", daemon=True).start()
 
     def add(self, source: str | Camera) -> SourceWorker:
         """Start following a source: a camera, or a file, folder, glob, webcam index or stream URL (named after it);
@@ -100,9 +108,19 @@ class Console:
 
     def close(self, wait: float = 10.0) -> None:
         """Stop every source, waiting up to `wait` seconds for each to close its files, then the compute thread."""
+        self._closing.set()
         for worker in self.workers():
             worker.close(wait)
         self.scheduler.close()
+
+    def _sweep(self) -> None:
+        """Apply each camera's output retention every SWEEP_EVERY seconds until the console closes."""
+        while not self._closing.wait(SWEEP_EVERY):
+            for worker in self.workers():
+                try:
+                    worker.sweep()
+                except Exception:  # a folder that cannot be read must not end the sweeps of the others
+                    logger.exception("retention sweep of %s failed", worker.id)
 
     def file(self, source_id: str, relative: str) -> Path:
         """A file written by a source, by its path relative to the source's folder; anything outside that folder

@@ -33,7 +33,9 @@ from autotrack.serve.messages import (
 )
 from autotrack.serve.modelsets import ModelSets
 from autotrack.serve.mqtt import CameraEvents, MqttSettings
+from autotrack.serve.retention import sweep
 from autotrack.serve.scheduler import Lane, Scheduler
+from autotrack.serve.webhooks import CameraWebhooks
 from autotrack.sinks import FrameAnnotator, Outputs
 from autotrack.sources import Frame, LiveSource, RealTimeSource, is_live, open_source
 from autotrack.sources.live import redact
@@ -75,6 +77,7 @@ class RunOptions:
         output_dir: each source writes into `output_dir/<source id>/run-<n>/`.
         max_width: frames sent to pages are scaled down to this width.
         mqtt: where each source's events go (`autotrack.serve.mqtt`), or None.
+        webhooks: urls every source's events are POSTed to (`autotrack.serve.webhooks`), besides a camera's own.
     """
 
     pipeline: str | PipelineConfig = "yolo-sam2"
@@ -85,6 +88,7 @@ class RunOptions:
     output_dir: Path = Path("serve-output")
     max_width: int = 960
     mqtt: MqttSettings | None = None
+    webhooks: tuple[str, ...] = ()
 
 
 def source_name(spec: str) -> str:
@@ -144,6 +148,8 @@ class SourceWorker:
         self._thread: threading.Thread | None = None
         self.mqtt = None if options.mqtt is None else CameraEvents(
             options.mqtt, self.id, options.output_dir / ".mqtt" / f"{self.id}.sqlite")
+        urls = [*options.webhooks, *(camera.webhooks or [])]
+        self.webhooks = CameraWebhooks(urls, self.id, options.output_dir / ".webhooks" / self.id) if urls else None
 
     @property
     def pipeline(self) -> Pipeline | None:
@@ -169,6 +175,7 @@ class SourceWorker:
             self._done.clear()
             self._new_run()
             self._set_state(STARTING, "starting", f"outputs in {self.folder.name}/")
+            self.sweep()
             self._thread = threading.Thread(target=self._run, name=f"autotrack serve {self.id}", daemon=True)
             self._thread.start()
 
@@ -191,14 +198,26 @@ class SourceWorker:
             thread.join(wait)
 
     def close(self, wait: float | None = None) -> None:
-        """`stop`; with MQTT, wait for the run to end (up to `wait` seconds, default 10: its last events are
-        queued by then), deliver the queued events (as long again) and disconnect from the broker."""
-        if self.mqtt is None:
+        """`stop`; with MQTT or webhooks, wait for the run to end (up to `wait` seconds, default 10: its last
+        events are queued by then), deliver the queued events (as long again) and disconnect from the broker."""
+        outlets = [outlet for outlet in (self.mqtt, self.webhooks) if outlet is not None]
+        if not outlets:
             self.stop(wait)
             return
         wait = 10.0 if wait is None else wait
         self.stop(wait)
-        self.mqtt.close(wait)
+        for outlet in outlets:
+            outlet.close(wait)
+
+    def sweep(self, now: float | None = None) -> list[Path]:
+        """Delete the outputs the camera's `retention` no longer keeps at `now` (default: the time), never the
+        current run's; the files deleted."""
+        rule = self.camera.retention_rule()
+        if rule is None:
+            return []
+        with self._cond:  # no run starts meanwhile
+            keep = self.folder if self.state in ACTIVE else None
+            return sweep(self.source_dir, rule, keep, time.time() if now is None else now)
 
     # ------------------------------------------------------------------------------------------------- requests
     def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
@@ -221,8 +240,7 @@ class SourceWorker:
         self._running_pipeline().set_classes(classes)
         row = event_row("classes", self._frame(), reason=", ".join(classes) if classes else "all classes")
         self._log(row)
-        if self.mqtt is not None:
-            self.mqtt.publish([row], {})
+        self._send([row], {})
 
     # ------------------------------------------------------------------------------------------------- reading
     def info(self) -> dict:
@@ -374,9 +392,14 @@ class SourceWorker:
         jpeg = encode_jpeg(self._annotator(result.frame, result.detections), self.options.max_width)
         self.last_frame, self.jpeg = message, jpeg
         self._events.extend(events)
-        if self.mqtt is not None:
-            self.mqtt.publish(events, {row["id"]: row["class"] for row in message["objects"]})
+        self._send(events, {row["id"]: row["class"] for row in message["objects"]})
         self.channel.publish(message, jpeg)
+
+    def _send(self, rows: list[dict], classes: dict[int, str]) -> None:
+        """Queue event rows for the broker and the webhooks (each sends the kinds it publishes)."""
+        for outlet in (self.mqtt, self.webhooks):
+            if outlet is not None:
+                outlet.publish(rows, classes)
 
     def _latency(self) -> float:
         """Seconds from this frame's arrival until now (its processing is done but for publishing)."""
