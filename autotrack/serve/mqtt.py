@@ -1,5 +1,5 @@
-"""Events out over MQTT: each camera's births, losses, re-entries, removals, class changes and reconnects, through
-a bounded persistent queue, so a broker outage loses nothing and nothing is sent twice.
+"""Events out over MQTT: each camera's births, losses, re-entries, removals, re-identifications, class changes and
+reconnects, through a bounded persistent queue, so a broker outage loses nothing and nothing is sent twice.
 
 Topics, for a camera `gate` (the prefix is `autotrack`):
 
