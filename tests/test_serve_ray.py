@@ -16,7 +16,6 @@ from serve_helpers import running_console, wait_for
 
 import autotrack.pipeline.build as build
 from autotrack.cli import main
-from autotrack.errors import AutotrackError
 from autotrack.eval.synthetic import make_scenario, render_scenario
 from autotrack.serve import RunOptions
 from autotrack.serve.cameras import Camera
@@ -64,14 +63,16 @@ def kinds(http: httpx.Client, source: str, kind: str) -> list[dict]:
     return [event for event in http.get(f"/api/sources/{source}/events").json() if event["kind"] == kind]
 
 
-def readable(run) -> bool:
+def readable(run, video: bool = True) -> bool:
     """Whether a run's MOT (whole rows of 10 numbers), COCO JSON and video (at least one frame) files all read."""
     rows = [[float(value) for value in line.split(",")] for line in (run / "tracks.txt").read_text().splitlines()]
     assert all(len(row) == 10 for row in rows)
     json.loads((run / "tracks.json").read_text())
-    video = cv2.VideoCapture(str(run / "tracks.mp4"))
-    ok, _ = video.read()
-    video.release()
+    if not video:
+        return True
+    capture = cv2.VideoCapture(str(run / "tracks.mp4"))
+    ok, _ = capture.read()
+    capture.release()
     return ok
 
 
@@ -86,9 +87,11 @@ def test_four_streams_on_two_actors_one_console_and_a_killed_actor_comes_back(cl
     cameras = [Camera("a", server.url, fps=5, outputs=OUTPUTS), Camera("b", str(clip), fps=5, outputs=OUTPUTS),
                Camera("c", server.url, pipeline=str(detector), fps=5, outputs=OUTPUTS),
                Camera("d", str(clip), pipeline=str(detector), fps=5, outputs=OUTPUTS)]
+    refused = CliRunner().invoke(main, ["serve", str(clip), "--ray", "auto", "--gpus-per-actor", "1", "-p",
+                                        "manual-sam2", "--sam-weights", "random", "--imgsz", "64", "--device", "cpu"])
+    assert refused.exit_code == 1 and refused.output.strip().splitlines() == [  # rather than waiting for ever
+        "Error: each actor asks for 1 GPU(s) but no node of the Ray cluster has more than 0"]
     options = RunOptions(output_dir=tmp_path / "out", pipeline="manual-sam2", overrides=SMALL)
-    with pytest.raises(AutotrackError, match="each actor asks for 1 GPU"):
-        RayConsole(options, gpus_per_actor=1)  # no node has a GPU: refused rather than left waiting
     console = RayConsole(options, streams_per_actor=2)
     with running_console(tmp_path / "out", console=console, sources=tuple(cameras)) as base, \
             httpx.Client(base_url=base, timeout=60) as http:
@@ -132,5 +135,14 @@ def test_four_streams_on_two_actors_one_console_and_a_killed_actor_comes_back(cl
         for name in "ab":  # the lost runs' files read: MOT and JSON valid after every frame, ffmpeg ended the video
             wait_for(lambda: readable(tmp_path / "out" / name / "run-1"), 60, f"{name}'s first run readable")
         assert (tmp_path / "out" / "a" / "run-1" / "tracks.txt").read_text()  # the prompted object's rows
+
+        # sources removed and added from the API leave and join the actors
+        assert http.delete("/api/sources/d").status_code == 204 and set(second.streams) == {"c"}
+        added = http.post("/api/sources", json={"source": str(clip), "name": "e", "pipeline": str(detector)})
+        assert added.status_code == 201 and set(second.streams) == {"c", "e"} and len(console.links) == 2
+        wait_for(lambda: running("e"), 120, "the added stream")
+        assert http.post("/api/sources/e/stop").status_code == 200
+        wait_for(lambda: listing()["e"]["state"] == "stopped", 60, "the stop")
     for name in "abcd":  # the console stopped every stream with its files complete
         assert readable(tmp_path / "out" / name / ("run-2" if name in "ab" else "run-1"))
+    assert readable(tmp_path / "out" / "e" / "run-1", video=False)  # added from the API: MOT and JSON only

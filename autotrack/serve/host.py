@@ -49,10 +49,11 @@ class StreamHost:
         return self.incarnation, self.place, {stream_id: (self.console.get(stream_id).info(), subscription.drain())
                                               for stream_id, (_, subscription) in self._subscriptions.items()}
 
-    async def control(self, stream_id: str, action: str) -> None:
-        """`start`, `pause` or `stop` a stream (as the console's buttons)."""
+    async def control(self, stream_id: str, action: str) -> dict:
+        """`start`, `pause` or `stop` a stream (as the console's buttons); returns its state then."""
         worker = self.console.get(stream_id)
         {"start": worker.start, "pause": worker.pause, "stop": worker.stop}[action]()
+        return worker.info()
 
     async def add_prompt(self, stream_id: str, prompt: Prompt, object_id: int | None, class_name: str) -> int:
         return self.console.get(stream_id).add_prompt(prompt, object_id, class_name)

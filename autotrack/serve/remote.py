@@ -78,7 +78,8 @@ class ActorLink:
         except RayTaskError as error:
             raise error.cause from None
         except (RayActorError, GetTimeoutError) as error:
-            raise ActorUnavailable(f"its Ray actor does not answer ({one_line(error)}); try again") from None
+            raise ActorUnavailable(f"the stream's Ray actor does not answer ({type(error).__name__}); try again once "
+                                   f"it runs") from None
 
     def wake(self) -> None:
         self._wake.set()
@@ -98,8 +99,9 @@ class ActorLink:
                 if self._incarnation is not None and not self._lost:  # once per loss of a started actor
                     self._lost = True
                     for stream in list(self.streams.values()):
-                        stream.lost(one_line(error))
+                        stream.lost(type(error).__name__)
                 self._wake.wait(RETRY)
+                self._wake.clear()
                 continue
             if incarnation != self._incarnation:
                 if self._incarnation is not None:
@@ -143,7 +145,7 @@ class RemoteSource:
     def start(self) -> None:
         """Resume or start a new run on the actor; a stream not on it waits for its link to add it."""
         if self.attached:
-            self.link.result(self.link.actor.control.remote(self.id, "start"))
+            self._control("start")
         elif self._info["state"] not in ACTIVE:
             self.waiting = True
             self._info.update(state=STARTING, error=None)
@@ -151,12 +153,13 @@ class RemoteSource:
 
     def pause(self) -> None:
         if self.attached:
-            self.link.result(self.link.actor.control.remote(self.id, "pause"))
+            self._control("pause")
 
     def stop(self, wait: float | None = None) -> None:
+        """End the run; a stream waiting for its actor (new, or its actor lost) is not added to it."""
         if self.attached:
-            self.link.result(self.link.actor.control.remote(self.id, "stop"))
-        elif self.waiting:
+            self._control("stop")
+        elif self._info["state"] in ACTIVE:
             self.waiting = False
             self._log(STOPPED, "stopped")
 
@@ -211,7 +214,7 @@ class RemoteSource:
 
     def receive(self, info: dict, items: list[Item]) -> None:
         """What the actor's worker published since the last pull: keep the state, frame and log, pass them on."""
-        self._info = info
+        self._info, self.attached = info, True  # the actor has it (again, after a pull that failed)
         for message, jpeg in items:
             if message["type"] == FRAME:
                 self.last_frame, self.jpeg = message, jpeg
@@ -219,17 +222,21 @@ class RemoteSource:
             self.channel.publish(message, jpeg)
 
     def lost(self, reason: str) -> None:
-        """The actor stopped answering: a running stream shows it is starting again."""
+        """The actor stopped answering (its process or node died, or it is stuck): a running stream shows it is
+        starting again; requests are refused until the actor answers (a restarted one no longer has the stream)."""
         if self.attached and self._info["state"] in ACTIVE:
-            self._log(STARTING, "actor-lost", f"its Ray actor was lost ({reason}); Ray restarts it")
+            self._log(STARTING, "actor-lost", f"its Ray actor does not answer ({reason})")
+        self.attached = False
 
     def restarted(self, where: str) -> None:
         """Ray restarted the actor without its streams: one that ran is added again (a new run from its source)."""
-        was_running = (self.attached and self._info["state"] in ACTIVE) or self.waiting
         self.attached = False
-        if was_running:
+        if self._info["state"] in ACTIVE:
             self.waiting = True
             self._log(STARTING, "restarted", f"its Ray actor runs again on {where}; a new run starts")
+
+    def _control(self, action: str) -> None:
+        self._info = self.link.result(self.link.actor.control.remote(self.id, action))
 
     def _actor(self) -> ray.actor.ActorHandle:
         if not self.attached:
