@@ -29,7 +29,8 @@ OUTPUTS = ["mot", "json", "video"]
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A Ray cluster of two nodes of one CPU each on this machine, for the whole module (starting one is slow)."""
+    """A Ray cluster of two nodes of one CPU each (room for one actor each) on this machine, for the whole module
+    (starting one is slow)."""
     ray = pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 
@@ -136,6 +137,18 @@ def test_four_streams_on_two_actors_one_console_and_a_killed_actor_comes_back(cl
             wait_for(lambda: readable(tmp_path / "out" / name / "run-1"), 60, f"{name}'s first run readable")
         assert (tmp_path / "out" / "a" / "run-1" / "tracks.txt").read_text()  # the prompted object's rows
 
+        # a node dies: its actor moves to the one node with room, a new one, and its streams with it
+        (node,) = cluster.worker_nodes
+        spare = cluster.add_node(num_cpus=1)
+        (moved,) = [link for link in console.links if link.place["node"] == node.node_id]
+        before = {name: len(kinds(http, name, "restarted")) for name in moved.streams}
+        cluster.remove_node(node)
+        wait_for(lambda: all(len(kinds(http, name, "restarted")) == count + 1 for name, count in before.items()),
+                 120, "the restart on another node")
+        wait_for(lambda: running(*before), 120, "the moved streams running again")
+        assert moved.place["node"] == spare.node_id and sorted(listing()) == ["a", "b", "c", "d"]
+        assert spare.node_id[:8] in listing()[next(iter(before))]["node"]
+
         # sources removed and added from the API leave and join the actors
         assert http.delete("/api/sources/d").status_code == 204 and set(second.streams) == {"c"}
         added = http.post("/api/sources", json={"source": str(clip), "name": "e", "pipeline": str(detector)})
@@ -143,6 +156,7 @@ def test_four_streams_on_two_actors_one_console_and_a_killed_actor_comes_back(cl
         wait_for(lambda: running("e"), 120, "the added stream")
         assert http.post("/api/sources/e/stop").status_code == 200
         wait_for(lambda: listing()["e"]["state"] == "stopped", 60, "the stop")
-    for name in "abcd":  # the console stopped every stream with its files complete
-        assert readable(tmp_path / "out" / name / ("run-2" if name in "ab" else "run-1"))
-    assert readable(tmp_path / "out" / "e" / "run-1", video=False)  # added from the API: MOT and JSON only
+    for name in "abcde":  # every run's files read: the lost ones' and those the console stopped at the end
+        runs = sorted((tmp_path / "out" / name).glob("run-*"))
+        assert len(runs) == 1 + (name in "ab") + (name in before)
+        assert all(readable(run, video=name != "e") for run in runs)  # e, added from the API: MOT and JSON only

@@ -33,7 +33,8 @@ class StreamHost:
         torch.set_num_threads(threads)
         self.console = Console(options, max_streams)
         self.incarnation = uuid.uuid4().hex  # a new one after Ray restarts the actor: the front adds the streams again
-        self.place = {"node": ray.util.get_node_ip_address(), "pid": os.getpid()}
+        self.place = {"address": ray.util.get_node_ip_address(), "node": ray.get_runtime_context().get_node_id(),
+                      "pid": os.getpid()}
         self._subscriptions: dict[str, tuple[ExitStack, Subscription]] = {}
 
     async def add(self, camera: Camera) -> list[dict]:

@@ -62,7 +62,7 @@ class ActorLink:
         self.actor = actor
         self.key = key  # the model set of every stream on it
         self.streams: dict[str, RemoteSource] = {}
-        self.place: dict | None = None  # the actor's node address and process ID, once it answered
+        self.place: dict | None = None  # the actor's node address, node ID and process ID, once it answered
         self._incarnation: str | None = None
         self._lost = False
         self._wake = threading.Event()
@@ -80,6 +80,11 @@ class ActorLink:
         except (RayActorError, GetTimeoutError) as error:
             raise ActorUnavailable(f"the stream's Ray actor does not answer ({type(error).__name__}); try again once "
                                    f"it runs") from None
+
+    def where(self) -> str | None:
+        """The actor's node (address and the start of Ray's node ID) and process, once it answered."""
+        place = self.place
+        return f"{place['address']} (node {place['node'][:8]}, pid {place['pid']})" if place else None
 
     def wake(self) -> None:
         self._wake.set()
@@ -104,11 +109,10 @@ class ActorLink:
                 self._wake.clear()
                 continue
             if incarnation != self._incarnation:
-                if self._incarnation is not None:
-                    where = f"node {place['node']}, pid {place['pid']}"
+                self._incarnation, restarted, self.place = incarnation, self._incarnation is not None, place
+                if restarted:
                     for stream in list(self.streams.values()):
-                        stream.restarted(where)
-                self._incarnation, self.place = incarnation, place
+                        stream.restarted(self.where())
             self._lost = False
             for stream_id, (info, items) in updates.items():
                 stream = self.streams.get(stream_id)
@@ -186,8 +190,7 @@ class RemoteSource:
 
     # ------------------------------------------------------------------------------------------------- reading
     def info(self) -> dict:
-        place = self.link.place
-        return {**self._info, "node": f"{place['node']} (pid {place['pid']})" if place else None}
+        return {**self._info, "node": self.link.where()}
 
     def events(self) -> list[dict]:
         return list(self._events)
