@@ -13,6 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from serve_helpers import running_console, wait_for
+from websockets.sync.client import connect
 
 import autotrack.pipeline.build as build
 from autotrack.cli import main
@@ -48,6 +49,8 @@ def test_serve_ray_without_ray_names_the_extra_before_any_model_loads(monkeypatc
     result = CliRunner().invoke(main, ["serve", "video.mp4", "--ray", "auto"])
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert 'pip install "autotrack[ray]"' in result.output
+    alone = CliRunner().invoke(main, ["serve", "video.mp4", "--gpus-per-actor", "1"])
+    assert alone.exit_code == 2 and "--gpus-per-actor needs --ray" in alone.output
 
 
 def write_clip(path, frames: int):
@@ -109,6 +112,12 @@ def test_four_streams_on_two_actors_one_console_and_a_killed_actor_comes_back(cl
         assert (set(first.streams), set(second.streams)) == ({"a", "b"}, {"c", "d"})
         nodes = {name: source["node"] for name, source in listing().items()}
         assert nodes["a"] == nodes["b"] != nodes["c"] == nodes["d"]  # two actors, two processes
+        with connect("ws://" + base.removeprefix("http://") + "/api/sources/c/stream") as ws:  # as a page follows it
+            hello = json.loads(ws.recv(timeout=30))
+            assert hello["type"] == "hello" and hello["node"] == nodes["c"] and hello["events"]
+            while (message := json.loads(ws.recv(timeout=30)))["type"] != "frame":
+                pass
+            assert message["source"] == "c" and ws.recv(timeout=30)[:2] == b"\xff\xd8"  # and its JPEG
 
         # prompts, removals and class changes reach their stream, on either actor, and no other
         born = {name: http.post(f"/api/sources/{name}/objects", json={"box": [20, 20, 100, 100]}).json()["id"]

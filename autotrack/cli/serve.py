@@ -65,6 +65,8 @@ def serve_command(sources, host, port, token, output_dir, max_sources, reconnect
                                    f'pip install "autotrack[{extras}]"') from None
 
     check_host(host, token)
+    if gpus_per_actor and not ray_address:
+        raise click.UsageError("--gpus-per-actor needs --ray (without it every source runs here, on --device)")
     if cameras_file is not None and sources:
         raise click.UsageError("give the sources in the camera list (--cameras) or as arguments, not both")
     config, prompts = choose_pipeline(options)

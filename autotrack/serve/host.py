@@ -40,7 +40,7 @@ class StreamHost:
     async def add(self, camera: Camera) -> list[dict]:
         """Start a stream; returns its event log so far (later lines come with `pull`)."""
         worker = self.console.add(camera)
-        events = worker.events()  # before the subscription: the worker thread is still loading (no lost line)
+        events = worker.events()  # then the subscription: the worker thread is loading, nothing comes between
         stack = ExitStack()
         self._subscriptions[camera.name] = (stack, stack.enter_context(worker.channel.subscribe()))
         return events
