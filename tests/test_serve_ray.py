@@ -81,14 +81,15 @@ def readable(run, video: bool = True) -> bool:
 
 
 def test_four_streams_on_two_actors_one_console_and_a_killed_actor_comes_back(cluster, server, tmp_path,
-                                                                               one_torch_thread):
+                                                                               one_torch_thread, monkeypatch):
     from autotrack.serve.remote import RayConsole
 
     clip = write_clip(tmp_path / "clip.mp4", 1800)  # a minute: it runs until the end of the test
     detector = tmp_path / "detector.yaml"
     detector.write_text("detector: {weights: random, imgsz: 64}\n")
+    monkeypatch.setenv("AUTOTRACK_CAMERA_PORT", str(server.port))  # read by the actor, where a's url opens
     # a and b on the manual pipeline, c and d with a detector: one actor per model set; a and c live streams
-    cameras = [Camera("a", server.url, fps=5, outputs=OUTPUTS), Camera("b", str(clip), fps=5, outputs=OUTPUTS),
+    cameras = [Camera("a", "rtsp://127.0.0.1:${AUTOTRACK_CAMERA_PORT}/test", fps=5, outputs=OUTPUTS), Camera("b", str(clip), fps=5, outputs=OUTPUTS),
                Camera("c", server.url, pipeline=str(detector), fps=5, outputs=OUTPUTS),
                Camera("d", str(clip), pipeline=str(detector), fps=5, outputs=OUTPUTS)]
     refused = CliRunner().invoke(main, ["serve", str(clip), "--ray", "auto", "--gpus-per-actor", "1", "-p",

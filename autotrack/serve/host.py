@@ -23,13 +23,15 @@ from autotrack.types import Prompt
 
 
 class StreamHost:
-    """A Ray actor's console: `add` a stream, pass it requests by its ID, `pull` what happened; `threads` torch
-    threads (the CPUs the actor asked Ray for)."""
+    """A Ray actor's console: `add` a stream, pass it requests by its ID, `pull` what happened. `threads`: torch
+    threads (the CPUs the actor asked Ray for); `environment`: the variables a camera's url and MQTT read, from the
+    console's environment (arguments, not Ray's runtime environment, which its dashboard shows)."""
 
-    def __init__(self, options: RunOptions, max_streams: int, threads: int) -> None:
+    def __init__(self, options: RunOptions, max_streams: int, threads: int, environment: dict[str, str]) -> None:
         import ray
         import torch
 
+        os.environ.update(environment)
         torch.set_num_threads(threads)
         self.console = Console(options, max_streams)
         self.incarnation = uuid.uuid4().hex  # a new one after Ray restarts the actor: the front adds the streams again

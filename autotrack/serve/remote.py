@@ -266,11 +266,8 @@ class RayConsole(Console):
         super().__init__(replace(options, output_dir=Path(options.output_dir).resolve()), max_sources, cameras_file)
         self.streams_per_actor = streams_per_actor
         self.links: list[ActorLink] = []
-        variables = {name: value for name, value in os.environ.items()  # what a camera's url and MQTT read
-                     if name.startswith(PREFIX) or name in (USER_ENV, PASSWORD_ENV)}
         self._actor_class = ray.remote(StreamHost).options(
-            num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, max_restarts=-1, scheduling_strategy="SPREAD",
-            runtime_env={"env_vars": variables})
+            num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, max_restarts=-1, scheduling_strategy="SPREAD")
         self._threads = max(1, int(cpus_per_actor))
 
     def _new_worker(self, camera: Camera) -> RemoteSource:
@@ -280,7 +277,10 @@ class RayConsole(Console):
         if room:
             link = min(room, key=lambda link: len(link.streams))
         else:
-            link = ActorLink(self._actor_class.remote(self.options, self.streams_per_actor, self._threads), key)
+            variables = {name: value for name, value in os.environ.items()  # what a camera's url and MQTT read
+                         if name.startswith(PREFIX) or name in (USER_ENV, PASSWORD_ENV)}
+            actor = self._actor_class.remote(self.options, self.streams_per_actor, self._threads, variables)
+            link = ActorLink(actor, key)
             self.links.append(link)
         source = RemoteSource(camera, self.options, link)
         link.streams[source.id] = source
