@@ -88,6 +88,7 @@ class SourceInfo(BaseModel):
     frame: int | None = Field(description="Index of the latest processed frame.")
     stats: Stats | None
     objects: int = Field(description="Live objects on the latest frame.")
+    node: str | None = Field(None, description="With --ray: where the stream runs (node address, ID and process).")
 
 
 class PromptRequest(BaseModel):

@@ -70,11 +70,15 @@ class Console:
                 raise Conflict(f"a source is called {source.name} already")
             source.config(self.options.pipeline, self.options.overrides)  # a bad pipeline or class fails here
             check_source(source.source())  # and a variable not set, or a camera's file that is not there
-            worker = SourceWorker(source, self.options, self.models, self.scheduler)
+            worker = self._new_worker(source)
             self._workers[source.name] = worker
             self._save()
         worker.start()
         return worker
+
+    def _new_worker(self, camera: Camera) -> SourceWorker:
+        """The worker that runs a new source (here, on the console's models and compute thread)."""
+        return SourceWorker(camera, self.options, self.models, self.scheduler)
 
     def _free_name(self, base: str) -> str:
         """`base`, or `base-2`, `base-3`, ...: the first no source has."""
