@@ -190,12 +190,15 @@ class IdentityManager:
         self._events.append(Event(EventKind.REMOVED, tracker_id, "removed by the user; ID retired"))
         return True
 
-    def observe(self, states: dict[int, ObjectState], engine: Tracker) -> tuple[sv.Detections, list[Event]]:
+    def observe(self, states: dict[int, ObjectState], engine: Tracker,
+                timestamp: float | None = None) -> tuple[sv.Detections, list[Event]]:
         """Read the engine's results for this frame: update statuses, retire lost objects, build the output.
 
         Args:
             states: `engine.step`'s result for this frame; it must hold every live tracker ID.
             engine: the engine, to remove lost objects from.
+            timestamp: the frame's time in seconds (`Frame.timestamp`): how long re-identification keeps retired
+                objects is measured on it.
 
         Returns:
             One row per live object (`tracker_id`, `mask`, `xyxy`, `confidence`, `class_id` (-1 unknown), and data
@@ -225,7 +228,7 @@ class IdentityManager:
 
         self._covered = np.any(list(masks.values()), axis=0) if masks else None
         if self.reid is not None:
-            self.reid.update(self._appearances(states, masks), set(self._tracks))
+            self.reid.update(self._appearances(states, masks), set(self._tracks), timestamp)
         detections = self._output(states, masks)
         for track in self._tracks.values():  # where the engine's motion model expects each object next
             next_box = states[track.tracker_id].next_box

@@ -22,6 +22,7 @@ from autotrack.serve.cameras import Camera
 from autotrack.serve.scheduler import Lane
 from autotrack.serve.worker import RunOptions, SourceWorker
 from autotrack.sinks import CocoJsonSink, DavisPngSink, FrameAnnotator, MotSink
+from autotrack.sources import ArraySource
 
 
 def unit(*values: float) -> np.ndarray:
@@ -83,7 +84,7 @@ def test_a_full_gallery_replaces_its_most_redundant_embedding():
 
 
 def test_memory_stays_flat_on_an_endless_stream_of_objects():
-    reid = Reidentifier(ReidConfig(enabled=True, max_objects=5, keep_frames=1000, gallery_size=3))
+    reid = Reidentifier(ReidConfig(enabled=True, max_objects=5, keep_seconds=1000.0, gallery_size=3))
     for f in range(400):  # a new object every 4 frames, each seen for 4 frames then gone
         tracker_id = f // 4
         reid.update({tracker_id: Candidate(look(f), 0)}, live={tracker_id})
@@ -91,14 +92,24 @@ def test_memory_stays_flat_on_an_endless_stream_of_objects():
     assert reid.known_ids == list(range(94, 100))  # the 5 most recently seen retired ones, and the live one
 
 
-def test_retired_objects_expire_after_keep_frames():
-    reid = Reidentifier(ReidConfig(enabled=True, keep_frames=10))
-    reid.update({1: Candidate(look(1))}, live={1})  # seen on frame 0, retired from frame 1
-    for _ in range(10):
-        reid.update({}, live=set())
-    assert reid.match({2: Candidate(look(1))})[0].frames_away == 11
-    reid.update({}, live=set())
+def test_retired_objects_expire_keep_seconds_after_they_were_last_seen_on_the_frames_timestamps():
+    reid = Reidentifier(ReidConfig(enabled=True, keep_seconds=2.0))
+    reid.update({1: Candidate(look(1))}, live={1}, timestamp=10.0)  # seen at 10 s, retired from the next frame
+    for timestamp in (10.5, 11.9, 12.0):  # a live stream's frames as they came, however many were dropped between
+        reid.update({}, live=set(), timestamp=timestamp)
+    assert reid.known_ids == [1] and reid.match({2: Candidate(look(1))})[0].frames_away == 4
+    reid.update({}, live=set(), timestamp=12.1)
     assert reid.known_ids == [] and reid.match({2: Candidate(look(1))}) == []
+
+
+def test_frames_without_a_timestamp_count_at_the_given_rate():
+    reid = Reidentifier(ReidConfig(enabled=True, keep_seconds=1.0), fps=10.0)
+    reid.update({1: Candidate(look(1))}, live={1})  # frame 0: 0 s
+    for _ in range(10):  # frames 1 to 10: up to 1 s after it was last seen
+        reid.update({}, live=set())
+    assert reid.known_ids == [1]
+    reid.update({}, live=set())  # 1.1 s
+    assert reid.known_ids == []
 
 
 # ----------------------------------------------------------------------------------------- identity decisions
@@ -177,11 +188,15 @@ def test_an_object_the_user_removed_is_never_revived():
     assert event_log(frames) == [(54, "born", 2)]  # back on frame 60: a new object
 
 
-def test_an_object_away_longer_than_keep_frames_is_new():
-    world = {"a": moving_box((20, 20, 60, 60), 100, hidden=range(10, 60))}
+@pytest.mark.parametrize("fps, kind, tracker_id", [(30.0, "reidentified", 1), (10.0, "born", 2)])
+def test_an_object_away_longer_than_keep_seconds_is_new(fps, kind, tracker_id):
+    # last seen on frame 9, back on frame 60: 51 frames, 1.7 s at 30 fps (kept 2 s), 5.1 s at 10 fps (forgotten)
+    world = {"a": moving_box((20, 20, 60, 60), 70, hidden=range(10, 60))}
     engine = ScriptedEngine(world, looks={"a": look(1)})
-    frames = run(reid_manager(keep_frames=40), engine, 100, lambda f: world_detections(world, f))
-    assert event_log(frames)[-1] == (60, "born", 2)  # last seen on frame 9: 51 frames before
+    frames = ArraySource([np.zeros((240, 320, 3), np.uint8)] * 70, fps=fps)
+    prompter = FunctionPrompter(lambda frame, f: world_detections(world, f))
+    results = list(Pipeline(frames, prompter, engine, identity=reid_manager(keep_seconds=2.0)).stream())
+    assert [(e.kind, e.tracker_id) for e in results[60].events] == [(kind, tracker_id)]
 
 
 def test_an_occluded_object_seen_elsewhere_is_revived_before_it_is_lost():
@@ -264,13 +279,15 @@ def test_a_revived_object_gets_fresh_points_under_its_old_id():
 
 # ------------------------------------------------------------------------------------------------------- config
 def test_reid_config_section():
-    config = from_dict({"reid": {"enabled": True, "threshold": 0.9, "keep_frames": 100}})
-    assert config.reid == ReidConfig(enabled=True, threshold=0.9, keep_frames=100)
+    config = from_dict({"reid": {"enabled": True, "threshold": 0.9, "keep_seconds": 60}})
+    assert config.reid == ReidConfig(enabled=True, threshold=0.9, keep_seconds=60.0)
     assert from_dict({}).reid.enabled is False
     with pytest.raises(ConfigError, match="reid: embedding must be one of features, pointer"):
         from_dict({"reid": {"embedding": "osnet"}})
     with pytest.raises(ConfigError, match="reid.max_objects must be at least 1"):
         from_dict({"reid": {"max_objects": 0}})
+    with pytest.raises(ConfigError, match="reid.keep_seconds must be positive, got 0"):
+        from_dict({"reid": {"keep_seconds": 0}})
 
 
 def test_the_console_lists_a_revived_object_once_live_again():

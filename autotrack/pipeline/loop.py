@@ -214,7 +214,7 @@ class Pipeline:
             prompts[user.object_id] = user.prompt
         self._next_prompt_frame = index + 1
         states = self.tracker.step(image, prompts)
-        tracked, events = self.identity.observe(states, self.tracker)
+        tracked, events = self.identity.observe(states, self.tracker, timestamp)
         events = source_events + events
         if self.points is not None:
             self.points.observe(image, prompts, {user.object_id for user in users}, tracked, events)

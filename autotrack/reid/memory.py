@@ -10,6 +10,9 @@ import numpy as np
 from autotrack.config import ReidConfig
 from autotrack.reid.gallery import Gallery
 
+DEFAULT_FPS = 30.0
+"""Frames per second assumed for frames that come without a timestamp (as an array of frames is played)."""
+
 
 @dataclass
 class Candidate:
@@ -36,6 +39,7 @@ class _Known:
     gallery: Gallery
     class_id: int
     last_seen: int  # frame it last added to its gallery
+    seen_at: float  # that frame's time, in seconds
     live: bool = True
 
 
@@ -43,13 +47,18 @@ class Reidentifier:
     """Remembers what objects look like and recognises them when they come back.
 
     Per frame, the identity manager calls `match` for the objects born on the frame (before they get a new ID for
-    good), then `update` with the frame's reliable embeddings and the live IDs. An ID no longer live is retired: it
-    stays revivable for `keep_frames` frames after it was last seen, and at most `max_objects` retired IDs are kept
-    (the longest unseen are forgotten first), so memory stays flat on an endless stream.
+    good), then `update` with the frame's reliable embeddings, the live IDs and the frame's timestamp. An ID no
+    longer live is retired: it stays revivable for `keep_seconds` after it was last seen, and at most `max_objects`
+    retired IDs are kept (the longest unseen are forgotten first), so memory stays flat on an endless stream.
+
+    Time is the frames' timestamps, not a count of frames: a live stream drops frames when the tracker is slower
+    than the camera, so frames processed say nothing of the time passed, and its frame rate may be unknown. Frames
+    without a timestamp count at `fps`.
     """
 
-    def __init__(self, config: ReidConfig | None = None) -> None:
+    def __init__(self, config: ReidConfig | None = None, fps: float = DEFAULT_FPS) -> None:
         self.config = config or ReidConfig()
+        self.fps = fps
         self.frame = 0  # frames updated so far: the index of the frame being decided
         self._known: dict[int, _Known] = {}
 
@@ -94,23 +103,24 @@ class Reidentifier:
         """Drop an object's gallery: it will never be revived (the user removed it)."""
         self._known.pop(tracker_id, None)
 
-    def update(self, seen: dict[int, Candidate], live: set[int]) -> None:
+    def update(self, seen: dict[int, Candidate], live: set[int], timestamp: float | None = None) -> None:
         """End of a frame: add the reliable embeddings `seen` to their galleries, retire the IDs not in `live`,
-        forget what is too old or too many, and count the frame."""
+        forget what is too old (`timestamp`: the frame's time in seconds) or too many, and count the frame."""
         config = self.config
+        now = self.frame / self.fps if timestamp is None else timestamp
         for tracker_id, candidate in seen.items():
             known = self._known.get(tracker_id)
             if known is None:
-                known = self._known[tracker_id] = _Known(Gallery(config.gallery_size, config.diversity), -1, 0)
+                known = self._known[tracker_id] = _Known(Gallery(config.gallery_size, config.diversity), -1, 0, now)
             known.gallery.add(candidate.embedding)
-            known.last_seen = self.frame
+            known.last_seen, known.seen_at = self.frame, now
             if candidate.class_id >= 0:
                 known.class_id = candidate.class_id
         for tracker_id, known in self._known.items():
             known.live = tracker_id in live
         retired = sorted((i for i, known in self._known.items() if not known.live),
                          key=lambda i: self._known[i].last_seen)
-        kept = [i for i in retired if self.frame - self._known[i].last_seen <= config.keep_frames]
+        kept = [i for i in retired if now - self._known[i].seen_at <= config.keep_seconds]
         forgotten = [i for i in retired if i not in kept] + kept[: max(len(kept) - config.max_objects, 0)]
         for tracker_id in forgotten:
             del self._known[tracker_id]
