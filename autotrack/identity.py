@@ -32,8 +32,9 @@ Rules (ideas from SAM2MOT and Det-SAM2; every threshold is a field of `IdentityC
 - **Removal**: an object the user removes leaves at once (a `removed` event); its ID is retired too.
 - **Re-identification** (with a `Reidentifier`, `autotrack.reid`): an object born from a detection that looks
   like a retired or occluded object of a compatible class takes that object's ID on its first frame (the engine
-  follows it under the old ID; its provisional ID is never used), a `reidentified` event. Visible objects with
-  good scores fill their galleries; a birth that was compared says why it stayed new.
+  follows it under the old ID; its provisional ID is never used), a `reidentified` event; after a short gap it
+  must also be where the old object's motion leads. Visible objects with good scores fill their galleries; a birth
+  that was compared says why it stayed new.
 - **Overlap**: output masks never overlap. Visible objects are ranked by `affinity * occurrence`; one whose mask has
   IoU > `overlap_iou` with a stronger one yields (it is occluded on this frame), otherwise it keeps only the pixels
   no stronger object claimed.
@@ -287,7 +288,7 @@ class IdentityManager:
         under it (an occluded old object's engine state goes), and their birth becomes a `reidentified` event.
         Returns the states under the IDs kept."""
         states = dict(states)
-        candidates = {i: Candidate(states[i].embedding, self._tracks[i].class_id) for i in self._born
+        candidates = {i: Candidate(states[i].embedding, self._tracks[i].class_id, states[i].box) for i in self._born
                       if states[i].embedding is not None}
         hidden = {t.tracker_id for t in self._tracks.values()  # and not back this frame from a detection's prompt
                   if t.status == Status.OCCLUDED and states[t.tracker_id].status != Status.PROMPTED}
@@ -313,7 +314,8 @@ class IdentityManager:
         """The embeddings worth remembering: of visible objects whose scores are not low on this frame and whose
         mask kept at least 90% of its pixels from stronger objects (the embedding is pooled under the whole mask,
         so a shared region would mix two looks)."""
-        return {i: Candidate(states[i].embedding, self._tracks[i].class_id) for i, mask in masks.items()
+        return {i: Candidate(states[i].embedding, self._tracks[i].class_id, states[i].box, states[i].next_box)
+                for i, mask in masks.items()
                 if states[i].embedding is not None and self._tracks[i].low_score_frames == 0
                 and np.count_nonzero(mask) >= 0.9 * np.count_nonzero(states[i].mask)}
 

@@ -199,16 +199,43 @@ def test_an_object_away_longer_than_keep_seconds_is_new(fps, kind, tracker_id):
     assert [(e.kind, e.tracker_id) for e in results[60].events] == [(kind, tracker_id)]
 
 
-def test_an_occluded_object_seen_elsewhere_is_revived_before_it_is_lost():
-    # a hides on frame 10 and shows up on frame 20 across the frame, where its coasting box cannot match it
-    world = {"a": [*moving_box((20, 20, 60, 60), 10), *[None] * 10, *moving_box((250, 180, 290, 220), 30)]}
+@pytest.mark.parametrize("where, motion_frames, revived", [
+    ((90, 20, 130, 60), 30, True),  # 1.75 box sizes from where it stood still: a plausible step
+    ((250, 180, 290, 220), 30, False),  # across the frame, 7 box sizes away, 11 frames later: not the same object
+    ((250, 180, 290, 220), 5, True),  # a gap longer than motion_frames: appearance alone decides
+])
+def test_an_occluded_object_seen_elsewhere_is_revived_before_it_is_lost_where_its_motion_allows(where, motion_frames,
+                                                                                                revived):
+    # a hides on frame 10 and shows up on frame 20 where its coasting box cannot match it (IoU 0)
+    world = {"a": [*moving_box((20, 20, 60, 60), 10), *[None] * 10, *moving_box(where, 30)]}
     engine = ScriptedEngine(world, looks={"a": look(1)})
-    frames = run(reid_manager(), engine, 50, lambda f: world_detections(world, f))
+    frames = run(reid_manager(motion_frames=motion_frames), engine, 50, lambda f: world_detections(world, f))
 
+    if not revived:
+        assert "reidentified" not in {kind for _, kind, _ in event_log(frames)} and engine.renamed == []
+        assert (frames[20][1][0].kind, frames[20][1][0].tracker_id) == ("born", 2)
+        assert frames[20][1][0].reason.endswith("; not re-identified: #1, last seen 11 frames before, would be 7.0 "
+                                                "box sizes from where its motion leads (> motion_distance 2.0)")
+        return
     assert event_log(frames) == [(0, "born", 1), (10, "occluded", 1), (20, "reidentified", 1)]
     assert engine.removed == [1] and engine.renamed == [(2, 1)]  # its old engine object gave way
     assert all(d.tracker_id.tolist() == [1] for d, _ in frames)
     assert frames[30][0].data["status"].tolist() == ["tracked"]
+
+
+def test_after_a_short_gap_the_old_object_is_looked_for_where_its_last_velocity_leads():
+    reid = Reidentifier(ReidConfig(enabled=True))
+    box = np.array([0, 0, 40, 40], np.float32)
+    for f in range(5):  # moving right 10 px a frame; the motion model predicts the next frame's box
+        reid.update({1: Candidate(look(1), 0, box + [10 * f, 0, 10 * f, 0], box + [10 * f + 10, 0, 10 * f + 10, 0])},
+                    live={1})
+    for _ in range(20):
+        reid.update({}, live=set())
+    # last seen on frame 4 at x 40 to 80; on frame 25 its motion leads to x 250 to 290
+    ahead = reid.match({2: Candidate(look(1), 0, box + [250, 0, 250, 0])})[0]
+    behind = reid.match({2: Candidate(look(1), 0, box + [40, 0, 40, 0])})[0]  # where it was last seen
+    assert ahead.old_id == 1 and ahead.refused == ""
+    assert behind.old_id is None and "#1, last seen 21 frames before, would be 5." in behind.refused
 
 
 def test_an_occluded_object_that_resumes_is_not_taken_by_a_look_alike_born_on_the_same_frame():

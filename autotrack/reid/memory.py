@@ -16,10 +16,13 @@ DEFAULT_FPS = 30.0
 
 @dataclass
 class Candidate:
-    """What re-identification knows of an object: one embedding (unit length) and its class (-1 unknown)."""
+    """What re-identification knows of an object on one frame: one embedding (unit length), its class (-1
+    unknown), its box (xyxy) and where its motion model puts it on the next frame (None: unknown)."""
 
     embedding: np.ndarray
     class_id: int = -1
+    box: np.ndarray | None = None
+    next_box: np.ndarray | None = None
 
 
 @dataclass
@@ -41,6 +44,8 @@ class _Known:
     last_seen: int  # frame it last added to its gallery
     seen_at: float  # that frame's time, in seconds
     live: bool = True
+    box: np.ndarray | None = None  # its box on that frame
+    velocity: np.ndarray | None = None  # its motion per frame then (xyxy), from the motion model's prediction
 
 
 class Reidentifier:
@@ -75,8 +80,9 @@ class Reidentifier:
         """Which new objects are old ones: each candidate against the retired objects and the live ones in `hidden`
         (occluded), of a compatible class (equal, or unknown on either side). A candidate revives its most similar
         object when the similarity is >= `threshold` and >= `margin` above the second most similar object's; the
-        most similar candidates choose first, and an old ID goes to one candidate at most. One answer per candidate
-        that had an old object to compare with."""
+        most similar candidates choose first, and an old ID goes to one candidate at most. Where the old object was
+        last seen at most `motion_frames` before, the candidate must also be where its motion leads
+        (`motion_refusal`). One answer per candidate that had an old object to compare with."""
         eligible = {i: known for i, known in self._known.items() if not known.live or i in hidden}
         scores = {new: {old: known.gallery.similarity(c.embedding) for old, known in eligible.items()
                         if _compatible(c.class_id, known.class_id)} for new, c in candidates.items()}
@@ -87,17 +93,34 @@ class Reidentifier:
             if not ranked:
                 continue
             (best, old), (second, runner_up) = ranked[0], ranked[1] if len(ranked) > 1 else (-1.0, None)
-            refused = ""
             if best < self.config.threshold:
                 refused = f"most similar #{old} at {best:.2f} < threshold {self.config.threshold}"
             elif best - second < self.config.margin:
                 refused = (f"#{old} at {best:.2f} and #{runner_up} at {second:.2f} are within the margin "
                            f"{self.config.margin}")
             else:
+                refused = self.motion_refusal(old, candidates[new].box)
+            if not refused:
                 taken.add(old)
             revivals.append(Revival(new, None if refused else old, best, self.frame - eligible[old].last_seen,
                                     refused))
         return revivals
+
+    def motion_refusal(self, old: int, box: np.ndarray | None) -> str:
+        """Why a newcomer at `box` cannot be object `old` by its motion (empty when it can): for a gap of at most
+        `motion_frames`, its box centre is more than `motion_distance` box sizes from the old object's last box
+        moved on at its last velocity. Longer gaps, or a box unknown on either side, leave appearance alone."""
+        known, config = self._known[old], self.config
+        gap = self.frame - known.last_seen
+        if box is None or known.box is None or gap > config.motion_frames:
+            return ""
+        expected = known.box + gap * known.velocity
+        size = max(float(np.max(known.box[2:] - known.box[:2])), 1.0)
+        distance = float(np.linalg.norm((box[:2] + box[2:] - expected[:2] - expected[2:]) / 2)) / size
+        if distance <= config.motion_distance:
+            return ""
+        return (f"#{old}, last seen {gap} frames before, would be {distance:.1f} box sizes from where its motion "
+                f"leads (> motion_distance {config.motion_distance})")
 
     def forget(self, tracker_id: int) -> None:
         """Drop an object's gallery: it will never be revived (the user removed it)."""
@@ -114,6 +137,10 @@ class Reidentifier:
                 known = self._known[tracker_id] = _Known(Gallery(config.gallery_size, config.diversity), -1, 0, now)
             known.gallery.add(candidate.embedding)
             known.last_seen, known.seen_at = self.frame, now
+            if candidate.box is not None:
+                known.box = np.asarray(candidate.box, dtype=np.float32)
+                known.velocity = (np.zeros(4, np.float32) if candidate.next_box is None
+                                  else np.asarray(candidate.next_box, dtype=np.float32) - known.box)
             if candidate.class_id >= 0:
                 known.class_id = candidate.class_id
         for tracker_id, known in self._known.items():
