@@ -30,6 +30,8 @@ Rules (ideas from SAM2MOT and Det-SAM2; every threshold is a field of `IdentityC
   is empty, its box is the predicted box and its ID is kept. Back above: `tracked` again. Occluded for more
   than `max_lost` frames in a row: lost, removed from the engine, ID retired.
 - **Removal**: an object the user removes leaves at once (a `removed` event); its ID is retired too.
+- **Merge and split** (with a `Reidentifier`): the user may say a live object is one seen before (`merge`: it takes
+  that ID, a `merged` event), or undo a wrong revival (`split`: the object takes a new ID, a `split` event).
 - **Re-identification** (with a `Reidentifier`, `autotrack.reid`): an object born from a detection that looks
   like a retired or occluded object of a compatible class takes that object's ID on its first frame (the engine
   follows it under the old ID; its provisional ID is never used), a `reidentified` event; after a short gap it
@@ -191,6 +193,51 @@ class IdentityManager:
         self._events.append(Event(EventKind.REMOVED, tracker_id, "removed by the user; ID retired"))
         return True
 
+    def merge(self, keep: int, other: int, engine: Tracker) -> bool:
+        """The user says live object `other` is object `keep`, retired or occluded (a return re-identification
+        missed): from this frame on the engine follows it under `keep` (an occluded `keep`'s engine state goes),
+        its gallery joins `keep`'s, and `other` is retired (a `merged` event). Call between `plan` and
+        `engine.step`, and move any prompt `plan` gave `other` to `keep`. Returns False, and does nothing, unless
+        re-identification is on, `other` is live and was not born on this frame, and `keep` is remembered and not
+        visible."""
+        if not self._planned:
+            raise RuntimeError("merge() belongs between plan() and engine.step()")
+        live_keep = self._tracks.get(keep)
+        if (self.reid is None or other not in self._tracks or other in self._born or keep == other
+                or keep not in self.reid.known_ids or (live_keep is not None and live_keep.status != Status.OCCLUDED)):
+            return False
+        if live_keep is not None:
+            engine.remove(keep)
+        self._relabel(other, keep, engine)
+        self.reid.merge(keep, other)
+        self._events.append(Event(EventKind.MERGED, keep, f"merged by the user: #{other} is #{keep}; "
+                                                          f"ID {other} retired"))
+        return True
+
+    def split(self, tracker_id: int, new_id: int, engine: Tracker) -> bool:
+        """Undo a wrong revival: live object `tracker_id`, revived (or merged) by mistake, is followed under
+        `new_id` (from `new_id()`) from this frame on and keeps what it was seen as since; `tracker_id` is again
+        the retired object it was (a `split` event). Call between `plan` and `engine.step`, and move any prompt
+        `plan` gave `tracker_id` to `new_id`. Returns False, and does nothing, unless re-identification is on and
+        `tracker_id` is live and was revived."""
+        if not self._planned:
+            raise RuntimeError("split() belongs between plan() and engine.step()")
+        if (self.reid is None or tracker_id not in self._tracks or tracker_id in self._born
+                or not self.reid.split(tracker_id, new_id)):
+            return False
+        self._relabel(tracker_id, new_id, engine)
+        self._events.append(Event(EventKind.SPLIT, new_id, f"split by the user from #{tracker_id}: a new object, "
+                                                           f"not #{tracker_id} after all"))
+        return True
+
+    def _relabel(self, old: int, new: int, engine: Tracker) -> None:
+        """Follow live object `old` under ID `new` from now on (engine and track)."""
+        engine.rename(old, new)
+        track = self._tracks.pop(old)
+        track.tracker_id = new
+        self._tracks[new] = track
+        self._events = [event for event in self._events if event.tracker_id != old]
+
     def observe(self, states: dict[int, ObjectState], engine: Tracker,
                 timestamp: float | None = None) -> tuple[sv.Detections, list[Event]]:
         """Read the engine's results for this frame: update statuses, retire lost objects, build the output.
@@ -300,12 +347,8 @@ class IdentityManager:
                 continue
             if old in self._tracks:
                 engine.remove(old)
-            engine.rename(new, old)
-            track = self._tracks.pop(new)
-            track.tracker_id = old
-            self._tracks[old] = track
+            self._relabel(new, old, engine)
             states[old] = states.pop(new)
-            self._events = [event for event in self._events if event.tracker_id != new]
             self._events.append(Event(EventKind.REIDENTIFIED, old, f"re-identified #{old} after "
                                       f"{revival.frames_away} frames (similarity {revival.similarity:.2f})"))
         return states

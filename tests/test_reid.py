@@ -304,6 +304,39 @@ def test_a_revived_object_gets_fresh_points_under_its_old_id():
     assert sorted(tracks) == [1, 2] and inside(tracks[1].points[tracks[1].labels == 1], world["a"][59]).all()
 
 
+# ------------------------------------------------------------------------------------------ merge and split by hand
+def test_the_user_merges_a_missed_return_and_splits_it_off_again(tmp_path):
+    # a leaves on frame 10 and comes back on frame 60 looking too different to be revived (0.7 < threshold 0.8)
+    back = [*moving_box((20, 100, 60, 140), 10), *[None] * 50, *moving_box((200, 100, 240, 140), 40)]
+    world = {"a": back, "b": moving_box((200, 20, 240, 60), 100)}
+    engine = ScriptedEngine(world, looks={"a": look(1), "b": look(2)})
+    prompter = FunctionPrompter(lambda frame, f: world_detections(world, f))
+    sink = MotSink(tmp_path / "o.txt")
+    pipeline = Pipeline([np.zeros((240, 320, 3), np.uint8)] * 100, prompter, engine, [sink], identity=reid_manager())
+    ids, events, new_id = {}, {}, None
+    for result in pipeline.stream():
+        f = result.frame_index
+        ids[f] = result.detections.tracker_id.tolist()
+        events[f] = [(e.kind, e.tracker_id, e.reason) for e in result.events]
+        if f == 59:
+            engine.looks["a"] = blend(look(1), look(5), 0.7)  # from frame 60 on a looks different
+        if f == 69:
+            pipeline.merge(1, 3)  # a came back as #3: the user says it is #1
+        if f == 79:
+            new_id = pipeline.split(1)  # and takes it back: a new object after all
+    assert [k for k, i, _ in events[60]] == ["born"] and ids[69] == [2, 3]
+    assert events[70] == [("merged", 1, "merged by the user: #3 is #1; ID 3 retired")]
+    assert ids[70] == [1, 2] and ids[79] == [1, 2] and engine.renamed[0] == (3, 1)
+    assert new_id == 4 and events[80] == [("split", 4, "split by the user from #1: a new object, not #1 after all")]
+    assert ids[80] == [2, 4] and ids[99] == [2, 4]
+    entries = {e.tracker_id: e for e in pipeline.identity.reid.entries()}
+    assert not entries[1].live and entries[1].last_seen == 9 and entries[1].revived_on is None
+    assert entries[4].live and entries[4].last_seen == 99 and 3 not in entries
+    rows = read_mot_file(tmp_path / "o.txt", min_columns=10)
+    ids_on = lambda f: {int(i) for frame, i in rows[:, :2] if frame == f + 1}  # noqa: E731  # MOT frames are 1-based
+    assert ids_on(79) == {1, 2} and ids_on(80) == {2, 4}
+
+
 # ------------------------------------------------------------------------------------------------------- config
 def test_reid_config_section():
     config = from_dict({"reid": {"enabled": True, "threshold": 0.9, "keep_seconds": 60}})

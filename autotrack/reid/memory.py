@@ -3,7 +3,8 @@ whether a new object is one of them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,6 +39,19 @@ class Revival:
 
 
 @dataclass
+class GalleryEntry:
+    """What re-identification remembers of one object, to show it (a console's gallery view)."""
+
+    tracker_id: int
+    class_id: int  # -1 unknown
+    live: bool  # followed now (visible or occluded); False: retired, still revivable
+    last_seen: int  # frame it last added to its gallery
+    seen_at: float  # that frame's time, in seconds
+    embeddings: int  # in its gallery
+    revived_on: int | None  # frame its latest revival (or merge) took effect; None: never revived
+
+
+@dataclass
 class _Known:
     gallery: Gallery
     class_id: int
@@ -46,6 +60,8 @@ class _Known:
     live: bool = True
     box: np.ndarray | None = None  # its box on that frame
     velocity: np.ndarray | None = None  # its motion per frame then (xyxy), from the motion model's prediction
+    revived_on: int | None = None  # frame of its latest revival or merge
+    before: _Known | None = None  # what it was before that, to split a wrong revival off
 
 
 class Reidentifier:
@@ -76,6 +92,11 @@ class Reidentifier:
         """An object's gallery (to inspect)."""
         return self._known[tracker_id].gallery
 
+    def entries(self) -> list[GalleryEntry]:
+        """Every object remembered: live ones, and lost or retired ones still revivable."""
+        return [GalleryEntry(i, k.class_id, k.live, k.last_seen, k.seen_at, len(k.gallery), k.revived_on)
+                for i, k in self._known.items()]
+
     def match(self, candidates: dict[int, Candidate], hidden: frozenset[int] | set[int] = frozenset()) -> list[Revival]:
         """Which new objects are old ones: each candidate against the retired objects and the live ones in `hidden`
         (occluded), of a compatible class (equal, or unknown on either side). A candidate revives its most similar
@@ -102,6 +123,7 @@ class Reidentifier:
                 refused = self.motion_refusal(old, candidates[new].box)
             if not refused:
                 taken.add(old)
+                self._revived(old)
             revivals.append(Revival(new, None if refused else old, best, self.frame - eligible[old].last_seen,
                                     refused))
         return revivals
@@ -121,6 +143,45 @@ class Reidentifier:
             return ""
         return (f"#{old}, last seen {gap} frames before, would be {distance:.1f} box sizes from where its motion "
                 f"leads (> motion_distance {config.motion_distance})")
+
+    def merge(self, keep: int, other: int) -> bool:
+        """The user says object `other` is object `keep` (a return re-identification missed): `keep` takes
+        `other`'s embeddings and latest sighting, and is live; `other` is forgotten. A revival, which `split` can
+        undo. False (nothing done) when `keep` is not remembered."""
+        known = self._known.get(keep)
+        if known is None:
+            return False
+        self._revived(keep)
+        mine = self._known.pop(other, None)
+        if mine is not None:
+            for vector in _rows(mine.gallery):
+                known.gallery.add(vector)
+            known.last_seen, known.seen_at, known.box, known.velocity = (mine.last_seen, mine.seen_at, mine.box,
+                                                                         mine.velocity)
+        known.live = True
+        return True
+
+    def split(self, old: int, new: int) -> bool:
+        """Undo `old`'s latest revival (or merge): `old` is again what it was before (retired), and what it has
+        seen since is object `new`'s (the embeddings added since, the latest sighting). False (nothing done) when
+        `old` was never revived."""
+        known = self._known.get(old)
+        if known is None or known.before is None:
+            return False
+        before = _rows(known.before.gallery)
+        gallery = Gallery(self.config.gallery_size, self.config.diversity)
+        for vector in _rows(known.gallery):
+            if not any(np.array_equal(vector, kept) for kept in before):
+                gallery.add(vector)
+        self._known[new] = replace(known, gallery=gallery, revived_on=None, before=None)
+        self._known[old] = replace(known.before, live=False)
+        return True
+
+    def _revived(self, old: int) -> None:
+        """Note that `old` is revived on this frame, keeping what it was so that `split` can undo it."""
+        known = self._known[old]
+        known.before = replace(known, gallery=copy.deepcopy(known.gallery), before=None)
+        known.revived_on = self.frame
 
     def forget(self, tracker_id: int) -> None:
         """Drop an object's gallery: it will never be revived (the user removed it)."""
@@ -152,6 +213,10 @@ class Reidentifier:
         for tracker_id in forgotten:
             del self._known[tracker_id]
         self.frame += 1
+
+
+def _rows(gallery: Gallery) -> list[np.ndarray]:
+    return [] if gallery.vectors is None else list(gallery.vectors)
 
 
 def _compatible(class_a: int, class_b: int) -> bool:
