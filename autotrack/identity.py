@@ -41,8 +41,8 @@ Rules (ideas from SAM2MOT and Det-SAM2; every threshold is a field of `IdentityC
   IoU > `overlap_iou` with a stronger one yields (it is occluded on this frame), otherwise it keeps only the pixels
   no stronger object claimed.
 
-Every decision is returned as an `Event` (born, reprompted, occluded, resumed, lost, removed, reidentified) with a
-reason.
+Every decision is returned as an `Event` (born, reprompted, occluded, resumed, lost, removed, reidentified, merged,
+split) with a reason.
 """
 
 from __future__ import annotations
