@@ -337,6 +337,27 @@ def test_the_user_merges_a_missed_return_and_splits_it_off_again(tmp_path):
     assert ids_on(79) == {1, 2} and ids_on(80) == {2, 4}
 
 
+def test_a_split_gives_the_new_id_what_was_seen_since_the_revival_and_the_old_one_what_it_was():
+    reid = Reidentifier(ReidConfig(enabled=True, diversity=0.0))
+    for f in range(3):  # #1 seen on frames 0 to 2, then gone
+        reid.update({1: Candidate(blend(look(1), look(10 + f), 0.95))}, live={1}, timestamp=f / 10)
+    reid.update({}, live=set(), timestamp=1.0)
+    assert reid.match({2: Candidate(look(1))})[0].old_id == 1  # frame 4: a newcomer revives #1 ...
+    for f in range(4, 6):  # ... and is seen as #1 on frames 4 and 5
+        reid.update({1: Candidate(blend(look(1), look(20 + f), 0.9))}, live={1}, timestamp=f / 10)
+    assert len(reid.gallery(1)) == 5 and reid.entries()[0].revived_on == 4
+    assert reid.split(1, 3) and not reid.split(2, 4)  # #2 is unknown: nothing to split
+    old, new = reid.entries()
+    assert (old.tracker_id, old.live, old.last_seen, old.embeddings, old.revived_on) == (1, False, 2, 3, None)
+    assert (new.tracker_id, new.live, new.last_seen, new.embeddings, new.revived_on) == (3, True, 5, 2, None)
+    assert not reid.split(1, 5)  # already undone
+
+    assert reid.merge(1, 3)  # the user changes their mind: #3 is #1 after all
+    (merged,) = reid.entries()
+    assert (merged.tracker_id, merged.live, merged.last_seen, merged.embeddings) == (1, True, 5, 5)
+    assert merged.revived_on == 6  # the frame being decided: a merge can be split off again
+
+
 # ------------------------------------------------------------------------------------------------------- config
 def test_reid_config_section():
     config = from_dict({"reid": {"enabled": True, "threshold": 0.9, "keep_seconds": 60}})
