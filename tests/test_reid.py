@@ -1,6 +1,7 @@
 """Long-term re-identification: galleries stay small and diverse, a returning object takes its old ID back (and only
-a clear match does), and every output carries the revived ID. Decisions are driven through the scripted engine,
-whose objects report the look of what they show as their embedding."""
+a clear match does), every output carries the revived ID, and the user can merge and split IDs (the console's side:
+tests/test_serve_reid.py). Decisions are driven through the scripted engine, whose objects report the look of what
+they show as their embedding."""
 
 from __future__ import annotations
 
@@ -18,10 +19,7 @@ from autotrack.identity import IdentityConfig, IdentityManager
 from autotrack.pipeline import Pipeline
 from autotrack.points.tracker import PointTracker
 from autotrack.reid import Candidate, Gallery, Reidentifier
-from autotrack.serve.cameras import Camera
-from autotrack.serve.scheduler import Lane
-from autotrack.serve.worker import RunOptions, SourceWorker
-from autotrack.sinks import CocoJsonSink, DavisPngSink, FrameAnnotator, MotSink
+from autotrack.sinks import CocoJsonSink, DavisPngSink, MotSink
 from autotrack.sources import ArraySource
 
 
@@ -369,19 +367,3 @@ def test_reid_config_section():
         from_dict({"reid": {"max_objects": 0}})
     with pytest.raises(ConfigError, match="reid.keep_seconds must be positive, got 0"):
         from_dict({"reid": {"keep_seconds": 0}})
-
-
-def test_the_console_lists_a_revived_object_once_live_again():
-    world = {"a": moving_box((20, 100, 60, 140), 90, hidden=range(10, 80))}
-    engine = ScriptedEngine(world, looks={"a": look(1)})
-    prompter = FunctionPrompter(lambda frame, f: world_detections(world, f))
-    worker = SourceWorker(Camera("cam", "cam.mp4"), RunOptions(), models=None, scheduler=None)  # not started
-    worker._pipeline = Pipeline([np.zeros((240, 320, 3), np.uint8)] * 90, prompter, engine, identity=reid_manager())
-    worker._annotator, worker._lane = FrameAnnotator(), Lane("cam", process=lambda frame: None)
-    listed = {}
-    for result in worker._pipeline.stream():
-        worker._publish(result)
-        listed[result.frame_index] = [(row["id"], row["status"]) for row in worker.last_frame["objects"]]
-    assert listed[79] == [(1, "lost")]
-    assert listed[80] == [(1, "tracked")] and listed[89] == [(1, "tracked")]
-    assert [(e["kind"], e["id"]) for e in worker.events() if e["frame"] == 80] == [("reidentified", 1)]

@@ -8,12 +8,15 @@ live, so frames may be skipped: the engine plays the world at the frame index th
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import httpx
 import numpy as np
 import pytest
 from fakes import FunctionPrompter, ScriptedEngine, moving_box, world_detections
 from serve_helpers import running_console, wait_for
+from websockets.sync.client import connect
 
 from autotrack.eval.mot import read_mot_file
 from autotrack.pipeline import Models
@@ -23,8 +26,8 @@ from autotrack.serve.modelsets import ModelSets
 pytestmark = pytest.mark.timeout(120)
 
 FRAMES = 900  # 30 s at 30 fps: the test ends long before
-# a leaves on frame 30 and comes back on frame 90 elsewhere, looking as before; b stays
-WORLD = {"a": [*moving_box((20, 100, 60, 140), 30), *[None] * 60, *moving_box((200, 100, 240, 140), FRAMES - 90)],
+# a leaves on frame 30 and comes back on frame 150 elsewhere, looking as before; b stays
+WORLD = {"a": [*moving_box((20, 100, 60, 140), 30), *[None] * 120, *moving_box((200, 100, 240, 140), FRAMES - 150)],
          "b": moving_box((120, 20, 160, 60), FRAMES)}
 LOOKS = {name: np.random.default_rng(seed).normal(size=16) for seed, name in enumerate(WORLD)}
 REID = {"reid.enabled": True, "reid.motion_frames": 0, "identity.max_lost": 5, "points": None}
@@ -84,9 +87,16 @@ def test_the_gallery_lists_what_reid_remembers_and_the_user_splits_and_merges_id
     with running_console(tmp_path, console=console, sources=(video,)) as base, \
             httpx.Client(base_url=base, timeout=30) as http:
         source = "/api/sources/clip"
-        revived = wait_for(lambda: any(e["kind"] == "reidentified" for e in http.get(source + "/events").json()),
-                           60, "the revival of a")
-        assert revived
+        statuses = []  # a's status in the object list, frame by frame, until it is revived
+        with connect("ws://" + base.removeprefix("http://") + source + "/stream?images=false") as ws:
+            while not statuses or statuses[-1][1] != "reidentified":
+                message = json.loads(ws.recv(timeout=30))
+                if message["type"] == "frame":
+                    kinds = [e["kind"] for e in message["events"] if e["id"] == 1]
+                    rows = [o["status"] for o in message["objects"] if o["id"] == 1]
+                    statuses.append((rows, kinds[-1] if kinds else None))
+        assert ["lost"] in [rows for rows, _ in statuses]  # listed as lost while away, live again once revived
+        assert statuses[-1][0] == ["tracked"]
         listed = gallery(http, source)
         assert set(listed) == {1, 2}  # a (revived under its old ID) and b; a's provisional ID was never used
         assert listed[1]["status"] == "tracked" and listed[1]["revived"] and not listed[2]["revived"]
