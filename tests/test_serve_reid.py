@@ -1,9 +1,9 @@
 """Re-identification in the console, through the HTTP API: the gallery (thumbnail, last seen), and merging two IDs or
 splitting a wrong revival off by hand.
 
-The console runs its real worker, scheduler and session code on scripted models (`ModelSets(load=...)`): a
-detector that knows the world and the scripted engine, whose objects report scripted looks. The recording plays
-live, so frames may be skipped: the engine plays the world at the frame index the detector was last called with.
+The console runs its real worker, scheduler and session code on scripted models (`serve_helpers.scripted_console`):
+a detector that knows the world and the scripted engine, whose objects report scripted looks; a leaves, is lost
+and comes back elsewhere looking as before.
 """
 
 from __future__ import annotations
@@ -14,67 +14,12 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from fakes import FunctionPrompter, ScriptedEngine, moving_box, world_detections
-from serve_helpers import running_console, wait_for
+from serve_helpers import blank_video, running_console, scripted_console, wait_for
 from websockets.sync.client import connect
 
 from autotrack.eval.mot import read_mot_file
-from autotrack.pipeline import Models
-from autotrack.serve import Console, RunOptions
-from autotrack.serve.modelsets import ModelSets
 
 pytestmark = pytest.mark.timeout(120)
-
-FRAMES = 900  # 30 s at 30 fps: the test ends long before
-# a leaves on frame 30 and comes back on frame 150 elsewhere, looking as before; b stays
-WORLD = {"a": [*moving_box((20, 100, 60, 140), 30), *[None] * 120, *moving_box((200, 100, 240, 140), FRAMES - 150)],
-         "b": moving_box((120, 20, 160, 60), FRAMES)}
-LOOKS = {name: np.random.default_rng(seed).normal(size=16) for seed, name in enumerate(WORLD)}
-REID = {"reid.enabled": True, "reid.motion_frames": 0, "identity.max_lost": 5, "points": None}
-
-
-class WorldClock:
-    """The frame index the detector was last called with: the scripted engine plays the world there, as frames
-    of a live recording may be skipped."""
-
-    index = 0
-
-
-class ClockedEngine(ScriptedEngine):
-    def __init__(self, clock: WorldClock) -> None:
-        super().__init__(WORLD, looks=LOOKS)
-        self.clock = clock
-
-    @property
-    def frame_index(self) -> int:
-        return self.clock.index
-
-
-class ScriptedModels:
-    """What `ModelSets` loads: the world's detector and a scripted engine per session."""
-
-    def __init__(self, config, engine) -> None:
-        self.clock = WorldClock()
-
-    def detect(self, frame: np.ndarray, index: int):
-        self.clock.index = index
-        return world_detections(WORLD, index)
-
-    def session(self, memory, kalman, profile, embedding) -> ClockedEngine:
-        return ClockedEngine(self.clock)
-
-
-def scripted(config, engine) -> Models:
-    models = ScriptedModels(config, engine)
-    return Models(FunctionPrompter(models.detect), models)
-
-
-def blank_video(path) -> str:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (320, 240))
-    for _ in range(FRAMES):
-        writer.write(np.full((240, 320, 3), 90, np.uint8))
-    writer.release()
-    return str(path)
 
 
 def gallery(http: httpx.Client, source: str) -> dict[int, dict]:
@@ -83,7 +28,7 @@ def gallery(http: httpx.Client, source: str) -> dict[int, dict]:
 
 def test_the_gallery_lists_what_reid_remembers_and_the_user_splits_and_merges_ids(tmp_path):
     video = blank_video(tmp_path / "clip.mp4")
-    console = Console(RunOptions("yolo-sam2", REID, output_dir=tmp_path / "out"), models=ModelSets(load=scripted))
+    console = scripted_console(tmp_path / "out")
     with running_console(tmp_path, console=console, sources=(video,)) as base, \
             httpx.Client(base_url=base, timeout=30) as http:
         source = "/api/sources/clip"
