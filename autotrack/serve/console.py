@@ -41,14 +41,16 @@ class Console:
     folder under `options.output_dir`. Sources on the same models share one copy of them (`models`); every source's
     frames run on one compute thread (`scheduler`), in turn. With a `cameras_file`, the list of sources is written
     back there whenever one is added or removed. A thread applies each camera's output retention every
-    SWEEP_EVERY seconds (and each run applies it as it starts).
+    SWEEP_EVERY seconds (and each run applies it as it starts). `models`: the model sets to use (a new `ModelSets`
+    by default).
     """
 
-    def __init__(self, options: RunOptions, max_sources: int = 8, cameras_file: Path | None = None) -> None:
+    def __init__(self, options: RunOptions, max_sources: int = 8, cameras_file: Path | None = None,
+                 models: ModelSets | None = None) -> None:
         self.options = options
         self.max_sources = max_sources
         self.cameras_file = cameras_file
-        self.models = ModelSets()
+        self.models = models if models is not None else ModelSets()
         self.scheduler = Scheduler()
         self._workers: dict[str, SourceWorker] = {}
         self._lock = threading.Lock()

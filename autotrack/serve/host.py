@@ -67,8 +67,20 @@ class StreamHost:
     async def set_classes(self, stream_id: str, classes: list[str] | None) -> None:
         self.console.get(stream_id).set_classes(classes)
 
+    async def merge(self, stream_id: str, keep: int, other: int) -> None:
+        self.console.get(stream_id).merge(keep, other)
+
+    async def split(self, stream_id: str, object_id: int) -> int:
+        return self.console.get(stream_id).split(object_id)
+
     async def files(self, stream_id: str) -> list[dict]:
         return self.console.get(stream_id).files()
+
+    async def gallery(self, stream_id: str) -> list[dict]:
+        return self.console.get(stream_id).gallery()
+
+    async def thumbnail(self, stream_id: str, object_id: int) -> bytes:
+        return self.console.get(stream_id).thumbnail(object_id)
 
     async def remove(self, stream_id: str, wait: float | None) -> None:
         """Stop a stream, its files complete (waiting up to `wait` seconds), and forget it."""

@@ -60,7 +60,7 @@ def object_rows(result: FrameResult, first_seen: dict[int, int]) -> list[dict]:
 
 def event_row(kind: str, frame: int | None, object_id: int | None = None, reason: str = "") -> dict:
     """One line of the event log: the pipeline's events (born, reprompted, occluded, resumed, lost, removed,
-    reidentified, reconnected) and the console's (starting, started, paused, resumed, classes, stopped, finished,
+    reidentified, merged, split, reconnected) and the console's (starting, started, paused, resumed, classes, stopped, finished,
     failed)."""
     return {"time": round(time.time(), 3), "frame": frame, "kind": kind, "id": object_id, "reason": reason}
 

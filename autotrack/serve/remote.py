@@ -189,6 +189,12 @@ class RemoteSource:
     def set_classes(self, classes: list[str] | None) -> None:
         self.link.result(self._actor().set_classes.remote(self.id, classes))
 
+    def merge(self, keep: int, other: int) -> None:
+        self.link.result(self._actor().merge.remote(self.id, keep, other))
+
+    def split(self, object_id: int) -> int:
+        return self.link.result(self._actor().split.remote(self.id, object_id))
+
     # ------------------------------------------------------------------------------------------------- reading
     def info(self) -> dict:
         return {**self._info, "node": self.link.where()}
@@ -198,6 +204,12 @@ class RemoteSource:
 
     def files(self) -> list[dict]:
         return self.link.result(self._actor().files.remote(self.id))
+
+    def gallery(self) -> list[dict]:
+        return self.link.result(self._actor().gallery.remote(self.id))
+
+    def thumbnail(self, object_id: int) -> bytes:
+        return self.link.result(self._actor().thumbnail.remote(self.id, object_id))
 
     # ------------------------------------------------------------------------------------------------- link side
     def attach(self) -> None:
