@@ -1,6 +1,6 @@
-"""SAM 3's concept detector as a prompter: its detections are `Sam3Model`'s, called directly name by name and
-post-processed by transformers' processor, at a tiny random configuration; names batched give what they give one
-by one; `set_classes` changes them from the next frame on."""
+"""SAM 3's concept detector as a prompter: its detections are `Sam3Model`'s, called directly name by name (or with
+an example box) and post-processed by transformers' processor, at a tiny random configuration; names and examples
+batched give what they give one by one; `set_classes` changes them from the next frame on."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ import torch
 from test_sam3 import IMGSZ, random_checkpoint
 from transformers import CLIPTokenizer, Sam3ImageProcessor, Sam3Model, Sam3Processor
 
+from autotrack.prompters.manual import Example, ManualPrompts
 from autotrack.prompters.sam3 import TEXT_TOKENS, Sam3Prompter
 
 NAMES = ["car", "person", "red bus"]
 CONF = 0.2
+EXAMPLES = [Example(np.array([40.0, 30.0, 120.0, 150.0]), class_name="box"), Example(np.array([200.0, 20.0, 300.0,
+                                                                                              90.0]))]
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +39,29 @@ def frame() -> np.ndarray:
 
 
 @torch.inference_mode()
-def reference(checkpoint: Path, frame: np.ndarray, name: str) -> dict:
-    """`Sam3Model` called directly on the frame as the prompter resizes it, one name, post-processed by
-    transformers' processor."""
+def reference(checkpoint: Path, frame: np.ndarray, name: str | None = None, box: np.ndarray | None = None) -> dict:
+    """`Sam3Model` called directly on the frame as the prompter resizes it, with one name or one example box (the
+    processor gives a box alone its text), post-processed by transformers' processor."""
     model = Sam3Model.from_pretrained(checkpoint).eval()
     tokenizer = CLIPTokenizer.from_pretrained(checkpoint)
     processor = Sam3Processor(Sam3ImageProcessor(size={"height": IMGSZ, "width": IMGSZ}), tokenizer)
     square = cv2.resize(frame, (IMGSZ, IMGSZ), interpolation=cv2.INTER_LINEAR)[..., ::-1]
     pixels = torch.from_numpy(np.ascontiguousarray(square)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-    tokens = tokenizer([name], padding="max_length", max_length=TEXT_TOKENS, return_tensors="pt")
-    out = model(pixel_values=pixels, input_ids=tokens.input_ids, attention_mask=tokens.attention_mask)
+    if box is None:
+        inputs = tokenizer([name], padding="max_length", max_length=TEXT_TOKENS, return_tensors="pt")
+    else:
+        inputs = processor(input_boxes=[[box.tolist()]], original_sizes=[list(frame.shape[:2])], return_tensors="pt")
+        del inputs["original_sizes"]
+    out = model(pixel_values=pixels, **inputs)
     return processor.post_process_object_detection(out, threshold=CONF, target_sizes=[frame.shape[:2]])[0]
+
+
+def assert_same(ours, expected: dict) -> None:
+    """Our detections are the reference's (scores and boxes, in score order)."""
+    order = np.argsort(-ours.confidence)
+    expected_order = torch.argsort(-expected["scores"])
+    np.testing.assert_allclose(ours.confidence[order], expected["scores"][expected_order].numpy(), atol=1e-5)
+    np.testing.assert_allclose(ours.xyxy[order], expected["boxes"][expected_order].numpy(), atol=1e-4)
 
 
 def test_detections_are_sam3_models_name_by_name(checkpoint, frame):
@@ -57,10 +72,37 @@ def test_detections_are_sam3_models_name_by_name(checkpoint, frame):
         expected = reference(checkpoint, frame, name)
         ours = found[found.class_id == class_id]
         assert list(ours.data["class_name"]) == [name] * len(ours)
-        order = np.argsort(-ours.confidence)
-        expected_order = torch.argsort(-expected["scores"])
-        np.testing.assert_allclose(ours.confidence[order], expected["scores"][expected_order].numpy(), atol=1e-5)
-        np.testing.assert_allclose(ours.xyxy[order], expected["boxes"][expected_order].numpy(), atol=1e-4)
+        assert_same(ours, expected)
+
+
+def test_an_example_box_finds_what_sam3_model_finds_with_that_box(checkpoint, frame):
+    prompter = Sam3Prompter(checkpoint, conf=CONF, imgsz=IMGSZ, device="cpu")
+    assert len(prompter(frame, 0)) == 0  # nothing to find yet
+    prompter.add_examples(frame, EXAMPLES[:1])
+    found = prompter(frame, 0)
+    assert len(found) > 0 and set(found.data["class_name"]) == {"box"}
+    assert_same(found, reference(checkpoint, frame, box=EXAMPLES[0].box))
+    assert prompter.trunk.passes == 1  # the example's frame was encoded once
+
+
+def test_names_and_examples_batched_are_each_alone(checkpoint, frame):
+    prompter = Sam3Prompter(checkpoint, text=NAMES, conf=CONF, imgsz=IMGSZ, device="cpu")
+    names = prompter(frame, 0)
+    assert len(names) > 0
+    alone = {name: names[names.data["class_name"] == name] for name in NAMES}
+    prompter.add_examples(frame, EXAMPLES)
+    found = prompter(frame, 0)
+    assert set(found.data["class_name"]) <= {*NAMES, "box", "object"}
+    for name in NAMES:  # padded to the examples' length, masked: the same answers
+        ours = found[found.data["class_name"] == name]
+        assert_same(ours, dict(scores=torch.from_numpy(alone[name].confidence), boxes=torch.from_numpy(
+            alone[name].xyxy)))
+    for example, name in zip(EXAMPLES, ["box", "object"]):
+        ours = found[found.data["class_name"] == name]
+        assert len(ours) > 0 and set(ours.class_id) == {[*NAMES, "box", "object"].index(name)}
+        assert_same(ours, reference(checkpoint, frame, box=example.box))
+    prompter.reset()
+    assert set(prompter(frame, 0).data["class_name"]) <= set(NAMES)  # examples gone
 
 
 def test_names_batched_are_names_one_by_one_and_set_classes_changes_them(checkpoint, frame):
@@ -90,3 +132,9 @@ def test_the_sam3_pipeline_finds_by_name_and_tracks_with_one_checkpoint_folder(c
     results = list(pipeline.stream())
     assert len(results) == 3 and len(results[0].detections) > 0  # objects born from the names and followed
     assert set(results[0].detections.data["class_name"]) == {"car"}
+    like = ManualPrompts.from_options(like=["40,30,120,150@1"])  # --like, on the second frame
+    del overrides["detector.text"]
+    overrides["detector.every"] = 1
+    results = list(load_pipeline("sam3", [frame] * 3, prompts=like, overrides=overrides).stream())
+    assert len(results[0].detections) == 0 and len(results[1].detections) > 0
+    assert set(results[1].detections.data["class_name"]) == {"object"}
