@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from test_sam3 import IMGSZ, random_checkpoint
-from transformers import CLIPTokenizer, Sam3ImageProcessor, Sam3Model, Sam3Processor
+from transformers import CLIPTokenizer, Sam3ImageProcessor, Sam3LiteTextModel, Sam3Model, Sam3Processor
 
 from autotrack.prompters.manual import Example, ManualPrompts
 from autotrack.prompters.sam3 import TEXT_TOKENS, Sam3Prompter
@@ -22,10 +22,8 @@ EXAMPLES = [Example(np.array([40.0, 30.0, 120.0, 150.0]), class_name="box"), Exa
                                                                                               90.0]))]
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A random detector-and-tracker checkpoint folder with a small CLIP tokenizer (letters only)."""
-    folder = random_checkpoint(tmp_path_factory.mktemp("weights") / "sam3")
+def with_tokenizer(folder: Path) -> Path:
+    """`folder` with a small CLIP tokenizer (letters only)."""
     letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
     vocab = {token: i for i, token in enumerate(["<|startoftext|>", "<|endoftext|>", *letters,
                                                   *(f"{c}</w>" for c in letters)])}
@@ -34,15 +32,28 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """A random detector-and-tracker checkpoint folder with a tokenizer."""
+    return with_tokenizer(random_checkpoint(tmp_path_factory.mktemp("weights") / "sam3"))
+
+
+@pytest.fixture(scope="module")
+def lite_checkpoint(tmp_path_factory) -> Path:
+    """A random SAM 3 LiteText detector checkpoint folder with a tokenizer."""
+    return with_tokenizer(random_checkpoint(tmp_path_factory.mktemp("weights") / "lite", lite_text=True))
+
+
+@pytest.fixture(scope="module")
 def frame() -> np.ndarray:
     return (np.random.default_rng(0).random((180, 320, 3)) * 255).astype(np.uint8)
 
 
 @torch.inference_mode()
-def reference(checkpoint: Path, frame: np.ndarray, name: str | None = None, box: np.ndarray | None = None) -> dict:
-    """`Sam3Model` called directly on the frame as the prompter resizes it, with one name or one example box (the
-    processor gives a box alone its text), post-processed by transformers' processor."""
-    model = Sam3Model.from_pretrained(checkpoint).eval()
+def reference(checkpoint: Path, frame: np.ndarray, name: str | None = None, box: np.ndarray | None = None,
+              model_class=Sam3Model) -> dict:
+    """`Sam3Model` (or `model_class`) called directly on the frame as the prompter resizes it, with one name or one
+    example box (the processor gives a box alone its text), post-processed by transformers' processor."""
+    model = model_class.from_pretrained(checkpoint).eval()
     tokenizer = CLIPTokenizer.from_pretrained(checkpoint)
     processor = Sam3Processor(Sam3ImageProcessor(size={"height": IMGSZ, "width": IMGSZ}), tokenizer)
     square = cv2.resize(frame, (IMGSZ, IMGSZ), interpolation=cv2.INTER_LINEAR)[..., ::-1]
@@ -64,12 +75,15 @@ def assert_same(ours, expected: dict) -> None:
     np.testing.assert_allclose(ours.xyxy[order], expected["boxes"][expected_order].numpy(), atol=1e-4)
 
 
-def test_detections_are_sam3_models_name_by_name(checkpoint, frame):
+@pytest.mark.parametrize("folder, model_class", [("checkpoint", Sam3Model), ("lite_checkpoint", Sam3LiteTextModel)])
+def test_detections_are_sam3_models_name_by_name(folder, model_class, frame, request):
+    checkpoint = request.getfixturevalue(folder)
     prompter = Sam3Prompter(checkpoint, text=NAMES, conf=CONF, imgsz=IMGSZ, device="cpu")
+    assert isinstance(prompter.model, model_class)
     found = prompter(frame, 0)
     assert len(found) > 0
     for class_id, name in enumerate(NAMES):
-        expected = reference(checkpoint, frame, name)
+        expected = reference(checkpoint, frame, name, model_class=model_class)
         ours = found[found.class_id == class_id]
         assert list(ours.data["class_name"]) == [name] * len(ours)
         assert_same(ours, expected)

@@ -1,4 +1,4 @@
-"""Sam3Prompter: SAM 3's concept detector (transformers' `Sam3Model`) finds every object a text names or that looks
+"""Sam3Prompter: SAM 3's concept detector (transformers' `Sam3Model`, or `Sam3LiteTextModel`) finds every object a text names or that looks
 like an example box.
 
 SAM 3's checkpoint holds the detector beside the tracker (`autotrack.models.sam3`); the detector reads class names
@@ -70,8 +70,8 @@ class Sam3Prompter(Prompter):
     """Detect the objects that `text` names, or that look like given examples, with SAM 3's concept detector.
 
     Args:
-        weights: a SAM 3 transformers checkpoint folder (facebook/sam3's layout, with its tokenizer files); None
-            finds the `sam3` model's folder (`autotrack.weights`).
+        weights: a SAM 3 transformers checkpoint folder (facebook/sam3's layout, with its tokenizer files; or a SAM 3
+            LiteText detector's); None finds the `sam3` model's folder (`autotrack.weights`).
         text: class names, a list or one string separated by commas; None to start without names (examples only).
         conf: keep detections whose score (match x presence) is above this.
         imgsz: the detector's square input size, a multiple of 14 (trained at 1008).
@@ -81,15 +81,15 @@ class Sam3Prompter(Prompter):
 
     def __init__(self, weights: str | Path | None = None, text: str | list[str] | None = None, conf: float = 0.3,
                  imgsz: int = 1008, every: int = 1, device: str = "auto") -> None:
-        from transformers import AutoTokenizer, Sam3Model
+        from transformers import AutoModel, AutoTokenizer
 
         from autotrack.models.sam3.build import detector_config
         from autotrack.models.sam3.trunk import last_frame_trunk
 
         self.path = resolve_weights("sam3", weights)
         self.device = resolve_device(device)
-        self.model = Sam3Model.from_pretrained(self.path, config=detector_config(self.path, imgsz)).eval().to(
-            self.device)
+        self.model = AutoModel.from_pretrained(self.path, config=detector_config(self.path, imgsz)).eval().to(
+            self.device)  # `Sam3Model`, or `Sam3LiteTextModel` for a SAM 3 LiteText checkpoint
         self.trunk = last_frame_trunk(self.model.vision_encoder)  # an example's frame is encoded once
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         self.conf, self.imgsz, self.every = conf, imgsz, every
