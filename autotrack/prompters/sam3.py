@@ -1,5 +1,5 @@
-"""Sam3Prompter: SAM 3's concept detector (transformers' `Sam3Model`, or `Sam3LiteTextModel`) finds every object a text names or that looks
-like an example box.
+"""Sam3Prompter: SAM 3's concept detector (transformers' `Sam3Model`, or `Sam3LiteTextModel`) finds every object a
+text names or that looks like an example box.
 
 SAM 3's checkpoint holds the detector beside the tracker (`autotrack.models.sam3`); the detector reads class names
 with its CLIP text encoder, and its DETR decoder answers 200 queries per prompt with a box and a score (the query's
