@@ -10,9 +10,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from test_sam2_parity import mask_iou
 from test_sam3 import IMGSZ, random_checkpoint
 from transformers import CLIPTokenizer, Sam3ImageProcessor, Sam3LiteTextModel, Sam3Model, Sam3Processor
 
+from autotrack import Prompt
+from autotrack.engine.image import letterbox
 from autotrack.prompters.manual import Example, ManualPrompts
 from autotrack.prompters.sam3 import TEXT_TOKENS, Sam3Prompter
 
@@ -149,6 +152,56 @@ def test_the_sam3_pipeline_finds_by_name_and_tracks_with_one_checkpoint_folder(c
     like = ManualPrompts.from_options(like=["40,30,120,150@1"])  # --like, on the second frame
     del overrides["detector.text"]
     overrides["detector.every"] = 1
-    results = list(load_pipeline("sam3", [frame] * 3, prompts=like, overrides=overrides).stream())
+    pipeline = load_pipeline("sam3", [np.roll(frame, 10 * i, axis=1) for i in range(3)], prompts=like,
+                             overrides=overrides)
+    results = list(pipeline.stream())
     assert len(results[0].detections) == 0 and len(results[1].detections) > 0
     assert set(results[1].detections.data["class_name"]) == {"object"}
+    # the trunk is shared: frame 0 had nothing to find or follow; on frame 1 the example's encoding, the detector and
+    # the tracker read one pass, and so did the detector and the tracker on frame 2
+    assert results[-1].frame_index == 2 and pipeline.prompter.trunk.passes == 2
+
+
+def test_one_trunk_pass_per_frame_serves_the_detector_and_the_tracker(checkpoint, frame):
+    """With SAM 3's trunk shared, the detector (letterboxing frames as the engine does) and the tracker get the
+    features, detections and masks they get computing their own, from one trunk pass per frame."""
+    from autotrack.models import load_engine
+
+    frames = [frame, np.roll(frame, 40, axis=1), np.roll(frame, 80, axis=1)]
+    own_detector = Sam3Prompter(checkpoint, text=NAMES, conf=CONF, imgsz=IMGSZ, device="cpu")
+    own_detector.letterbox = True
+    own_tracker = load_engine("sam3", checkpoint, IMGSZ, "cpu", "fp32")
+    detector = Sam3Prompter(checkpoint, text=NAMES, conf=CONF, imgsz=IMGSZ, device="cpu")
+    tracker = load_engine("sam3", checkpoint, IMGSZ, "cpu", "fp32")
+    detector.share_trunk(tracker.parts.model)
+    assert tracker.parts.model.vision_encoder.backbone is detector.trunk
+    square = torch.from_numpy(letterbox(frame, IMGSZ)[..., ::-1].copy()).permute(2, 0, 1)[None].float()
+    pixels = (square - 127.5) / 127.5  # as the engine normalises it
+    with torch.inference_mode():
+        own_features, features = own_tracker.parts.encode_image(pixels), tracker.parts.encode_image(pixels)
+    for own, shared in [(own_features.vision, features.vision), *zip(own_features.high_res, features.high_res)]:
+        torch.testing.assert_close(shared, own, atol=1e-5, rtol=1e-5)
+    own_session, session = own_tracker.session(kalman=False), tracker.session(kalman=False)
+    for index, image in enumerate(frames):
+        own, shared = own_detector(image, index), detector(image, index)
+        assert len(shared) > 0 and shared.class_id.tolist() == own.class_id.tolist()
+        np.testing.assert_allclose(shared.xyxy, own.xyxy, atol=1e-4)
+        prompts = {i + 1: Prompt(box=box.tolist()) for i, box in enumerate(shared.xyxy[:2])} if index == 0 else None
+        own_states, states = own_session.step(image, prompts), session.step(image, prompts)
+        assert sorted(states) == sorted(own_states) == [1, 2]
+        for obj_id, state in states.items():
+            assert state.mask.any() and mask_iou(state.mask, own_states[obj_id].mask) >= 0.99
+    assert detector.trunk.passes == len(frames)  # one per frame for both (frame 0's: for the features above)
+
+
+def test_the_trunk_is_shared_only_from_one_folder_at_one_input_size(checkpoint, tmp_path):
+    from autotrack.config import load_config
+    from autotrack.pipeline.build import shares_sam3_trunk
+
+    (tmp_path / "other").symlink_to(checkpoint, target_is_directory=True)  # the same folder by another path
+    one = {"detector.weights": str(checkpoint), "sam.weights": str(tmp_path / "other"), "detector.imgsz": IMGSZ,
+           "sam.imgsz": IMGSZ}
+    assert shares_sam3_trunk(load_config("sam3", one))
+    for change in [{"sam.imgsz": 2 * IMGSZ}, {"sam.weights": "random"}, {"sam.model": "edgetam", "sam.imgsz": 256},
+                   {"sam.compile": True}, {"detector.weights": str(tmp_path)}]:
+        assert not shares_sam3_trunk(load_config("sam3", {**one, **change})), change
