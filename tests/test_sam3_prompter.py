@@ -67,7 +67,16 @@ def reference(checkpoint: Path, frame: np.ndarray, name: str | None = None, box:
         inputs = processor(input_boxes=[[box.tolist()]], original_sizes=[list(frame.shape[:2])], return_tensors="pt")
         del inputs["original_sizes"]
     out = model(pixel_values=pixels, **inputs)
-    return processor.post_process_object_detection(out, threshold=CONF, target_sizes=[frame.shape[:2]])[0]
+    found = processor.post_process_object_detection(out, threshold=CONF, target_sizes=[frame.shape[:2]])[0]
+    return clipped(found["boxes"].numpy(), found["scores"], frame.shape[:2])
+
+
+def clipped(boxes: np.ndarray, scores: torch.Tensor, shape: tuple[int, int]) -> dict:
+    """Boxes (and their scores) clipped to a frame of `shape`, those left with no area dropped."""
+    height, width = shape
+    boxes = np.clip(boxes, 0, [width, height, width, height])
+    inside = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return dict(boxes=torch.from_numpy(boxes[inside]), scores=scores[inside])
 
 
 def assert_same(ours, expected: dict) -> None:
@@ -205,3 +214,15 @@ def test_the_trunk_is_shared_only_from_one_folder_at_one_input_size(checkpoint, 
     for change in [{"sam.imgsz": 2 * IMGSZ}, {"sam.weights": "random"}, {"sam.model": "edgetam", "sam.imgsz": 256},
                    {"sam.compile": True}, {"detector.weights": str(tmp_path)}]:
         assert not shares_sam3_trunk(load_config("sam3", {**one, **change})), change
+
+
+def test_letterboxed_frames_give_sam3_models_boxes_scaled_back_to_the_frame(checkpoint, frame):
+    """How the detector reads frames when it shares the tracker's trunk: `Sam3Model` on the letterboxed frame, its
+    boxes scaled back by the letterbox's gain and clipped to the frame."""
+    prompter = Sam3Prompter(checkpoint, text=NAMES[:1], conf=CONF, imgsz=IMGSZ, device="cpu")
+    prompter.letterbox = True
+    found = prompter(frame, 0)
+    expected = reference(checkpoint, letterbox(frame, IMGSZ), NAMES[0])  # square already: not stretched
+    expected = clipped(expected["boxes"].numpy() * max(frame.shape[:2]) / IMGSZ, expected["scores"], frame.shape[:2])
+    assert len(found) > 0 and len(found) == len(expected["scores"])
+    assert_same(found, expected)

@@ -14,7 +14,7 @@ masked to one batch.
 
 Frames are resized to the model's square input (stretched, as transformers' processor does), or letterboxed as the
 tracker's engine does when the two share SAM 3's trunk (`share_trunk`: the ViT then runs once per frame for both);
-boxes come back in frame pixels. Class ids are the names' first positions among the prompts (text names, then
+boxes come back in frame pixels, clipped to the frame. Class ids are the names' first positions among the prompts (text names, then
 examples' class names).
 """
 
@@ -86,12 +86,12 @@ class Sam3Prompter(Prompter):
         from autotrack.models.sam3.build import detector_config
         from autotrack.models.sam3.trunk import last_frame_trunk
 
-        self.path = resolve_weights("sam3", weights)
+        path = resolve_weights("sam3", weights)
         self.device = resolve_device(device)
-        self.model = AutoModel.from_pretrained(self.path, config=detector_config(self.path, imgsz)).eval().to(
+        self.model = AutoModel.from_pretrained(path, config=detector_config(path, imgsz)).eval().to(
             self.device)  # `Sam3Model`, or `Sam3LiteTextModel` for a SAM 3 LiteText checkpoint
         self.trunk = last_frame_trunk(self.model.vision_encoder)  # an example's frame is encoded once
-        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.conf, self.imgsz, self.every = conf, imgsz, every
         self.letterbox = False  # True once it shares the tracker's trunk (`share_trunk`)
         self._mean = torch.tensor(PIXEL_MEAN, device=self.device).view(1, 3, 1, 1)
@@ -177,7 +177,9 @@ class Sam3Prompter(Prompter):
         vision.fpn_position_encoding = [x.expand(count, -1, -1, -1) for x in vision.fpn_position_encoding]
         out = self.model(vision_embeds=vision, text_embeds=BaseModelOutputWithPooling(pooler_output=prompts.features),
                          attention_mask=prompts.mask)
-        return detections(out.pred_boxes, out.pred_logits, out.presence_logits, self.conf, scale, prompts.names)
+        found = detections(out.pred_boxes, out.pred_logits, out.presence_logits, self.conf, scale, prompts.names)
+        found.xyxy = sv.clip_boxes(found.xyxy, frame.shape[1::-1])  # a letterbox's padding is not in the frame
+        return found[found.area > 0]
 
 
 def detections(boxes: torch.Tensor, logits: torch.Tensor, presence: torch.Tensor, conf: float, scale: np.ndarray,
