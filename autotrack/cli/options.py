@@ -58,7 +58,7 @@ OPTIONS: dict[str, Callable] = {
                                      "in order."),
     "like": click.option("--like", "like", multiple=True, metavar="x1,y1,x2,y2[@FRAME]",
                          help="An example box (on frame FRAME, default 0): find every object that looks like it "
-                              "(YOLOE; repeatable)."),
+                              "(YOLOE or SAM 3; repeatable)."),
     "max_frames": click.option("--max-frames", type=int, callback=_at_least_one,
                                help="Process only the first N frames (of each input or sequence)."),
     "device": click.option("--device", help="auto, cpu, cuda, cuda:1, mps."),

@@ -123,7 +123,23 @@ def load_models(config: PipelineConfig, engine: EngineModel | None = None) -> Mo
         from autotrack.runtimes.load import load_exported
 
         engine = load_exported(sam.runtime, sam.model, sam.weights, sam.imgsz, config.device, sam.precision)
+    if shares_sam3_trunk(config):
+        prompter.share_trunk(engine.parts.model)
     return Models(prompter, engine)
+
+
+def shares_sam3_trunk(config: PipelineConfig) -> bool:
+    """Whether the detector and the tracker are SAM 3's, read from one checkpoint folder at one input size by torch
+    (not compiled), so that one ViT trunk pass per frame serves both (`Sam3Prompter.share_trunk`)."""
+    from autotrack.weights import is_sam3_detector, resolve_weights
+
+    sam, detector = config.sam, config.detector
+    if detector is None or not is_sam3_detector(detector.weights) or sam.model != "sam3":
+        return False
+    if sam.weights == "random" or sam.runtime != "torch" or sam.compile or sam.imgsz != detector.imgsz:
+        return False
+    folder = None if detector.weights == "sam3" else detector.weights
+    return resolve_weights("sam3", folder).resolve() == resolve_weights("sam3", sam.weights).resolve()
 
 
 class ModelsKey(NamedTuple):
