@@ -132,6 +132,10 @@ def test_four_streams_on_two_actors_one_console_and_a_killed_actor_comes_back(cl
         assert not any(kinds(http, name, kind) for name in "bd" for kind in ("born", "removed", "classes"))
         far = http.post("/api/sources/b/objects", json={"box": [5000, 5000, 5100, 5100]})
         assert far.status_code == 422 and "outside" in far.json()["detail"]  # the actor's error, as it was
+        merged = http.post("/api/sources/b/merge", json={"keep": 1, "merge": 2})  # re-identification is off
+        assert merged.status_code == 409 and "re-identification is off" in merged.json()["detail"]
+        assert http.get("/api/sources/b/gallery").json() == []
+        assert http.get("/api/sources/b/gallery/1.jpg").status_code == 404  # NotFound from the actor, as it was
 
         pid = first.place["pid"]
         os.kill(pid, signal.SIGKILL)  # a and b lose their actor: Ray restarts it, the console adds them again

@@ -22,7 +22,8 @@ from autotrack.errors import AutotrackError, InputError, one_line
 from autotrack.serve.cameras import Camera
 from autotrack.serve.console import Console
 from autotrack.serve.security import BodyLimit, TokenAuth
-from autotrack.serve.worker import Conflict, NotFound, SourceWorker, source_slug
+from autotrack.serve.source import ConsoleSource
+from autotrack.serve.worker import Conflict, NotFound, source_slug
 from autotrack.types import MAX_OBJECT_ID, Prompt
 
 STATIC = Path(__file__).with_name("static")
@@ -164,7 +165,7 @@ def _console(request: Request) -> Console:
     return request.app.state.console
 
 
-def _worker(request: Request, source_id: str) -> SourceWorker:
+def _worker(request: Request, source_id: str) -> ConsoleSource:
     return _console(request).get(source_id)
 
 

@@ -1,5 +1,5 @@
-"""Console: the sources a server runs, each with its own `SourceWorker`, and the limits on them; the models and the
-compute thread they share."""
+"""Console: the sources a server runs, each a `ConsoleSource` (here a `SourceWorker` of its own), and the limits on
+them; the models and the compute thread they share."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from autotrack.errors import InputError
 from autotrack.serve.cameras import Camera, write_cameras
 from autotrack.serve.modelsets import ModelSets
 from autotrack.serve.scheduler import Scheduler
+from autotrack.serve.source import ConsoleSource
 from autotrack.paths import source_paths
 from autotrack.serve.worker import (
     Conflict,
@@ -52,12 +53,12 @@ class Console:
         self.cameras_file = cameras_file
         self.models = models if models is not None else ModelSets()
         self.scheduler = Scheduler()
-        self._workers: dict[str, SourceWorker] = {}
+        self._workers: dict[str, ConsoleSource] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
         threading.Thread(target=self._sweep, name="autotrack retention", daemon=True).start()
 
-    def add(self, source: str | Camera) -> SourceWorker:
+    def add(self, source: str | Camera) -> ConsoleSource:
         """Start following a source: a camera, or a file, folder, glob, webcam index or stream URL (named after it);
         it opens in the background, and a source that cannot be opened shows its error rather than failing the
         request. A path that does not exist (a file, a folder, a glob matching nothing) is refused here."""
@@ -78,7 +79,7 @@ class Console:
         worker.start()
         return worker
 
-    def _new_worker(self, camera: Camera) -> SourceWorker:
+    def _new_worker(self, camera: Camera) -> ConsoleSource:
         """The worker that runs a new source (here, on the console's models and compute thread)."""
         return SourceWorker(camera, self.options, self.models, self.scheduler)
 
@@ -95,13 +96,13 @@ class Console:
         if self.cameras_file is not None:
             write_cameras(self.cameras_file, [worker.camera for worker in self._workers.values()])
 
-    def get(self, source_id: str) -> SourceWorker:
+    def get(self, source_id: str) -> ConsoleSource:
         worker = self._workers.get(source_id)
         if worker is None:
             raise NotFound(f"no source {source_id!r}")
         return worker
 
-    def workers(self) -> list[SourceWorker]:
+    def workers(self) -> list[ConsoleSource]:
         return list(self._workers.values())
 
     def remove(self, source_id: str, wait: float | None = None) -> None:

@@ -33,6 +33,7 @@ from autotrack.serve.console import Console
 from autotrack.serve.host import StreamHost
 from autotrack.serve.messages import event_row
 from autotrack.serve.mqtt import PASSWORD_ENV, USER_ENV
+from autotrack.serve.source import ConsoleSource
 from autotrack.serve.webhooks import SECRET_ENV
 from autotrack.serve.worker import (
     ACTIVE,
@@ -126,9 +127,9 @@ class ActorLink:
                 self._wake.clear()
 
 
-class RemoteSource:
-    """A stream on a Ray actor, with what the console's app uses of a `SourceWorker`: requests are forwarded to the
-    actor; the state, latest frame and event log are those its `ActorLink` pulled last."""
+class RemoteSource(ConsoleSource):
+    """A stream on a Ray actor: requests are forwarded to the actor; the state, latest frame and event log are those
+    its `ActorLink` pulled last."""
 
     def __init__(self, camera: Camera, options: RunOptions, link: ActorLink) -> None:
         self.id = camera.name
@@ -178,6 +179,11 @@ class RemoteSource:
                 self.link.result(self.link.actor.remove.remote(self.id, wait), CALL_TIMEOUT + (wait or 0))
             except ActorUnavailable:  # a lost actor has no run to end
                 pass
+
+    def sweep(self, now: float | None = None) -> list[Path]:
+        """Nothing here: the actor's console applies the camera's retention to the stream's outputs (as each run
+        starts, and every `SWEEP_EVERY` seconds)."""
+        return []
 
     # ------------------------------------------------------------------------------------------------- requests
     def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:

@@ -38,6 +38,7 @@ from autotrack.serve.modelsets import ModelSets
 from autotrack.serve.mqtt import CameraEvents, MqttSettings
 from autotrack.serve.retention import sweep
 from autotrack.serve.scheduler import Lane, Scheduler
+from autotrack.serve.source import ConsoleSource
 from autotrack.serve.webhooks import CameraWebhooks
 from autotrack.sinks import FrameAnnotator, Outputs
 from autotrack.sources import Frame, LiveSource, RealTimeSource, is_live, open_source
@@ -111,7 +112,7 @@ def source_slug(spec: str) -> str:
     return slug or "source"
 
 
-class SourceWorker:
+class SourceWorker(ConsoleSource):
     """Reads one source in a background thread and runs its frames on the `scheduler`'s compute thread, with a
     session on the models of `models`; `start`, `pause`, `stop` and the requests are safe from any thread.
 
