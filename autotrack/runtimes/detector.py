@@ -16,8 +16,7 @@ from pathlib import Path
 import torch
 
 from autotrack.quiet import quiet_ultralytics
-from autotrack.runtimes import get_runtime
-from autotrack.runtimes import load
+from autotrack.runtimes import get_runtime, load
 from autotrack.runtimes.export import weights_checksum
 from autotrack.runtimes.manifest import ExportError
 
