@@ -10,6 +10,7 @@ import torch
 
 from autotrack.engine.engine import EngineModel
 from autotrack.engine.precision import cpu_has_native_bf16
+from autotrack.models import build_parts
 from autotrack.models.registry import family_of, motion_weight
 from autotrack.runtimes import get_runtime, runtime_of_format
 from autotrack.runtimes.backends import open_graphs
@@ -54,12 +55,12 @@ def load_exported(runtime: str, model: str, weights: str | Path | None, imgsz: i
         folder = Path(weights)
         manifest = read_manifest(folder)
         check_manifest(manifest, folder, model, imgsz, formats, precision)
-        parts = family.build(model, "random", imgsz, cpu, torch.float32)
+        parts = build_parts(model, "random", imgsz, cpu, torch.float32)
         parts.model.load_state_dict(torch.load(folder / WEIGHTS, map_location=cpu, weights_only=True))
         chosen = manifest.precision
     else:
         chosen = runtime_precision(runtime, precision)
-        parts = family.build(model, weights, imgsz, cpu, torch.float32)
+        parts = build_parts(model, weights, imgsz, cpu, torch.float32)
         checksum = weights_checksum(parts.model)
         folder = EXPORTS_DIR / f"{model}-{imgsz}-{formats[0]}-{chosen}-{checksum[:16]}"
         if not is_export(folder):
@@ -83,5 +84,5 @@ def export_model(model: str, weights: str | Path | None, imgsz: int, fmt: str, p
     check_destination(Path(folder))
     if weights != "random":
         resolve_weights(model, weights)  # a missing file fails before the model is built
-    parts = family.build(model, weights, imgsz, torch.device("cpu"), torch.float32)
+    parts = build_parts(model, weights, imgsz, torch.device("cpu"), torch.float32)
     return export_stages(parts, family.name, model, imgsz, fmt, chosen, Path(folder))
