@@ -10,6 +10,7 @@ catches a broken quantization (masks from the wrong stage or inputs agree near 0
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from click.testing import CliRunner
 from autotrack.cli import main
 from autotrack.eval.synthetic import make_scenario, write_scenario
 from autotrack.models import load_engine
+from autotrack.models.registry import family_of
 from autotrack.runtimes.calibrate import agreement, read_calibration, track_masks
 from autotrack.runtimes.export import INT8_STAGES, export_stages
 from autotrack.runtimes.load import load_exported
@@ -58,14 +60,28 @@ def torch_masks(torch_engine, calibration):
 
 
 @pytest.fixture(scope="module")
-def int8_folder(torch_engine, calibration, tmp_path_factory) -> Path:
+def int8_export(torch_engine, clip, tmp_path_factory) -> tuple[Path, str]:
+    """The module's one export: `autotrack export --precision int8` calibrated on the clip, of the torch engine's
+    weights (the family builds its parts: no weights file holds EdgeTAM's parts as the engine fuses them)."""
     folder = tmp_path_factory.mktemp("export") / "int8"
-    export_stages(torch_engine.parts, torch_engine.family.name, MODEL, IMGSZ, "openvino", "int8", folder,
-                  calibration)
-    return folder
+    family = replace(family_of(MODEL), build=lambda *args: torch_engine.parts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("autotrack.runtimes.load.family_of", lambda model: family)
+        result = CliRunner().invoke(main, ["export", "--sam", MODEL, "--sam-weights", "random", "--imgsz",
+                                           str(IMGSZ), "--format", "openvino", "--precision", "int8", "--calibrate",
+                                           str(clip), "--box", ",".join(map(str, BOX)), "--max-frames",
+                                           str(FRAMES), str(folder)])
+    assert result.exit_code == 0, result.output
+    return folder, result.stdout
 
 
-def test_the_int8_manifest_marks_its_int8_stages_and_the_agreement_with_fp32(int8_folder):
+@pytest.fixture(scope="module")
+def int8_folder(int8_export) -> Path:
+    return int8_export[0]
+
+
+def test_the_int8_manifest_marks_its_int8_stages_and_the_agreement_with_fp32(int8_export):
+    int8_folder, output = int8_export
     manifest = read_manifest(int8_folder)
     assert manifest.precision == "int8"
     assert manifest.int8_stages == list(INT8_STAGES) == ["image_encoder"]
@@ -78,6 +94,8 @@ def test_the_int8_manifest_marks_its_int8_stages_and_the_agreement_with_fp32(int
     assert agreed["frames"] == len(agreed["iou"]) == FRAMES
     assert agreed["iou_min"] == min(agreed["iou"]) <= agreed["iou_mean"] <= 1
     assert agreed["iou_mean"] >= INT8_FLOOR
+    assert (f"int8 (image_encoder) against fp32 on {FRAMES} calibration frames: mask IoU min "
+            f"{agreed['iou_min']:.3f}, mean {agreed['iou_mean']:.3f}") in output
 
 
 def test_an_int8_folder_runs_on_openvino_with_masks_near_the_torch_engines(int8_folder, calibration, torch_masks):
