@@ -67,6 +67,7 @@ def int8_export(torch_engine, clip, tmp_path_factory) -> tuple[Path, str]:
     family = replace(family_of(MODEL), build=lambda *args: torch_engine.parts)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("autotrack.runtimes.load.family_of", lambda model: family)
+        patch.setattr("autotrack.models.family_of", lambda model: family)  # the export's `build_parts`
         result = CliRunner().invoke(main, ["export", "--sam", MODEL, "--sam-weights", "random", "--imgsz",
                                            str(IMGSZ), "--format", "openvino", "--precision", "int8", "--calibrate",
                                            str(clip), "--box", ",".join(map(str, BOX)), "--max-frames",
