@@ -353,25 +353,16 @@ class _RayExecutor:
 
 def _ray_executor(address: str, workers: int | None, cpus: float, gpus: float, retries: int) -> _RayExecutor:
     """Connect to Ray (`local`, `auto` or `ray://host:port`) unless this process already is connected."""
+    from autotrack.cluster import check_fits, connect
+
+    owns_runtime = connect(address, workers)
+    import ray
+
     try:
-        import ray
-    except ImportError:
-        raise AutotrackError("Ray is not installed: pip install 'autotrack[ray]'") from None
-    owns_runtime = not ray.is_initialized()
-    if owns_runtime:
-        try:
-            if address == "local":
-                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-            else:
-                ray.init(address=address, log_to_driver=False)
-        except Exception as error:  # Ray raises ConnectionError, ValueError or RuntimeError for a bad address
-            raise AutotrackError(f"cannot connect to Ray at {address!r}: {one_line(error)}") from None
-    for kind, need in (("CPU", cpus), ("GPU", gpus)):  # a task no node can hold would wait forever
-        most = max((node["Resources"].get(kind, 0) for node in ray.nodes() if node["Alive"]), default=0)
-        if need > most:
-            if owns_runtime:
-                ray.shutdown()
-            raise AutotrackError(f"each task asks for {need:g} {kind}(s) but no node of the Ray cluster has more than "
-                               f"{most:g}")
+        check_fits("each task", cpus, gpus)  # a task no node can hold would wait forever
+    except AutotrackError:
+        if owns_runtime:
+            ray.shutdown()
+        raise
     # max_retries re-runs a task whose worker or node died; failed inputs are retried by _run_with_retries.
     return _RayExecutor(ray, owns_runtime, {"num_cpus": cpus, "num_gpus": gpus, "max_retries": retries})

@@ -186,8 +186,13 @@ class ReidConfig:
         margin: ... and at least this much above the second most similar object.
         gallery_size: embeddings kept per object.
         diversity: a new embedding joins a gallery only at cosine distance > this from every kept one.
-        keep_frames: frames a lost or retired object stays revivable after it was last seen.
+        keep_seconds: seconds a lost or retired object stays revivable after it was last seen, on the frames'
+            timestamps (a file's presentation times, a live stream's arrival times).
         max_objects: lost or retired objects remembered at most (the longest unseen are forgotten first).
+        motion_frames: an object last seen at most this many frames before must come back where its motion leads
+            (0: appearance only, whatever the gap) ...
+        motion_distance: ... its box centre within this many box sizes (the old box's longer side) of the old
+            object's last box moved on at its last velocity.
     """
 
     enabled: bool = False
@@ -196,14 +201,19 @@ class ReidConfig:
     margin: float = 0.05
     gallery_size: int = 8
     diversity: float = 0.05
-    keep_frames: int = 9000
+    keep_seconds: float = 300.0
     max_objects: int = 100
+    motion_frames: int = 30
+    motion_distance: float = 2.0
 
     def __post_init__(self) -> None:
         _check_types(self)
         _check_choice("embedding", self.embedding, EMBEDDINGS)
+        _check_at_least(self, "reid", ("motion_frames", "motion_distance"), 0)
         _check_fractions(self, "reid", ("threshold", "margin", "diversity"))
-        _check_at_least(self, "reid", ("gallery_size", "keep_frames", "max_objects"), 1)
+        _check_at_least(self, "reid", ("gallery_size", "max_objects"), 1)
+        if self.keep_seconds <= 0:
+            raise ValueError(f"reid.keep_seconds must be positive, got {self.keep_seconds}")
 
 
 @dataclass

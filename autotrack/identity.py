@@ -30,16 +30,19 @@ Rules (ideas from SAM2MOT and Det-SAM2; every threshold is a field of `IdentityC
   is empty, its box is the predicted box and its ID is kept. Back above: `tracked` again. Occluded for more
   than `max_lost` frames in a row: lost, removed from the engine, ID retired.
 - **Removal**: an object the user removes leaves at once (a `removed` event); its ID is retired too.
+- **Merge and split** (with a `Reidentifier`): the user may say a live object is one seen before (`merge`: it takes
+  that ID, a `merged` event), or undo a wrong revival (`split`: the object takes a new ID, a `split` event).
 - **Re-identification** (with a `Reidentifier`, `autotrack.reid`): an object born from a detection that looks
   like a retired or occluded object of a compatible class takes that object's ID on its first frame (the engine
-  follows it under the old ID; its provisional ID is never used), a `reidentified` event. Visible objects with
-  good scores fill their galleries; a birth that was compared says why it stayed new.
+  follows it under the old ID; its provisional ID is never used), a `reidentified` event; after a short gap it
+  must also be where the old object's motion leads. Visible objects with good scores fill their galleries; a birth
+  that was compared says why it stayed new.
 - **Overlap**: output masks never overlap. Visible objects are ranked by `affinity * occurrence`; one whose mask has
   IoU > `overlap_iou` with a stronger one yields (it is occluded on this frame), otherwise it keeps only the pixels
   no stronger object claimed.
 
-Every decision is returned as an `Event` (born, reprompted, occluded, resumed, lost, removed, reidentified) with a
-reason.
+Every decision is returned as an `Event` (born, reprompted, occluded, resumed, lost, removed, reidentified, merged,
+split) with a reason.
 """
 
 from __future__ import annotations
@@ -190,12 +193,60 @@ class IdentityManager:
         self._events.append(Event(EventKind.REMOVED, tracker_id, "removed by the user; ID retired"))
         return True
 
-    def observe(self, states: dict[int, ObjectState], engine: Tracker) -> tuple[sv.Detections, list[Event]]:
+    def merge(self, keep: int, other: int, engine: Tracker) -> bool:
+        """The user says live object `other` is object `keep`, retired or occluded (a return re-identification
+        missed): from this frame on the engine follows it under `keep` (an occluded `keep`'s engine state goes),
+        its gallery joins `keep`'s, and `other` is retired (a `merged` event). Call between `plan` and
+        `engine.step`, and move any prompt `plan` gave `other` to `keep`. Returns False, and does nothing, unless
+        re-identification is on, `other` is live and was not born on this frame, and `keep` is remembered and not
+        visible."""
+        if not self._planned:
+            raise RuntimeError("merge() belongs between plan() and engine.step()")
+        live_keep = self._tracks.get(keep)
+        if (self.reid is None or other not in self._tracks or other in self._born or keep == other
+                or keep not in self.reid.known_ids or (live_keep is not None and live_keep.status != Status.OCCLUDED)):
+            return False
+        if live_keep is not None:
+            engine.remove(keep)
+        self._relabel(other, keep, engine)
+        self.reid.merge(keep, other)
+        self._events.append(Event(EventKind.MERGED, keep, f"merged by the user: #{other} is #{keep}; "
+                                                          f"ID {other} retired"))
+        return True
+
+    def split(self, tracker_id: int, new_id: int, engine: Tracker) -> bool:
+        """Undo a wrong revival: live object `tracker_id`, revived (or merged) by mistake, is followed under
+        `new_id` (from `new_id()`) from this frame on and keeps what it was seen as since; `tracker_id` is again
+        the retired object it was (a `split` event). Call between `plan` and `engine.step`, and move any prompt
+        `plan` gave `tracker_id` to `new_id`. Returns False, and does nothing, unless re-identification is on and
+        `tracker_id` is live and was revived."""
+        if not self._planned:
+            raise RuntimeError("split() belongs between plan() and engine.step()")
+        if (self.reid is None or tracker_id not in self._tracks or tracker_id in self._born
+                or not self.reid.split(tracker_id, new_id)):
+            return False
+        self._relabel(tracker_id, new_id, engine)
+        self._events.append(Event(EventKind.SPLIT, new_id, f"split by the user from #{tracker_id}: a new object, "
+                                                           f"not #{tracker_id} after all"))
+        return True
+
+    def _relabel(self, old: int, new: int, engine: Tracker) -> None:
+        """Follow live object `old` under ID `new` from now on (engine and track)."""
+        engine.rename(old, new)
+        track = self._tracks.pop(old)
+        track.tracker_id = new
+        self._tracks[new] = track
+        self._events = [event for event in self._events if event.tracker_id != old]
+
+    def observe(self, states: dict[int, ObjectState], engine: Tracker,
+                timestamp: float | None = None) -> tuple[sv.Detections, list[Event]]:
         """Read the engine's results for this frame: update statuses, retire lost objects, build the output.
 
         Args:
             states: `engine.step`'s result for this frame; it must hold every live tracker ID.
             engine: the engine, to remove lost objects from.
+            timestamp: the frame's time in seconds (`Frame.timestamp`): how long re-identification keeps retired
+                objects is measured on it.
 
         Returns:
             One row per live object (`tracker_id`, `mask`, `xyxy`, `confidence`, `class_id` (-1 unknown), and data
@@ -225,7 +276,7 @@ class IdentityManager:
 
         self._covered = np.any(list(masks.values()), axis=0) if masks else None
         if self.reid is not None:
-            self.reid.update(self._appearances(states, masks), set(self._tracks))
+            self.reid.update(self._appearances(states, masks), set(self._tracks), timestamp)
         detections = self._output(states, masks)
         for track in self._tracks.values():  # where the engine's motion model expects each object next
             next_box = states[track.tracker_id].next_box
@@ -284,7 +335,7 @@ class IdentityManager:
         under it (an occluded old object's engine state goes), and their birth becomes a `reidentified` event.
         Returns the states under the IDs kept."""
         states = dict(states)
-        candidates = {i: Candidate(states[i].embedding, self._tracks[i].class_id) for i in self._born
+        candidates = {i: Candidate(states[i].embedding, self._tracks[i].class_id, states[i].box) for i in self._born
                       if states[i].embedding is not None}
         hidden = {t.tracker_id for t in self._tracks.values()  # and not back this frame from a detection's prompt
                   if t.status == Status.OCCLUDED and states[t.tracker_id].status != Status.PROMPTED}
@@ -296,12 +347,8 @@ class IdentityManager:
                 continue
             if old in self._tracks:
                 engine.remove(old)
-            engine.rename(new, old)
-            track = self._tracks.pop(new)
-            track.tracker_id = old
-            self._tracks[old] = track
+            self._relabel(new, old, engine)
             states[old] = states.pop(new)
-            self._events = [event for event in self._events if event.tracker_id != new]
             self._events.append(Event(EventKind.REIDENTIFIED, old, f"re-identified #{old} after "
                                       f"{revival.frames_away} frames (similarity {revival.similarity:.2f})"))
         return states
@@ -310,7 +357,8 @@ class IdentityManager:
         """The embeddings worth remembering: of visible objects whose scores are not low on this frame and whose
         mask kept at least 90% of its pixels from stronger objects (the embedding is pooled under the whole mask,
         so a shared region would mix two looks)."""
-        return {i: Candidate(states[i].embedding, self._tracks[i].class_id) for i, mask in masks.items()
+        return {i: Candidate(states[i].embedding, self._tracks[i].class_id, states[i].box, states[i].next_box)
+                for i, mask in masks.items()
                 if states[i].embedding is not None and self._tracks[i].low_score_frames == 0
                 and np.count_nonzero(mask) >= 0.9 * np.count_nonzero(states[i].mask)}
 

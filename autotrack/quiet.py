@@ -5,11 +5,16 @@ on a camera index), and FFmpeg's level `OPENCV_FFMPEG_LOGLEVEL` when it first op
 autotrack says what went wrong in one line of its own, so for a user these are noise. `autotrack/__init__.py` calls
 `quiet_video_io` before importing anything else, so every entry point (the CLI, a script, a Ray worker) sets the
 variables in time; a value the user set is kept. `autotrack -v` calls `show_video_io` to bring the messages back.
+`quiet_ultralytics` does the same for ultralytics' log while it exports or loads an exported detector.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 QUIET_VIDEO_IO = {"OPENCV_FFMPEG_LOGLEVEL": "-8", "OPENCV_LOG_LEVEL": "OFF"}  # FFmpeg's and OpenCV's own messages
 
@@ -29,3 +34,18 @@ def show_video_io() -> None:
         import cv2
 
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_WARNING)  # OpenCV's default in a release build
+
+
+@contextmanager
+def quiet_ultralytics() -> Iterator[None]:
+    """Ultralytics' info lines and Python warnings off for the block (its exporter's banners and torch's advice on
+    tracing; the backend it loads): autotrack says what it does in one line of its own. Errors still show."""
+    logger = logging.getLogger("ultralytics")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)

@@ -104,6 +104,8 @@ class EventKind:
     LOST = "lost"
     REMOVED = "removed"  # the user removed the object (`Pipeline.remove`); its ID is retired
     REIDENTIFIED = "reidentified"  # a new detection is an object seen before (`autotrack.reid`): it takes its ID
+    MERGED = "merged"  # the user said a live object is one seen before: it takes that ID (`Pipeline.merge`)
+    SPLIT = "split"  # the user undid a wrong revival: the object takes a new ID (`Pipeline.split`)
     RECONNECTED = "reconnected"  # about the source, not an object: a live stream came back (tracker_id None)
 
 

@@ -10,8 +10,9 @@ with noise as its embedding (two frames of one object are about 0.9 similar), si
 tell objects apart (docs/reid.md).
 
 Reported: returns that got their old ID back (revival accuracy), distractors given an old ID (false revival rate),
-IDF1 and ID switches with and without re-identification (scored as `autotrack eval mot GT PRED` does), galleries
-kept and resident memory along the stream (flat).
+IDF1 and ID switches with and without re-identification (scored by `autotrack eval mot GT PRED`'s own code,
+`evaluate_mot`), galleries kept along the stream (bounded), and the resident memory at the start, middle and end of
+the stream with re-identification on (flat).
 
     python benchmarks/bench_reid.py                    # the full run: 10,000 frames, 8 objects
     python benchmarks/bench_reid.py --frames 1500      # a short one
@@ -20,13 +21,13 @@ kept and resident memory along the stream (flat).
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fakes import FunctionPrompter, ScriptedEngine, make_detections  # noqa: E402
@@ -126,7 +127,8 @@ def write_truth(entities: list[Entity], world: dict, frames: int, root: Path) ->
 
 
 def run(entities: list[Entity], world: dict, frames: int, reid: bool, out: Path) -> dict:
-    """One pass through the pipeline; returns its revival counts and memory figures."""
+    """One pass through the pipeline; returns its revival counts, the galleries kept every tenth of the stream and
+    the resident memory (MiB) at its start, middle and end."""
     classes = {e.name: e.class_id for e in entities}
     engine = ScriptedEngine(world, frame_shape=(HEIGHT, WIDTH), looks={e.name: e.look for e in entities},
                             look_noise=NOISE)
@@ -141,7 +143,8 @@ def run(entities: list[Entity], world: dict, frames: int, reid: bool, out: Path)
                         [MotSink(out / "reid.txt")], IdentityManager(reid=reidentifier))
     first_id: dict[str, int] = {}
     returns = revived = distractors = false = 0
-    galleries, rss = [], []
+    galleries, rss = [], {}
+    process = psutil.Process()
     starts = {(e.name, start): e for e in entities for start, _, _ in e.visits}
     for result in pipeline.stream():
         f = result.frame_index
@@ -159,7 +162,9 @@ def run(entities: list[Entity], world: dict, frames: int, reid: bool, out: Path)
                 first_id[entity.name] = tracker_id
         if f % max(frames // 10, 1) == 0 or f == frames - 1:
             galleries.append(len(reidentifier.known_ids) if reid else 0)
-            rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        for name, at in (("start", 0), ("middle", frames // 2), ("end", frames - 1)):
+            if f == at:
+                rss[name] = process.memory_info().rss / 2**20
     return {"returns": returns, "revived": revived, "distractors": distractors, "false": false,
             "galleries": galleries, "rss_mib": rss}
 
@@ -189,7 +194,8 @@ def main() -> None:
                 print(f"  revival accuracy     {counts['revived']}/{counts['returns']} returns got their old ID")
                 print(f"  false revival rate   {counts['false']}/{counts['distractors']} distractors took an old ID")
                 print(f"  galleries kept       {counts['galleries']} (every tenth of the stream)")
-                print(f"  max resident MiB     {counts['rss_mib']}")
+                memory = ", ".join(f"{name} {mib:.0f} MiB" for name, mib in counts["rss_mib"].items())
+                print(f"  resident memory      {memory}")
         for reid in (False, True):
             print(f"  IDF1 {'with' if reid else 'without'} re-ID: {scores[reid]['IDF1']:.1f}, "
                   f"ID switches {scores[reid]['IDSW']:.0f}")

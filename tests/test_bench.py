@@ -139,6 +139,7 @@ def test_random_weights_keep_every_prompted_object():
 @pytest.mark.parametrize("model, names", [
     ("sam2.1_s", ["autotrack sam2.1_s fp32", ULTRALYTICS]),
     ("edgetam", ["autotrack edgetam fp32", "autotrack sam2.1_t fp32", ULTRALYTICS]),
+    ("sam3", ["autotrack sam3 fp32", "autotrack sam2.1_t fp32", ULTRALYTICS]),
     ("sam2.1_t/openvino", ["autotrack sam2.1_t fp32", "autotrack sam2.1_t openvino", ULTRALYTICS]),
 ])
 def test_the_predictor_runs_the_model_its_spec_allows_else_sam2_tiny_beside_it(model, names):
@@ -188,3 +189,27 @@ def test_readme_speed_tables_are_the_result_files():
     assert all(tables.values())
     for name, rows in tables.items():
         assert readme_table_rows(name) == rows, name
+
+
+def test_sam3_is_timed_beside_sam2_tiny_at_the_nearest_size_it_takes(tmp_path, monkeypatch):
+    """`--sam sam3` (a tiny random checkpoint folder) runs beside SAM2.1-tiny, which takes the nearest input size
+    it can (SAM 3's 1008 -> 1024); on a CPU the bench first says what SAM 3 costs there."""
+    import torch
+    from test_sam3 import IMGSZ, random_checkpoint
+
+    from autotrack.bench.runners import baseline_imgsz
+    from autotrack.models.sam2.build import build_model
+
+    assert (baseline_imgsz(1008), baseline_imgsz(IMGSZ), baseline_imgsz(14)) == (1024, IMGSZ, 32)
+    torch.save(build_model("sam2.1_t", "random").state_dict(), tmp_path / "sam2.1_t.pt")
+    monkeypatch.setenv("AUTOTRACK_WEIGHTS", str(tmp_path))
+    folder = random_checkpoint(tmp_path / "sam3")
+    args = ["bench", "--sam", "sam3", "--sam-weights", folder, "--imgsz", IMGSZ, "--frames", 3, "--warmup", 1,
+            "--rounds", 1, "--device", "cpu", "--precision", "fp32", "--no-ultralytics", "--json", tmp_path / "b.json"]
+    result = CliRunner().invoke(main, list(map(str, args)))
+    assert result.exit_code == 0, result.output
+    assert result.output.count("sam3 is a model for a GPU") == 1
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert list(report["runs"]) == ["autotrack sam3 fp32", "autotrack sam2.1_t fp32"]
+    assert "autotrack sam3 fp32 / autotrack sam2.1_t fp32" in report["ratios"]
+    assert all(run["fps"] > 0 for run in report["runs"].values())

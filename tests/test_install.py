@@ -4,6 +4,7 @@ environment's packages, no network), runs the ready pipelines from another folde
 from __future__ import annotations
 
 import os
+import re
 import site
 import subprocess
 import sys
@@ -80,3 +81,19 @@ def test_the_console_page_ships_with_the_wheel(installed, tmp_path):
     listed = run(installed, "python", "-c", script, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert {"index.html", "source.html", "common.js", "index.js", "source.js", "style.css"} <= set(listed.stdout.split())
+
+
+def test_a_runtime_extra_alone_runs_the_edge_cpu_pipeline():
+    """`pip install "autotrack[openvino]"` (or `[onnx]`) alone runs `-p edge-cpu --runtime ...`: the extra names the
+    runtime's packages and the extra of the pipeline's model family (an exported EdgeTAM still builds its small torch
+    parts with transformers and timm). Reads the metadata only; the install itself is tested by hand."""
+    tomllib = pytest.importorskip("tomllib")
+    from autotrack.config import load_config
+    from autotrack.models.registry import family_of
+    from autotrack.runtimes import EXPORTER, RUNTIMES
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    family = family_of(load_config("edge-cpu").sam.model)
+    for runtime in RUNTIMES.values():
+        names = {re.match(r"[\w.-]+(\[[\w,]+\])?", requirement)[0] for requirement in extras[runtime.extra]}
+        assert {runtime.package, *EXPORTER, f"autotrack[{family.extra}]"} <= names

@@ -1,6 +1,7 @@
 """Long-term re-identification: galleries stay small and diverse, a returning object takes its old ID back (and only
-a clear match does), and every output carries the revived ID. Decisions are driven through the scripted engine,
-whose objects report the look of what they show as their embedding."""
+a clear match does), every output carries the revived ID, and the user can merge and split IDs (the console's side:
+tests/test_serve_reid.py). Decisions are driven through the scripted engine, whose objects report the look of what
+they show as their embedding."""
 
 from __future__ import annotations
 
@@ -18,10 +19,8 @@ from autotrack.identity import IdentityConfig, IdentityManager
 from autotrack.pipeline import Pipeline
 from autotrack.points.tracker import PointTracker
 from autotrack.reid import Candidate, Gallery, Reidentifier
-from autotrack.serve.cameras import Camera
-from autotrack.serve.scheduler import Lane
-from autotrack.serve.worker import RunOptions, SourceWorker
-from autotrack.sinks import CocoJsonSink, DavisPngSink, FrameAnnotator, MotSink
+from autotrack.sinks import CocoJsonSink, DavisPngSink, MotSink
+from autotrack.sources import ArraySource
 
 
 def unit(*values: float) -> np.ndarray:
@@ -83,7 +82,7 @@ def test_a_full_gallery_replaces_its_most_redundant_embedding():
 
 
 def test_memory_stays_flat_on_an_endless_stream_of_objects():
-    reid = Reidentifier(ReidConfig(enabled=True, max_objects=5, keep_frames=1000, gallery_size=3))
+    reid = Reidentifier(ReidConfig(enabled=True, max_objects=5, keep_seconds=1000.0, gallery_size=3))
     for f in range(400):  # a new object every 4 frames, each seen for 4 frames then gone
         tracker_id = f // 4
         reid.update({tracker_id: Candidate(look(f), 0)}, live={tracker_id})
@@ -91,14 +90,24 @@ def test_memory_stays_flat_on_an_endless_stream_of_objects():
     assert reid.known_ids == list(range(94, 100))  # the 5 most recently seen retired ones, and the live one
 
 
-def test_retired_objects_expire_after_keep_frames():
-    reid = Reidentifier(ReidConfig(enabled=True, keep_frames=10))
-    reid.update({1: Candidate(look(1))}, live={1})  # seen on frame 0, retired from frame 1
-    for _ in range(10):
-        reid.update({}, live=set())
-    assert reid.match({2: Candidate(look(1))})[0].frames_away == 11
-    reid.update({}, live=set())
+def test_retired_objects_expire_keep_seconds_after_they_were_last_seen_on_the_frames_timestamps():
+    reid = Reidentifier(ReidConfig(enabled=True, keep_seconds=2.0))
+    reid.update({1: Candidate(look(1))}, live={1}, timestamp=10.0)  # seen at 10 s, retired from the next frame
+    for timestamp in (10.5, 11.9, 12.0):  # a live stream's frames as they came, however many were dropped between
+        reid.update({}, live=set(), timestamp=timestamp)
+    assert reid.known_ids == [1] and reid.match({2: Candidate(look(1))})[0].frames_away == 4
+    reid.update({}, live=set(), timestamp=12.1)
     assert reid.known_ids == [] and reid.match({2: Candidate(look(1))}) == []
+
+
+def test_frames_without_a_timestamp_count_at_the_given_rate():
+    reid = Reidentifier(ReidConfig(enabled=True, keep_seconds=1.0), fps=10.0)
+    reid.update({1: Candidate(look(1))}, live={1})  # frame 0: 0 s
+    for _ in range(10):  # frames 1 to 10: up to 1 s after it was last seen
+        reid.update({}, live=set())
+    assert reid.known_ids == [1]
+    reid.update({}, live=set())  # 1.1 s
+    assert reid.known_ids == []
 
 
 # ----------------------------------------------------------------------------------------- identity decisions
@@ -177,23 +186,54 @@ def test_an_object_the_user_removed_is_never_revived():
     assert event_log(frames) == [(54, "born", 2)]  # back on frame 60: a new object
 
 
-def test_an_object_away_longer_than_keep_frames_is_new():
-    world = {"a": moving_box((20, 20, 60, 60), 100, hidden=range(10, 60))}
+@pytest.mark.parametrize("fps, kind, tracker_id", [(30.0, "reidentified", 1), (10.0, "born", 2)])
+def test_an_object_away_longer_than_keep_seconds_is_new(fps, kind, tracker_id):
+    # last seen on frame 9, back on frame 60: 51 frames, 1.7 s at 30 fps (kept 2 s), 5.1 s at 10 fps (forgotten)
+    world = {"a": moving_box((20, 20, 60, 60), 70, hidden=range(10, 60))}
     engine = ScriptedEngine(world, looks={"a": look(1)})
-    frames = run(reid_manager(keep_frames=40), engine, 100, lambda f: world_detections(world, f))
-    assert event_log(frames)[-1] == (60, "born", 2)  # last seen on frame 9: 51 frames before
+    frames = ArraySource([np.zeros((240, 320, 3), np.uint8)] * 70, fps=fps)
+    prompter = FunctionPrompter(lambda frame, f: world_detections(world, f))
+    results = list(Pipeline(frames, prompter, engine, identity=reid_manager(keep_seconds=2.0)).stream())
+    assert [(e.kind, e.tracker_id) for e in results[60].events] == [(kind, tracker_id)]
 
 
-def test_an_occluded_object_seen_elsewhere_is_revived_before_it_is_lost():
-    # a hides on frame 10 and shows up on frame 20 across the frame, where its coasting box cannot match it
-    world = {"a": [*moving_box((20, 20, 60, 60), 10), *[None] * 10, *moving_box((250, 180, 290, 220), 30)]}
+@pytest.mark.parametrize("where, motion_frames, revived", [
+    ((90, 20, 130, 60), 30, True),  # 1.75 box sizes from where it stood still: a plausible step
+    ((250, 180, 290, 220), 30, False),  # across the frame, 7 box sizes away, 11 frames later: not the same object
+    ((250, 180, 290, 220), 5, True),  # a gap longer than motion_frames: appearance alone decides
+])
+def test_an_occluded_object_seen_elsewhere_is_revived_before_it_is_lost_where_its_motion_allows(where, motion_frames,
+                                                                                                revived):
+    # a hides on frame 10 and shows up on frame 20 where its coasting box cannot match it (IoU 0)
+    world = {"a": [*moving_box((20, 20, 60, 60), 10), *[None] * 10, *moving_box(where, 30)]}
     engine = ScriptedEngine(world, looks={"a": look(1)})
-    frames = run(reid_manager(), engine, 50, lambda f: world_detections(world, f))
+    frames = run(reid_manager(motion_frames=motion_frames), engine, 50, lambda f: world_detections(world, f))
 
+    if not revived:
+        assert "reidentified" not in {kind for _, kind, _ in event_log(frames)} and engine.renamed == []
+        assert (frames[20][1][0].kind, frames[20][1][0].tracker_id) == ("born", 2)
+        assert frames[20][1][0].reason.endswith("; not re-identified: #1, last seen 11 frames before, would be 7.0 "
+                                                "box sizes from where its motion leads (> motion_distance 2.0)")
+        return
     assert event_log(frames) == [(0, "born", 1), (10, "occluded", 1), (20, "reidentified", 1)]
     assert engine.removed == [1] and engine.renamed == [(2, 1)]  # its old engine object gave way
     assert all(d.tracker_id.tolist() == [1] for d, _ in frames)
     assert frames[30][0].data["status"].tolist() == ["tracked"]
+
+
+def test_after_a_short_gap_the_old_object_is_looked_for_where_its_last_velocity_leads():
+    reid = Reidentifier(ReidConfig(enabled=True))
+    box = np.array([0, 0, 40, 40], np.float32)
+    for f in range(5):  # moving right 10 px a frame; the motion model predicts the next frame's box
+        reid.update({1: Candidate(look(1), 0, box + [10 * f, 0, 10 * f, 0], box + [10 * f + 10, 0, 10 * f + 10, 0])},
+                    live={1})
+    for _ in range(20):
+        reid.update({}, live=set())
+    # last seen on frame 4 at x 40 to 80; on frame 25 its motion leads to x 250 to 290
+    ahead = reid.match({2: Candidate(look(1), 0, box + [250, 0, 250, 0])})[0]
+    behind = reid.match({2: Candidate(look(1), 0, box + [40, 0, 40, 0])})[0]  # where it was last seen
+    assert ahead.old_id == 1 and ahead.refused == ""
+    assert behind.old_id is None and "#1, last seen 21 frames before, would be 5." in behind.refused
 
 
 def test_an_occluded_object_that_resumes_is_not_taken_by_a_look_alike_born_on_the_same_frame():
@@ -262,28 +302,68 @@ def test_a_revived_object_gets_fresh_points_under_its_old_id():
     assert sorted(tracks) == [1, 2] and inside(tracks[1].points[tracks[1].labels == 1], world["a"][59]).all()
 
 
+# ------------------------------------------------------------------------------------------ merge and split by hand
+def test_the_user_merges_a_missed_return_and_splits_it_off_again(tmp_path):
+    # a leaves on frame 10 and comes back on frame 60 looking too different to be revived (0.7 < threshold 0.8)
+    back = [*moving_box((20, 100, 60, 140), 10), *[None] * 50, *moving_box((200, 100, 240, 140), 40)]
+    world = {"a": back, "b": moving_box((200, 20, 240, 60), 100)}
+    engine = ScriptedEngine(world, looks={"a": look(1), "b": look(2)})
+    prompter = FunctionPrompter(lambda frame, f: world_detections(world, f))
+    sink = MotSink(tmp_path / "o.txt")
+    pipeline = Pipeline([np.zeros((240, 320, 3), np.uint8)] * 100, prompter, engine, [sink], identity=reid_manager())
+    ids, events, new_id = {}, {}, None
+    for result in pipeline.stream():
+        f = result.frame_index
+        ids[f] = result.detections.tracker_id.tolist()
+        events[f] = [(e.kind, e.tracker_id, e.reason) for e in result.events]
+        if f == 59:
+            engine.looks["a"] = blend(look(1), look(5), 0.7)  # from frame 60 on a looks different
+        if f == 69:
+            pipeline.merge(1, 3)  # a came back as #3: the user says it is #1
+        if f == 79:
+            new_id = pipeline.split(1)  # and takes it back: a new object after all
+    assert [k for k, i, _ in events[60]] == ["born"] and ids[69] == [2, 3]
+    assert events[70] == [("merged", 1, "merged by the user: #3 is #1; ID 3 retired")]
+    assert ids[70] == [1, 2] and ids[79] == [1, 2] and engine.renamed[0] == (3, 1)
+    assert new_id == 4 and events[80] == [("split", 4, "split by the user from #1: a new object, not #1 after all")]
+    assert ids[80] == [2, 4] and ids[99] == [2, 4]
+    entries = {e.tracker_id: e for e in pipeline.identity.reid.entries()}
+    assert not entries[1].live and entries[1].last_seen == 9 and entries[1].revived_on is None
+    assert entries[4].live and entries[4].last_seen == 99 and 3 not in entries
+    rows = read_mot_file(tmp_path / "o.txt", min_columns=10)
+    ids_on = lambda f: {int(i) for frame, i in rows[:, :2] if frame == f + 1}  # noqa: E731  # MOT frames are 1-based
+    assert ids_on(79) == {1, 2} and ids_on(80) == {2, 4}
+
+
+def test_a_split_gives_the_new_id_what_was_seen_since_the_revival_and_the_old_one_what_it_was():
+    reid = Reidentifier(ReidConfig(enabled=True, diversity=0.0))
+    for f in range(3):  # #1 seen on frames 0 to 2, then gone
+        reid.update({1: Candidate(blend(look(1), look(10 + f), 0.95))}, live={1}, timestamp=f / 10)
+    reid.update({}, live=set(), timestamp=1.0)
+    assert reid.match({2: Candidate(look(1))})[0].old_id == 1  # frame 4: a newcomer revives #1 ...
+    for f in range(4, 6):  # ... and is seen as #1 on frames 4 and 5
+        reid.update({1: Candidate(blend(look(1), look(20 + f), 0.9))}, live={1}, timestamp=f / 10)
+    assert len(reid.gallery(1)) == 5 and reid.entries()[0].revived_on == 4
+    assert reid.split(1, 3) and not reid.split(2, 4)  # #2 is unknown: nothing to split
+    old, new = reid.entries()
+    assert (old.tracker_id, old.live, old.last_seen, old.embeddings, old.revived_on) == (1, False, 2, 3, None)
+    assert (new.tracker_id, new.live, new.last_seen, new.embeddings, new.revived_on) == (3, True, 5, 2, None)
+    assert not reid.split(1, 5)  # already undone
+
+    assert reid.merge(1, 3)  # the user changes their mind: #3 is #1 after all
+    (merged,) = reid.entries()
+    assert (merged.tracker_id, merged.live, merged.last_seen, merged.embeddings) == (1, True, 5, 5)
+    assert merged.revived_on == 6  # the frame being decided: a merge can be split off again
+
+
 # ------------------------------------------------------------------------------------------------------- config
 def test_reid_config_section():
-    config = from_dict({"reid": {"enabled": True, "threshold": 0.9, "keep_frames": 100}})
-    assert config.reid == ReidConfig(enabled=True, threshold=0.9, keep_frames=100)
+    config = from_dict({"reid": {"enabled": True, "threshold": 0.9, "keep_seconds": 60}})
+    assert config.reid == ReidConfig(enabled=True, threshold=0.9, keep_seconds=60.0)
     assert from_dict({}).reid.enabled is False
     with pytest.raises(ConfigError, match="reid: embedding must be one of features, pointer"):
         from_dict({"reid": {"embedding": "osnet"}})
     with pytest.raises(ConfigError, match="reid.max_objects must be at least 1"):
         from_dict({"reid": {"max_objects": 0}})
-
-
-def test_the_console_lists_a_revived_object_once_live_again():
-    world = {"a": moving_box((20, 100, 60, 140), 90, hidden=range(10, 80))}
-    engine = ScriptedEngine(world, looks={"a": look(1)})
-    prompter = FunctionPrompter(lambda frame, f: world_detections(world, f))
-    worker = SourceWorker(Camera("cam", "cam.mp4"), RunOptions(), models=None, scheduler=None)  # not started
-    worker._pipeline = Pipeline([np.zeros((240, 320, 3), np.uint8)] * 90, prompter, engine, identity=reid_manager())
-    worker._annotator, worker._lane = FrameAnnotator(), Lane("cam", process=lambda frame: None)
-    listed = {}
-    for result in worker._pipeline.stream():
-        worker._publish(result)
-        listed[result.frame_index] = [(row["id"], row["status"]) for row in worker.last_frame["objects"]]
-    assert listed[79] == [(1, "lost")]
-    assert listed[80] == [(1, "tracked")] and listed[89] == [(1, "tracked")]
-    assert [(e["kind"], e["id"]) for e in worker.events() if e["frame"] == 80] == [("reidentified", 1)]
+    with pytest.raises(ConfigError, match="reid.keep_seconds must be positive, got 0"):
+        from_dict({"reid": {"keep_seconds": 0}})

@@ -20,34 +20,53 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 from test_sam2_parity import FRAMES, mask_iou, read_frames, square_video_session, streamed_masks
-from transformers import Sam3TrackerVideoConfig, Sam3TrackerVideoModel, Sam3VideoConfig, Sam3VideoModel
+from transformers import (
+    Sam3Config,
+    Sam3LiteTextConfig,
+    Sam3LiteTextModel,
+    Sam3Model,
+    Sam3TrackerVideoConfig,
+    Sam3TrackerVideoModel,
+    Sam3VideoConfig,
+    Sam3VideoModel,
+)
 from transformers.image_utils import IMAGENET_STANDARD_MEAN, IMAGENET_STANDARD_STD
 
 from autotrack import Prompt, SAM2Tracker
+from autotrack.cli import main
 from autotrack.eval.synthetic import make_scenario, render_frame, write_scenario
 from autotrack.models.sam3 import FAMILY
-from autotrack.models.sam3.build import build_sam3, randomize, tracker_config
-from autotrack.weights import WeightsError, resolve_weights
+from autotrack.models.sam3.build import build_sam3, detector_config, randomize, tracker_config
+from autotrack.weights import SAM3_GATE, WeightsError, resolve_weights
 
 IMGSZ = 224  # a 16x16 feature grid
 JOIN, REPROMPT = 8, 15  # the frame the third object joins on, and the one the first is prompted again on
 
 
-def tiny_config() -> Sam3VideoConfig:
-    """SAM 3 (detector and tracker) at a tiny size: a 2-layer ViT (one windowed, one global layer), 64 channels."""
-    hidden = 128  # memory is 64 channels (fixed in transformers): object pointers split into 2 memory tokens each
-    vit = dict(model_type="sam3_vit_model", hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-               num_attention_heads=2, window_size=4, global_attn_indexes=[1], pretrain_image_size=56)
-    vision = dict(backbone_config=vit, fpn_hidden_size=hidden)
-    small = dict(hidden_size=hidden, num_layers=1, num_attention_heads=2, intermediate_size=64)
-    detector = dict(
-        vision_config=vision,
-        text_config=dict(hidden_size=32, intermediate_size=64, projection_dim=32, num_hidden_layers=1,
+HIDDEN = 128  # memory is 64 channels (fixed in transformers): object pointers split into 2 memory tokens each
+VISION = dict(backbone_config=dict(model_type="sam3_vit_model", hidden_size=32, intermediate_size=64,
+                                   num_hidden_layers=2, num_attention_heads=2, window_size=4, global_attn_indexes=[1],
+                                   pretrain_image_size=56), fpn_hidden_size=HIDDEN)
+
+
+def tiny_detector(text_layers: int = 1) -> dict:
+    """The concept detector's configuration at a tiny size: a 2-layer ViT (one windowed, one global layer),
+    `text_layers` text encoder layers, one layer of each transformer, 20 queries."""
+    small = dict(hidden_size=HIDDEN, num_layers=1, num_attention_heads=2, intermediate_size=64)
+    return dict(
+        vision_config=VISION,
+        text_config=dict(hidden_size=32, intermediate_size=64, projection_dim=32, num_hidden_layers=text_layers,
                          num_attention_heads=2),
         geometry_encoder_config=small, detr_encoder_config=small, detr_decoder_config=dict(small, num_queries=20),
-        mask_decoder_config=dict(hidden_size=hidden, num_attention_heads=2),
+        mask_decoder_config=dict(hidden_size=HIDDEN, num_attention_heads=2),
     )
+
+
+def tiny_config() -> Sam3VideoConfig:
+    """SAM 3 (detector and tracker) at a tiny size (`tiny_detector`; the tracker's transformers 1 or 2 layers)."""
+    hidden, vision, detector = HIDDEN, VISION, tiny_detector()
     tracker = dict(
         vision_config=dict(model_type="sam3_vision_model", **vision), prompt_encoder_config=dict(hidden_size=hidden),
         mask_decoder_config=dict(hidden_size=hidden, num_attention_heads=2, mlp_dim=64, iou_head_hidden_dim=hidden),
@@ -60,10 +79,16 @@ def tiny_config() -> Sam3VideoConfig:
     return config
 
 
-def random_checkpoint(folder: Path) -> Path:
-    """A random detector-and-tracker checkpoint folder at `folder`, as facebook/sam3's is laid out."""
+def random_checkpoint(folder: Path, lite_text: bool = False) -> Path:
+    """A random detector-and-tracker checkpoint folder at `folder`, as facebook/sam3's is laid out; or with
+    `lite_text` a detector with SAM 3 LiteText's text encoder (2 layers: its first and last are RepMixer blocks)."""
     torch.manual_seed(0)
-    model = Sam3VideoModel(tiny_config())
+    if lite_text:
+        config = Sam3LiteTextConfig(**tiny_detector(2))
+        config.image_size = IMGSZ
+        model = Sam3LiteTextModel(config)
+    else:
+        model = Sam3VideoModel(tiny_config())
     randomize(model)
     assert all(bool((p != 0).any()) for p in model.parameters())
     model.save_pretrained(folder)
@@ -163,23 +188,34 @@ def test_gated_weights_are_never_downloaded_and_the_error_says_how_to_get_them(t
     with pytest.raises(WeightsError, match="gated.*facebook/sam3.*SAM License") as error:
         resolve_weights("sam3")
     assert "\n" not in str(error.value)
+    listed = CliRunner().invoke(main, ["weights"]).output.splitlines()
+    assert any(line.startswith("sam3 ") and "missing (gated by Meta's SAM License" in line for line in listed)
 
 
-def test_default_configuration_is_transformers_465_8m_parameter_tracker(tmp_path):
-    """The tracker read from a default detector-and-tracker configuration, and the one "random" builds, have
-    transformers' SAM 3 tracker's parameters; built on the meta device (no memory)."""
-    Sam3VideoConfig().save_pretrained(tmp_path)
-    (tmp_path / "model.safetensors").touch()
-    counts = []
-    for config in (tracker_config(tmp_path, 1008), Sam3TrackerVideoConfig()):
-        with torch.device("meta"):
-            counts.append(sum(p.numel() for p in Sam3TrackerVideoModel(config).parameters()))
-    assert counts[0] == counts[1]
-    assert round(counts[0] / 1e6, 1) == 465.8
+def millions(model_class, config) -> float:
+    """The parameters of `model_class(config)` in millions, built on the meta device (no memory)."""
+    with torch.device("meta"):
+        return round(sum(p.numel() for p in model_class(config).parameters()) / 1e6, 1)
+
+
+def test_default_configurations_have_transformers_parameter_counts(tmp_path):
+    """The tracker and the detector read from a default detector-and-tracker configuration, and the tracker "random"
+    builds, have transformers' SAM 3 parameters: 465.8 M tracker, 840.4 M detector, 548.1 M detector with the
+    LiteText encoder; the whole checkpoint, 859.9 M float32 parameters, is the 3.4 GB the weights registry states."""
+    Sam3VideoConfig().save_pretrained(tmp_path / "sam3")
+    (tmp_path / "sam3" / "model.safetensors").touch()
+    Sam3LiteTextConfig().save_pretrained(tmp_path / "lite")
+    (tmp_path / "lite" / "model.safetensors").touch()
+    assert millions(Sam3TrackerVideoModel, tracker_config(tmp_path / "sam3", 1008)) == 465.8
+    assert millions(Sam3TrackerVideoModel, Sam3TrackerVideoConfig()) == 465.8
+    assert millions(Sam3Model, detector_config(tmp_path / "sam3", 1008)) == millions(Sam3Model, Sam3Config()) == 840.4
+    assert millions(Sam3LiteTextModel, detector_config(tmp_path / "lite", 1008)) == 548.1
+    gigabytes = round(millions(Sam3VideoModel, Sam3VideoConfig()) * 4 / 1000, 1)
+    assert f"about {gigabytes} GB" in SAM3_GATE
 
 
 def test_family_rules():
     assert FAMILY.pixel_mean == FAMILY.pixel_std == tuple(255 * v for v in IMAGENET_STANDARD_MEAN)
     FAMILY.check_imgsz(1008)
-    with pytest.raises(Exception, match="multiple of 14"):
-        FAMILY.check_imgsz(1024)
+    with pytest.raises(Exception, match=r"multiple of 14 for SAM 3 \(nearest: 1022 or 1036\), got 1024"):
+        FAMILY.check_imgsz(1024)  # the default size of the other families: the message names the sizes near it

@@ -98,6 +98,9 @@ def test_add_a_source_prompt_a_box_stream_json_per_frame_and_remove_the_object(s
         mot = http.get(source + "/files/run-1/tracks.txt").text.splitlines()
         assert mot and {line.split(",")[1] for line in mot} == {str(object_id)}
         assert http.get(source + "/frame.jpg").headers["content-type"] == "image/jpeg"
+        assert http.get(source + "/gallery").json() == []  # re-identification is off: nothing to merge or split
+        off = http.post(source + "/merge", json={"keep": 1, "merge": 2})
+        assert off.status_code == 409 and "re-identification is off" in off.json()["detail"]
         no_detector = http.put(source + "/classes", json={"classes": ["car"]})
         assert no_detector.status_code == 400 and "no detector" in no_detector.json()["detail"]
         assert http.post(source + "/stop").json()["state"] in ("running", "stopped")

@@ -1,5 +1,6 @@
 """The console in a real browser: Debian's chromium, driven by selenium, on `autotrack serve` (run as a command)
-following the RTSP test server, with random SAM2 weights at imgsz 64.
+following the RTSP test server, with random SAM2 weights at imgsz 64; and the re-identification gallery on a console
+with scripted models (`serve_helpers.scripted_console`).
 
 Screenshots of the pages go to $AUTOTRACK_TEST_ARTIFACTS (default: the test's tmp folder).
 """
@@ -22,7 +23,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from serve_helpers import wait_for
+from serve_helpers import blank_video, running_console, scripted_console, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -161,3 +162,45 @@ def test_the_page_shows_live_frames_prompts_objects_events_reconnects_and_downlo
     assert {row[1] for row in rows} == {"1", "2"} and frames == sorted(frames)
     assert min(frames) <= reconnected_at < max(frames)
     assert [entry["message"] for entry in browser.get_log("browser")] == []  # no script errors
+
+
+def gallery_cards(driver) -> dict[str, str]:
+    """The gallery as {"#1": "tracked, seen 0 s ago", ...}."""
+    cards = driver.execute_script(
+        "return [...document.querySelectorAll('#gallery > div')].map(c => [c.querySelector('.label').textContent,"
+        " c.querySelector('.line').textContent])")
+    return {label.split()[0]: line for label, line in cards}
+
+
+def card(driver, label: str):
+    return next(c for c in driver.find_elements(By.CSS_SELECTOR, "#gallery > div")
+                if c.find_element(By.CSS_SELECTOR, ".label").text.split()[0] == label)
+
+
+def test_the_gallery_shows_what_reid_remembers_and_splits_and_merges_ids(browser, tmp_path, artifacts):
+    video = blank_video(tmp_path / "clip.mp4")
+    with running_console(tmp_path, console=scripted_console(tmp_path / "out"), sources=(video,)) as base:
+        browser.get(base + "/sources/clip")
+        # a leaves: its card stays, retired; it comes back and is revived: live again, with a split button
+        wait_for(lambda: gallery_cards(browser).get("#1", "").startswith("retired"), 30, "a retired")
+        wait_for(lambda: gallery_cards(browser).get("#1", "").startswith("tracked"), 30, "a revived")
+        wait_for(lambda: browser.execute_script("const t = document.querySelector('#gallery img');"
+                                                "return t && t.complete && t.naturalWidth > 0"), 10, "a thumbnail")
+        assert set(gallery_cards(browser)) == {"#1", "#2"}
+        assert card(browser, "#1").find_element(By.CSS_SELECTOR, "button.split").is_displayed()
+        assert not card(browser, "#2").find_element(By.CSS_SELECTOR, "button.split").is_displayed()
+        browser.save_screenshot(str(artifacts / "gallery.png"))
+
+        card(browser, "#1").find_element(By.CSS_SELECTOR, "button.split").click()  # the revival was wrong
+        message = wait_for(lambda: text(browser, "#gallery-message"), 10, "the answer")
+        new_id = int(message.split("#")[-1])
+        wait_for(lambda: gallery_cards(browser).get(f"#{new_id}", "").startswith("tracked"), 30, "the new ID")
+        assert gallery_cards(browser)["#1"].startswith("retired")
+
+        merge = card(browser, "#1").find_element(By.CSS_SELECTOR, "form.merge")  # it was right after all
+        merge.find_element(By.CSS_SELECTOR, "input").send_keys(str(new_id))
+        merge.find_element(By.CSS_SELECTOR, "button").click()
+        wait_for(lambda: gallery_cards(browser).get("#1", "").startswith("tracked"), 30, "the merge")
+        wait_for(lambda: f"#{new_id}" not in gallery_cards(browser), 10, "the new ID leaving the gallery")
+        assert f"split #{new_id}" in text(browser, "#events") and "merged #1" in text(browser, "#events")
+        assert [entry["message"] for entry in browser.get_log("browser")] == []  # no script errors

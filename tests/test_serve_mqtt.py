@@ -20,7 +20,8 @@ from autotrack.prompters.manual import ManualPrompts
 from autotrack.serve import Console, RunOptions
 from autotrack.serve.cameras import Camera
 from autotrack.serve.messages import event_row
-from autotrack.serve.mqtt import CameraEvents, MqttSettings, Outbox
+from autotrack.serve.mqtt import CameraEvents, MqttSettings
+from autotrack.serve.outbox import Outbox
 
 mqtt = pytest.importorskip("paho.mqtt.client")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -55,6 +55,39 @@ def test_the_compute_thread_serves_streams_in_turn_and_a_silent_or_failing_one_s
     assert abs(lanes["a"].processed - lanes["b"].processed) <= 1 and lanes["a"].latency >= 0
 
 
+def test_while_one_of_four_streams_is_cut_the_other_three_share_the_compute_and_it_is_served_again_on_return():
+    scheduler = Scheduler()
+    order: list[str] = []
+    cut = threading.Event()
+
+    def camera(name: str):  # a stream that always has a new frame, until it is cut
+        def process(item: Frame) -> None:
+            order.append(name)
+            if not (name == "cut" and cut.is_set()):
+                scheduler.put(lanes[name], frame(item.index + 1))
+        return process
+
+    lanes = {name: Lane(name, camera(name)) for name in ("a", "b", "c", "cut")}
+    for lane in lanes.values():
+        scheduler.add(lane)
+        scheduler.put(lane, frame(0))
+    wait_for(lambda: order.count("cut") >= 5, 10, "the four streams")
+    cut.set()
+    mark = len(order)
+    wait_for(lambda: len(order) >= mark + 64, 10, "the other streams' frames during the cut")
+    served = len(order)
+    during = order[max(i for i, name in enumerate(order[:served]) if name == "cut") + 1:served]
+    assert len(during) >= 55 and set(during) == {"a", "b", "c"}  # the cut stream holds up no other
+    assert max(map(during.count, "abc")) - min(map(during.count, "abc")) <= 1  # and they share in turn
+    cut.clear()
+    back = len(order)
+    scheduler.put(lanes["cut"], frame(1000))  # the stream is back
+    wait_for(lambda: "cut" in order[back:], 10, "the stream back")
+    scheduler.close()
+    assert order[back:].index("cut") <= 4  # its turn comes within one round (after the frame in progress)
+    assert lanes["cut"].skipped == 0
+
+
 def test_a_newer_frame_replaces_one_not_taken_and_removal_waits_for_the_frame_in_progress():
     scheduler = Scheduler()
     started, release, seen = threading.Event(), threading.Event(), []
@@ -131,18 +164,19 @@ def test_streams_on_the_same_models_share_their_weights_and_keep_their_own_sessi
     assert first.state == second.state == "stopped"
 
 
-def test_a_stream_that_is_cut_holds_up_no_other_and_comes_back_with_its_ids(server, tmp_path, one_torch_thread):
+def test_one_of_four_streams_cut_holds_up_no_other_and_comes_back_with_its_ids(server, tmp_path, one_torch_thread):
     clip = write_scenario(make_scenario("mixed", n_frames=900, size=(160, 120), seed=3), tmp_path / "clip").video
     console = Console(RunOptions(output_dir=tmp_path / "out", pipeline="manual-sam2", overrides=SMALL))
     try:
-        camera, recording = console.add(server.url), console.add(str(clip))
-        wait_for(lambda: camera.last_frame and recording.last_frame, 60, "both streams")
+        camera, *recordings = console.add(server.url), *(console.add(str(clip)) for _ in range(3))
+        wait_for(lambda: all(w.last_frame for w in (camera, *recordings)), 60, "the four streams")
         object_id = camera.add_prompt(Prompt(box=[100, 60, 220, 180]))
         wait_for(lambda: any(row["id"] == object_id for row in camera.last_frame["objects"]), 60, "the object")
         server.stop()
         wait_for(lambda: camera.last_frame["stats"]["reconnects"] == 0 and camera_silent(camera), 30, "the cut")
-        cut_at = recording.last_frame["frame"]
-        wait_for(lambda: recording.last_frame["frame"] > cut_at + 10, 30, "the recording's frames during the cut")
+        cut_at = [w.last_frame["stats"]["frames"] for w in recordings]
+        wait_for(lambda: all(w.last_frame["stats"]["frames"] > n + 10 for w, n in zip(recordings, cut_at)), 60,
+                 "each other stream's frames during the cut")
         server.start()
         wait_for(lambda: camera.last_frame["stats"]["reconnects"] == 1, 60, "the reconnect")
         wait_for(lambda: any(row["id"] == object_id for row in camera.last_frame["objects"]), 30, "the same ID")

@@ -21,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "autotrack"
 LAYERS = {
     "errors": 0, "quiet": 0,
     "types": 1, "device": 1, "weights": 1, "config": 1, "motion": 1, "paths": 1,
+    "cluster": 1,  # joining a Ray cluster (batch --ray, serve --ray)
     "autotrack": 2, "engine": 2,  # the package's own __init__: the public names (types, errors; the rest lazily)
     "reid": 2,  # appearance galleries for re-identification (config, numpy); the identity manager uses them
     "models": 3, "sources": 3, "points": 3, "identity": 3, "sinks": 3,

@@ -7,8 +7,9 @@
   postprocess; `decode` is the rest of the frame's time: reading the frame and the predictor's loop).
 
 ultralytics' predictor runs a model whose spec says so (`ModelSpec.ultralytics_predictor`: it builds with
-ultralytics' SAM2 builders) from the same file as ours. A pipeline on any other model (EdgeTAM) is compared with the
-same pipeline on SAM2.1-tiny (`BASELINE`), in the same precisions, and the predictor runs SAM2.1-tiny.
+ultralytics' SAM2 builders) from the same file as ours. A pipeline on any other model (EdgeTAM, SAM 3) is compared
+with the same pipeline on SAM2.1-tiny (`BASELINE`), in the same precisions, and the predictor runs SAM2.1-tiny (at
+the nearest input size SAM2.1-tiny takes: `baseline_imgsz`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from autotrack.bench.clips import Clip, clip_prompts
 from autotrack.bench.stats import RunResult
 from autotrack.bench.timing import FrameClock, TimedPrompter, TimedSink, TimedSource, TimedTracker, measure
 from autotrack.config import PipelineConfig, load_config
-from autotrack.models import SAM2Tracker
+from autotrack.models import SAM2Tracker, family_of
 from autotrack.pipeline import Pipeline, load_models, new_session
 from autotrack.prompters.manual import ManualPrompts, UserPrompt
 from autotrack.sinks import MotSink, Sink
@@ -136,21 +137,29 @@ def pipeline_contenders(clip: Clip, config: PipelineConfig, weights: Path, warmu
     precision = resolve_precision(config.sam.precision, resolve_device(config.device))
     label = f"{precision} (auto)" if config.sam.precision == "auto" else precision
     precisions = {label: config.sam.precision, **({"fp32": "fp32"} if precision != "fp32" else {})}
+    imgsz = config.sam.imgsz
     if get_spec(config.sam.model).ultralytics_predictor:  # ours and ultralytics' load one file
-        models = {config.sam.model: str(weights)}
+        models = {config.sam.model: (str(weights), imgsz)}
     else:
-        models = {config.sam.model: config.sam.weights, BASELINE: str(weights)}
+        imgsz = baseline_imgsz(imgsz)
+        models = {config.sam.model: (config.sam.weights, config.sam.imgsz), BASELINE: (str(weights), imgsz)}
     configs = {f"autotrack {model} {name}": dataclasses.replace(config, sam=dataclasses.replace(
-        config.sam, model=model, weights=model_weights, precision=value, runtime="torch"))
-        for model, model_weights in models.items() for name, value in precisions.items()}
+        config.sam, model=model, weights=model_weights, imgsz=model_imgsz, precision=value, runtime="torch"))
+        for model, (model_weights, model_imgsz) in models.items() for name, value in precisions.items()}
     if config.sam.runtime != "torch":  # the runtime beside torch, on the same weights
-        sam = dataclasses.replace(config.sam, weights=models[config.sam.model])
+        sam = dataclasses.replace(config.sam, weights=models[config.sam.model][0])
         configs[f"autotrack {config.sam.model} {config.sam.runtime}"] = dataclasses.replace(config, sam=sam)
     contenders = {name: functools.partial(run_pipeline, clip, c, warmup, name, work_dir) for name, c in configs.items()}
     if ultralytics:
-        contenders[ULTRALYTICS] = functools.partial(run_ultralytics, clip, weights, config.sam.imgsz, config.device,
-                                                    warmup)
+        contenders[ULTRALYTICS] = functools.partial(run_ultralytics, clip, weights, imgsz, config.device, warmup)
     return contenders
+
+
+def baseline_imgsz(imgsz: int) -> int:
+    """The input size SAM2.1-tiny runs at beside a model of input size `imgsz`: the nearest one it takes (SAM 3's
+    1008, a multiple of 14, gives 1024)."""
+    step = family_of(BASELINE).imgsz_multiple
+    return max(step, step * round(imgsz / step))
 
 
 def baseline_pairs(names: list[str], model: str) -> dict[str, str]:

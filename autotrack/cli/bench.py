@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from autotrack.advice import GPU_MODELS, faster_pipeline_note
 from autotrack.cli.options import PROMPTED_PIPELINE, config_overrides, shared_options
 
 
@@ -34,17 +35,22 @@ def bench_command(source, frames, warmup, rounds, objects, no_ultralytics, json_
     same weights and box prompts, each --rounds times in rotated order, and prints fps, the ratios to
     SAM2VideoPredictor round by round, and the split of a frame by stage.
     With --runtime openvino or onnxruntime, the pipeline also runs on that runtime (exported on first use).
-    With --sam edgetam, the pipeline also runs on SAM2.1-tiny (and the predictor with it), and the ratios of
-    EdgeTAM to SAM2.1-tiny in each precision are printed too.
+    With --sam edgetam or sam3, the pipeline also runs on SAM2.1-tiny (and the predictor with it; at the nearest input
+    size it takes), and the ratios of the model to SAM2.1-tiny in each precision are printed too.
     """
     if warmup >= frames:
         raise click.BadParameter(f"--warmup {warmup} leaves no frame of --frames {frames} to time")
     from autotrack import bench
+    from autotrack.device import resolve_device
     from autotrack.paths import NamedPath, check_paths, source_paths
     from autotrack.pipeline import run_inputs
     from autotrack.sinks.staging import write_whole
 
     config = bench.bench_config(options["pipeline"] or PROMPTED_PIPELINE, *config_overrides(options))
+    if config.sam.model in GPU_MODELS:  # what a GPU model costs on a CPU, and what runs well there
+        note = faster_pipeline_note(config, resolve_device(config.device).type)
+        if note:
+            click.echo(note, err=True)
     outputs = [NamedPath(label, path) for label, path in (("--json", json_path), ("--plot", plot_path)) if path]
     check_paths([*source_paths(source), *run_inputs(config, options["pipeline"])], outputs)
     with tempfile.TemporaryDirectory(prefix="autotrack-bench-") as work:

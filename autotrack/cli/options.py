@@ -47,7 +47,8 @@ OPTIONS: dict[str, Callable] = {
     "runtime": click.option(
         "--runtime", metavar="|".join(RUNTIMES),
         help="Where the model's stages run: torch (default), or exported graphs on openvino or onnxruntime "
-             "(--sam-weights: a folder from `autotrack export`; else exported into the cache on first use)."),
+             "(--sam-weights: a folder from `autotrack export`; else exported into the cache on first use). A YOLO "
+             "detector runs there too, exported into the cache on first use."),
     "prompts_file": click.option("--prompts", "prompts_file", type=click.Path(),
                                  help="JSON file of boxes/points with object IDs."),
     "boxes": click.option("--box", "boxes", multiple=True, help="A box x1,y1,x2,y2 on the first frame (repeatable)."),
@@ -58,7 +59,7 @@ OPTIONS: dict[str, Callable] = {
                                      "in order."),
     "like": click.option("--like", "like", multiple=True, metavar="x1,y1,x2,y2[@FRAME]",
                          help="An example box (on frame FRAME, default 0): find every object that looks like it "
-                              "(YOLOE; repeatable)."),
+                              "(YOLOE or SAM 3; repeatable)."),
     "max_frames": click.option("--max-frames", type=int, callback=_at_least_one,
                                help="Process only the first N frames (of each input or sequence)."),
     "device": click.option("--device", help="auto, cpu, cuda, cuda:1, mps."),

@@ -13,5 +13,8 @@ def weights_command() -> None:
     click.echo(f"searched: {', '.join(str(d) for d in search_dirs())}")
     for name, spec in MODELS.items():
         local = find_local(name)
-        where = str(local) if local else f"missing (get {spec.urls[0]})"
+        if local:
+            where = str(local)
+        else:  # a gated model says how to accept its licence and download it
+            where = f"missing ({spec.gate or f'get {spec.urls[0]}'})"
         click.echo(f"{name:10s} {' or '.join(spec.files):46s} {where}")

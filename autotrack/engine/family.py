@@ -52,5 +52,7 @@ class Family:
         """One line, before any model loads, when `imgsz` is not an input size of this family."""
         step = self.imgsz_multiple
         if isinstance(imgsz, bool) or not isinstance(imgsz, int) or imgsz < step or imgsz % step:
-            raise InputError(f"imgsz must be a positive multiple of {step} for {self.title} "
-                             f"({', '.join(str(step * k) for k in range(1, 5))}, ...), got {imgsz}")
+            below = imgsz // step * step if isinstance(imgsz, int) else 0
+            near = " or ".join(str(size) for size in sorted({max(step, below), below + step}))
+            raise InputError(f"imgsz must be a positive multiple of {step} for {self.title} (nearest: {near}), "
+                             f"got {imgsz}")

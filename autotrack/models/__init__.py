@@ -22,6 +22,8 @@ from autotrack.models.registry import family_of, motion_weight
 if TYPE_CHECKING:
     import torch
 
+    from autotrack.engine.parts import ModelParts
+
 
 # A rough model of the memory a run needs, to refuse an input size that cannot fit before it takes the machine's
 # memory: the weights and what the engine holds besides activations, plus activations in proportion to the input's
@@ -69,6 +71,19 @@ def _gb(size: int) -> str:
     return f"{size / 2**30:.1f} GB" if size < 2**40 else f"{size / 2**40:.3g} TB"
 
 
+def build_parts(model: str, weights: str | Path | None, imgsz: int, device: torch.device,
+                dtype: torch.dtype) -> ModelParts:
+    """`model`'s family's `build`; one line naming the extra to install when the family's packages are missing."""
+    family = family_of(model)
+    try:
+        return family.build(model, weights, imgsz, device, dtype)
+    except ImportError as error:
+        if family.extra is None:
+            raise
+        raise FamilyUnavailable(f"{family.title} needs the {family.extra} extra ({error.name} is missing): "
+                                f'pip install "autotrack[{family.extra}]"') from None
+
+
 def load_engine(model: str = "sam2.1_t", weights: str | Path | None = None, imgsz: int = 1024, device: str = "auto",
                 precision: str = "auto", compile: bool = False) -> EngineModel:
     """Build model `model` (see `autotrack.weights.MODELS`) with its weights for square inputs of `imgsz`.
@@ -83,13 +98,7 @@ def load_engine(model: str = "sam2.1_t", weights: str | Path | None = None, imgs
     family.check_imgsz(imgsz)
     resolved = resolve_device(device)
     chosen = resolve_precision(precision, resolved)
-    try:
-        parts = family.build(model, weights, imgsz, resolved, compute_dtype(chosen))
-    except ImportError as error:
-        if family.extra is None:
-            raise
-        raise FamilyUnavailable(f"{family.title} needs the {family.extra} extra ({error.name} is missing): "
-                                f'pip install "autotrack[{family.extra}]"') from None
+    parts = build_parts(model, weights, imgsz, resolved, compute_dtype(chosen))
     if compile:
         parts.compile()
     return EngineModel(parts, family, imgsz, resolved, chosen, motion_weight(model))

@@ -123,7 +123,23 @@ def load_models(config: PipelineConfig, engine: EngineModel | None = None) -> Mo
         from autotrack.runtimes.load import load_exported
 
         engine = load_exported(sam.runtime, sam.model, sam.weights, sam.imgsz, config.device, sam.precision)
+    if shares_sam3_trunk(config):
+        prompter.share_trunk(engine.parts.model)
     return Models(prompter, engine)
+
+
+def shares_sam3_trunk(config: PipelineConfig) -> bool:
+    """Whether the detector and the tracker are SAM 3's, read from one checkpoint folder at one input size by torch
+    (not compiled), so that one ViT trunk pass per frame serves both (`Sam3Prompter.share_trunk`)."""
+    from autotrack.weights import is_sam3_detector, resolve_weights
+
+    sam, detector = config.sam, config.detector
+    if detector is None or not is_sam3_detector(detector.weights) or sam.model != "sam3":
+        return False
+    if sam.weights == "random" or sam.runtime != "torch" or sam.compile or sam.imgsz != detector.imgsz:
+        return False
+    folder = None if detector.weights == "sam3" else detector.weights
+    return resolve_weights("sam3", folder).resolve() == resolve_weights("sam3", sam.weights).resolve()
 
 
 class ModelsKey(NamedTuple):
@@ -143,7 +159,20 @@ def models_key(config: PipelineConfig) -> ModelsKey:
     engine = (sam.model, sam.weights, sam.imgsz, sam.precision, sam.compile, sam.runtime, config.device)
     if detector is None:
         return ModelsKey(engine, None)
-    return ModelsKey(engine, (detector.weights, detector.text is not None or is_open_vocabulary(detector.weights)))
+    exported = (sam.runtime, detector.imgsz) if exports_detector(config) else ()  # an export has one input size
+    return ModelsKey(engine, (detector.weights, detector.text is not None or is_open_vocabulary(detector.weights),
+                              *exported))
+
+
+def exports_detector(config: PipelineConfig) -> bool:
+    """Whether the config's detector runs exported, on the pipeline's graph runtime (`sam.runtime`): a closed-set
+    YOLO does; SAM 3's concept detector and open-vocabulary ones (YOLOE, YOLO-World) stay in PyTorch."""
+    from autotrack.prompters.yoloe import is_open_vocabulary
+    from autotrack.weights import is_sam3_detector
+
+    detector = config.detector
+    return (detector is not None and config.sam.runtime != "torch" and detector.text is None
+            and not is_open_vocabulary(detector.weights) and not is_sam3_detector(detector.weights))
 
 
 def detector_settings(config: PipelineConfig) -> dict:
@@ -212,7 +241,7 @@ def load_pipeline(
 def build_prompter(config: PipelineConfig) -> Prompter | None:
     """The configured detector, or None for a pipeline without one: SAM 3's concept detector when the weights are
     `sam3` or a checkpoint folder; YOLOE or YOLO-World when the detector has text or its weights name one (open
-    vocabulary); else YOLO."""
+    vocabulary); else YOLO, exported for the pipeline's graph runtime when it has one (`exports_detector`)."""
     if config.detector is None:
         return None
     from autotrack.prompters.sam3 import Sam3Prompter
@@ -228,7 +257,13 @@ def build_prompter(config: PipelineConfig) -> Prompter | None:
     if options["text"] is not None or is_open_vocabulary(options["weights"]):
         return YoloePrompter(**options, device=config.device)
     del options["text"]  # always None here: a closed-set YOLO reads no text
-    return YoloPrompter(**options, device=config.device)
+    exported = None
+    if exports_detector(config):
+        from autotrack.runtimes.detector import exported_detector
+
+        exported = exported_detector(YoloPrompter.model_file(options["weights"]), config.sam.runtime,
+                                     options["imgsz"])
+    return YoloPrompter(**options, device=config.device, exported=exported)
 
 
 def build_points(config: PipelineConfig) -> PointTracker | None:

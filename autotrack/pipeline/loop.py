@@ -7,8 +7,8 @@
     pipeline.set_text("forklift, person")   # an open-vocabulary detector's classes, from the next frame on
 
 While it runs, another thread (a user interface) may prompt a new or live object (`add_prompt`), remove one
-(`remove`) or change the detector's classes (`set_classes`); prompts and removals apply at the start of the next
-frame.
+(`remove`), merge two IDs or split a wrong revival off (`merge`, `split`; with re-identification) or change the
+detector's classes (`set_classes`); prompts, removals, merges and splits apply at the start of the next frame.
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ class Pipeline:
         self._requests_lock = threading.Lock()
         self._new_prompts: list[UserPrompt] = []
         self._removals: list[int] = []
+        self._relabels: list[tuple[str, int, int]] = []  # ("merge", keep, other) or ("split", old, new)
         self._prompter_lock = threading.Lock()  # the detector's classes never change in the middle of a frame
 
     def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
@@ -126,6 +127,22 @@ class Pipeline:
         pipeline runs: the object leaves at the start of the next frame. Unknown IDs are ignored then."""
         with self._requests_lock:
             self._removals.append(object_id)
+
+    def merge(self, keep: int, other: int) -> None:
+        """Live object `other` is object `keep`, retired or occluded (re-identification missed the return): from
+        the next frame on it carries ID `keep` (a `merged` event; `IdentityManager.merge`). Safe to call from any
+        thread while the pipeline runs; ignored when, at the next frame, the merge no longer applies."""
+        with self._requests_lock:
+            self._relabels.append(("merge", keep, other))
+
+    def split(self, object_id: int) -> int:
+        """Undo a wrong revival: live object `object_id` carries a new ID from the next frame on (a `split` event;
+        `IdentityManager.split`), and `object_id` is again the retired object it was. Returns the new ID. Safe to
+        call from any thread while the pipeline runs; ignored when, at the next frame, it no longer applies."""
+        new_id = self.identity.new_id()
+        with self._requests_lock:
+            self._relabels.append(("split", object_id, new_id))
+        return new_id
 
     def stream(self) -> Iterator[FrameResult]:
         """Process frames as they come and yield each frame's result; sinks and source close at the end."""
@@ -196,8 +213,8 @@ class Pipeline:
     def _process(self, index: int, timestamp: float, image: np.ndarray) -> FrameResult:
         source_events = self._source_events()
         with self._requests_lock:
-            requested, removals = self._new_prompts, self._removals
-            self._new_prompts, self._removals = [], []
+            requested, removals, relabels = self._new_prompts, self._removals, self._relabels
+            self._new_prompts, self._removals, self._relabels = [], [], []
         with self._prompter_lock:
             self._give_examples(image, self.prompts.examples_between(self._next_prompt_frame, index + 1))
             detections = self.prompter(image, index)
@@ -207,6 +224,8 @@ class Pipeline:
                 prompts.pop(obj_id, None)
                 if self.points is not None:
                     self.points.remove(obj_id)
+        for action, first, second in relabels:
+            self._relabel(action, first, second, prompts)
         users = self.prompts.between(self._next_prompt_frame, index + 1) + requested
         users = [user for user in users if user.object_id not in removals]
         for user in users:
@@ -214,7 +233,7 @@ class Pipeline:
             prompts[user.object_id] = user.prompt
         self._next_prompt_frame = index + 1
         states = self.tracker.step(image, prompts)
-        tracked, events = self.identity.observe(states, self.tracker)
+        tracked, events = self.identity.observe(states, self.tracker, timestamp)
         events = source_events + events
         if self.points is not None:
             self.points.observe(image, prompts, {user.object_id for user in users}, tracked, events)
@@ -226,6 +245,20 @@ class Pipeline:
         for sink in self.sinks:
             sink.write(result)
         return result
+
+    def _relabel(self, action: str, first: int, second: int, prompts: dict[int, Prompt]) -> None:
+        """Apply a merge (`first` keeps, `second` goes) or a split (`first` goes, `second` comes): the prompt
+        planned for the ID that goes moves to the one that stays, and its points go (the event re-seeds them)."""
+        merge = action == "merge"
+        done = (self.identity.merge(first, second, self.tracker) if merge
+                else self.identity.split(first, second, self.tracker))
+        if not done:
+            return
+        gone, kept = (second, first) if merge else (first, second)
+        if gone in prompts:
+            prompts[kept] = prompts.pop(gone)
+        if self.points is not None:
+            self.points.remove(gone)
 
     def _give_examples(self, image: np.ndarray, examples: list[Example]) -> None:
         """Hand the examples due on this frame to the prompter, with the frame their boxes are on."""

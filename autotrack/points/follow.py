@@ -15,6 +15,9 @@ from autotrack.points.tracker import PointTracker
 from autotrack.types import Event, EventKind, Prompt, Status
 
 
+RELABELLED = (EventKind.REIDENTIFIED, EventKind.MERGED, EventKind.SPLIT)  # an object followed under another ID
+
+
 class PointFollower:
     """A `PointTracker` driven by a pipeline's frames, objects and events.
 
@@ -51,7 +54,7 @@ class PointFollower:
         """After the engine's step on `image` with `prompts`: drop the points of lost objects, seed objects born on
         this frame or prompted by the user (`prompted`) from their prompts, and re-seed from good masks."""
         for event in events:
-            if event.kind in (EventKind.LOST, EventKind.REIDENTIFIED):  # a revived object's old points are stale
+            if event.kind in (EventKind.LOST, *RELABELLED):  # a revived object's old points are stale
                 self.tracker.remove(event.tracker_id)
         status = dict(zip(tracked.tracker_id, tracked.data["status"])) if tracked.tracker_id is not None else {}
         self._occluded = {int(obj_id) for obj_id, s in status.items() if s == Status.OCCLUDED}
@@ -59,8 +62,8 @@ class PointFollower:
         born = {event.tracker_id for event in events if event.kind == EventKind.BORN}
         for obj_id in sorted(born | prompted):
             self._seed(obj_id, prompts[obj_id], image, masks)
-        for event in events:  # a revived object was prompted under its provisional ID: seed it from its mask
-            if event.kind == EventKind.REIDENTIFIED and event.tracker_id in masks:
+        for event in events:  # a revived or relabelled object has no points under its ID: seed it from its mask
+            if event.kind in RELABELLED and event.tracker_id in masks:
                 self._seed(event.tracker_id, Prompt(mask=masks[event.tracker_id]), image, masks)
         good = visible_masks(tracked, self.min_affinity, self.min_occurrence)
         self.tracker.reseed_from_masks(good, image)  # a low-score mask may have drifted: keep the points then

@@ -12,6 +12,7 @@ import supervision as sv
 
 from autotrack.device import resolve_device, ultralytics_device
 from autotrack.prompters.base import Prompter, PrompterError
+from autotrack.quiet import quiet_ultralytics
 from autotrack.weights import resolve_detector
 
 
@@ -56,6 +57,8 @@ class YoloPrompter(Prompter):
         every: run on every n-th frame only (returns None on the others).
         device: "auto" (CUDA, then MPS, then the CPU), "cpu", "cuda", "cuda:1", "mps". On CUDA the detector runs
             in half precision (ultralytics' `quantize=16`).
+        exported: an export of the weights that ultralytics runs instead, on OpenVINO or ONNX Runtime (a path from
+            `autotrack.runtimes.detector.exported_detector`); None runs the weights in PyTorch.
     """
 
     random_yaml = "yolo11n.yaml"  # the architecture of `weights="random"`
@@ -68,14 +71,19 @@ class YoloPrompter(Prompter):
         imgsz: int = 640,
         every: int = 1,
         device: str = "auto",
+        exported: str | None = None,
     ) -> None:
         from ultralytics import YOLO
 
         if every < 1:
             raise PrompterError(f"every must be >= 1, got {every}")
-        model_file = self.random_yaml if weights == "random" else resolve_detector(weights)
+        self.device = ultralytics_device(device)
         try:
-            self.model = YOLO(model_file)
+            self.model = YOLO(exported or self.model_file(weights))
+            if exported is not None:  # ultralytics loads an exported model on its first detection: do it now
+                with quiet_ultralytics():
+                    self.model.predict(np.zeros((imgsz, imgsz, 3), np.uint8), imgsz=imgsz, device=self.device,
+                                       verbose=False)
         except Exception as error:  # ultralytics raises several types for missing or bad files
             raise PrompterError(f"cannot load detector {weights!r}: {str(error).strip().splitlines()[0]}") from error
         self.names = _coco_names() if weights == "random" else dict(self.model.names)
@@ -83,11 +91,17 @@ class YoloPrompter(Prompter):
         self.conf = conf
         self.imgsz = imgsz
         self.every = every
-        self.device = ultralytics_device(device)
-        self.quantize = 16 if resolve_device(device).type == "cuda" else None  # None: full precision
+        # None: full precision; an exported model's precision is its runtime's
+        self.quantize = 16 if resolve_device(device).type == "cuda" and exported is None else None
         self._lock = threading.Lock()
         self._change: Callable[[], None] | None = None  # what set_classes prepared, to apply before the next call
         self._changed = False  # the classes changed since the last detection: detect on the next frame
+
+    @classmethod
+    def model_file(cls, weights: str) -> str:
+        """What ultralytics' `YOLO` loads for `weights`: the architecture's yaml for "random", else the file or name
+        (`autotrack.weights.resolve_detector`)."""
+        return cls.random_yaml if weights == "random" else resolve_detector(weights)
 
     def reset(self) -> None:
         """Keep the classes it was built with again, and forget a change not applied yet."""

@@ -9,6 +9,6 @@ object takes the old ID back.
 """
 
 from autotrack.reid.gallery import Gallery
-from autotrack.reid.memory import Candidate, Reidentifier, Revival
+from autotrack.reid.memory import Candidate, GalleryEntry, Reidentifier, Revival
 
-__all__ = ["Candidate", "Gallery", "Reidentifier", "Revival"]
+__all__ = ["Candidate", "Gallery", "GalleryEntry", "Reidentifier", "Revival"]

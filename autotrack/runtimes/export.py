@@ -2,6 +2,9 @@
 objects, memory tokens, pointer tokens and prompt points), then the runtime's own format; plus the torch weights of
 the cheap stages left to Python and a manifest.
 
+An int8 export (OpenVINO only) quantizes the stages of `INT8_STAGES` with NNCF, calibrated on a clip
+(`autotrack.runtimes.calibrate`), and records in the manifest how far its masks agree with fp32's on that clip.
+
 A folder is written next to its destination under a temporary name and renamed when complete, so an interrupted
 export leaves no folder that looks whole; the destination must not exist or be empty (nothing is overwritten).
 """
@@ -18,6 +21,7 @@ import torch
 
 from autotrack.engine.parts import ModelParts
 from autotrack.runtimes import runtime_of_format
+from autotrack.runtimes.calibrate import Calibration, TorchStages, agreement, track_masks
 from autotrack.runtimes.manifest import (
     WEIGHTS,
     ExportError,
@@ -25,9 +29,11 @@ from autotrack.runtimes.manifest import (
     package_versions,
     read_manifest,
 )
-from autotrack.runtimes.stages import STAGES, stage_specs
+from autotrack.runtimes.parts import graph_engine
+from autotrack.runtimes.stages import STAGES, StageSpec, stage_specs
 
 OPSET = 18
+INT8_STAGES = ("image_encoder",)  # where int8 was measured to help (docs/runtimes.md); memory attention was not
 
 
 def weights_checksum(model: torch.nn.Module) -> str:
@@ -45,10 +51,21 @@ def check_destination(folder: Path) -> None:
         raise ExportError(f"{folder} exists and is not an empty folder: export into a new folder")
 
 
+def check_int8(fmt: str, precision: str, calibrated: bool) -> None:
+    """One line unless int8 and a calibration clip come together, for OpenVINO's format."""
+    if precision == "int8" and fmt != "openvino":
+        raise ExportError("int8 is exported for OpenVINO only: --format openvino")
+    if precision == "int8" and not calibrated:
+        raise ExportError("--precision int8 needs a clip to calibrate on: --calibrate VIDEO")
+    if calibrated and precision != "int8":
+        raise ExportError("--calibrate is for int8 exports: add --precision int8")
+
+
 def export_stages(parts: ModelParts, family: str, model: str, imgsz: int, fmt: str, precision: str,
-                  folder: Path) -> Manifest:
+                  folder: Path, calibration: Calibration | None = None) -> Manifest:
     """Write every stage of `parts` (float32, on the CPU) as `fmt` graphs ("onnx" or "openvino") into `folder`,
-    with `weights.pt` and `manifest.json`; returns the manifest."""
+    with `weights.pt` and `manifest.json`; returns the manifest. Precision int8 takes a `calibration` clip."""
+    check_int8(fmt, precision, calibration is not None)
     check_destination(folder)
     partial = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
@@ -64,6 +81,8 @@ def export_stages(parts: ModelParts, family: str, model: str, imgsz: int, fmt: s
         manifest.write(partial)
         if fmt != "onnx":
             manifest = convert_export(partial, fmt)
+        if calibration is not None:
+            manifest = quantize_export(partial, parts, specs, model, imgsz, calibration)
         if folder.exists():
             folder.rmdir()  # empty, checked above
         partial.rename(folder)
@@ -83,6 +102,27 @@ def convert_export(folder: Path, fmt: str) -> Manifest:
                        for stage, name in manifest.stages.items()}
     manifest.format = fmt
     manifest.versions.update(package_versions(runtime.package))
+    manifest.write(folder)
+    return manifest
+
+
+def quantize_export(folder: Path, parts: ModelParts, specs: dict[str, StageSpec], model: str, imgsz: int,
+                    calibration: Calibration) -> Manifest:
+    """Quantize the `INT8_STAGES` of OpenVINO export `folder` (float32 graphs of `specs`) to int8 in place,
+    calibrated on the inputs each receives while the torch stages track `calibration`; the manifest records the
+    int8 stages and the agreement of the int8 graphs' masks with the torch stages' on that clip."""
+    from autotrack.runtimes.backends import open_graphs
+    from autotrack.runtimes.quantize import quantize_graph
+
+    reference = TorchStages(specs)
+    expected = track_masks(graph_engine(parts, reference, model, imgsz), calibration)
+    manifest = read_manifest(folder)
+    for stage in INT8_STAGES:
+        manifest.stages[stage] = quantize_graph(folder / manifest.stages[stage], reference.inputs[stage])
+    manifest.int8_stages = list(INT8_STAGES)
+    manifest.versions.update(package_versions("nncf"))
+    int8 = graph_engine(parts, open_graphs("openvino", folder, manifest, "cpu", "int8"), model, imgsz)
+    manifest.agreement = agreement(expected, track_masks(int8, calibration))
     manifest.write(folder)
     return manifest
 

@@ -10,10 +10,12 @@ import torch
 
 from autotrack.engine.engine import EngineModel
 from autotrack.engine.precision import cpu_has_native_bf16
-from autotrack.models.registry import family_of, motion_weight
+from autotrack.models import build_parts
+from autotrack.models.registry import family_of
 from autotrack.runtimes import get_runtime, runtime_of_format
 from autotrack.runtimes.backends import open_graphs
-from autotrack.runtimes.export import check_destination, export_stages, weights_checksum
+from autotrack.runtimes.calibrate import Calibration
+from autotrack.runtimes.export import check_destination, check_int8, export_stages, weights_checksum
 from autotrack.runtimes.manifest import (
     WEIGHTS,
     ExportError,
@@ -22,12 +24,13 @@ from autotrack.runtimes.manifest import (
     is_export,
     read_manifest,
 )
-from autotrack.runtimes.parts import GraphParts
+from autotrack.runtimes.parts import graph_engine
 from autotrack.weights import CACHE_DIR, resolve_weights
 
 logger = logging.getLogger(__name__)
 EXPORTS_DIR = CACHE_DIR / "exports"
-PRECISIONS = {"openvino": ("fp32", "bf16", "fp16"), "onnxruntime": ("fp32",)}  # what each runtime computes in
+# what each runtime computes in; int8: graphs quantized on a calibration clip (`autotrack export` only), fp32 around
+PRECISIONS = {"openvino": ("fp32", "bf16", "fp16", "int8"), "onnxruntime": ("fp32",)}
 
 
 def runtime_precision(runtime: str, precision: str) -> str:
@@ -54,26 +57,27 @@ def load_exported(runtime: str, model: str, weights: str | Path | None, imgsz: i
         folder = Path(weights)
         manifest = read_manifest(folder)
         check_manifest(manifest, folder, model, imgsz, formats, precision)
-        parts = family.build(model, "random", imgsz, cpu, torch.float32)
+        parts = build_parts(model, "random", imgsz, cpu, torch.float32)
         parts.model.load_state_dict(torch.load(folder / WEIGHTS, map_location=cpu, weights_only=True))
         chosen = manifest.precision
     else:
         chosen = runtime_precision(runtime, precision)
-        parts = family.build(model, weights, imgsz, cpu, torch.float32)
+        parts = build_parts(model, weights, imgsz, cpu, torch.float32)
         checksum = weights_checksum(parts.model)
         folder = EXPORTS_DIR / f"{model}-{imgsz}-{formats[0]}-{chosen}-{checksum[:16]}"
         if not is_export(folder):
             logger.warning(f"exporting {model} at {imgsz} px for {runtime} into {folder} (once: later runs reuse it)")
             export_stages(parts, family.name, model, imgsz, formats[0], chosen, folder)
         manifest = read_manifest(folder)
-    graphs = open_graphs(runtime, folder, manifest, device, chosen)
-    return EngineModel(GraphParts(parts, graphs), family, imgsz, cpu, "fp32", motion_weight(model))
+    return graph_engine(parts, open_graphs(runtime, folder, manifest, device, chosen), model, imgsz)
 
 
 def export_model(model: str, weights: str | Path | None, imgsz: int, fmt: str, precision: str,
-                 folder: Path) -> Manifest:
+                 folder: Path, calibration: Calibration | None = None) -> Manifest:
     """`autotrack export`: `model` with `weights` at input size `imgsz` as `fmt` graphs ("openvino", "onnx") in
-    `precision` into `folder`, a new or empty folder that is none of the inputs."""
+    `precision` into `folder`, a new or empty folder that is none of the inputs; int8 is calibrated on
+    `calibration`."""
+    check_int8(fmt, precision, calibration is not None)
     runtime = get_runtime(runtime_of_format(fmt).name)
     family = family_of(model)
     family.check_imgsz(imgsz)
@@ -83,5 +87,5 @@ def export_model(model: str, weights: str | Path | None, imgsz: int, fmt: str, p
     check_destination(Path(folder))
     if weights != "random":
         resolve_weights(model, weights)  # a missing file fails before the model is built
-    parts = family.build(model, weights, imgsz, torch.device("cpu"), torch.float32)
-    return export_stages(parts, family.name, model, imgsz, fmt, chosen, Path(folder))
+    parts = build_parts(model, weights, imgsz, torch.device("cpu"), torch.float32)
+    return export_stages(parts, family.name, model, imgsz, fmt, chosen, Path(folder), calibration)

@@ -33,6 +33,8 @@ class Manifest:
     stages: dict[str, str]  # stage -> graph file in the folder
     autotrack: str = __version__
     versions: dict[str, str] = field(default_factory=dict)  # the packages that wrote it
+    int8_stages: list[str] = field(default_factory=list)  # precision int8: the stages quantized (the rest fp32)
+    agreement: dict[str, object] = field(default_factory=dict)  # int8: mask IoU with fp32 on the calibration clip
 
     def write(self, folder: Path) -> None:
         (folder / MANIFEST).write_text(json.dumps(asdict(self), indent=2) + "\n")

@@ -13,13 +13,15 @@ import openvino
 from autotrack.runtimes.graphs import Graphs
 
 logger = logging.getLogger(__name__)
-INFERENCE_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+INFERENCE_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": "f32"}  # int8: what is not int8
 
 
 def save_graph(onnx_file: Path, precision: str) -> str:
-    """Convert the ONNX file to OpenVINO's format beside it (float32 weights for fp32, else float16) and remove it."""
+    """Convert the ONNX file to OpenVINO's format beside it (float16 weights for bf16 and fp16, else float32) and
+    remove it."""
     target = onnx_file.with_suffix(".xml")
-    openvino.save_model(openvino.convert_model(str(onnx_file)), str(target), compress_to_fp16=precision != "fp32")
+    openvino.save_model(openvino.convert_model(str(onnx_file)), str(target),
+                        compress_to_fp16=precision in ("bf16", "fp16"))
     onnx_file.unlink()
     return target.name
 

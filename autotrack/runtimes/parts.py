@@ -10,7 +10,9 @@ import math
 import numpy as np
 import torch
 
+from autotrack.engine.engine import EngineModel
 from autotrack.engine.parts import Heads, ImageFeatures, ModelParts
+from autotrack.models.registry import family_of, motion_weight
 from autotrack.runtimes.graphs import Graphs
 
 
@@ -77,3 +79,10 @@ class GraphParts(ModelParts):
         stage = "memory_encoder_prompt" if from_prompt else "memory_encoder"
         inputs = (features.pixels(), masks, object_score)
         return _tensors(self.graphs.run(stage, *map(_array, inputs)))[0]
+
+
+def graph_engine(parts: ModelParts, graphs: Graphs, model: str, imgsz: int) -> EngineModel:
+    """The engine of `model` at input size `imgsz` on `parts` (float32, on the CPU) with the heavy stages from
+    `graphs`."""
+    return EngineModel(GraphParts(parts, graphs), family_of(model), imgsz, torch.device("cpu"), "fp32",
+                       motion_weight(model))

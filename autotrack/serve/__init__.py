@@ -14,6 +14,7 @@ API behind them, described at /openapi.json. Needs the `serve` extra: `pip insta
 from autotrack.serve.app import create_app
 from autotrack.serve.console import Console
 from autotrack.serve.security import check_host
+from autotrack.serve.source import ConsoleSource
 from autotrack.serve.worker import RunOptions, SourceWorker
 
-__all__ = ["Console", "RunOptions", "SourceWorker", "check_host", "create_app"]
+__all__ = ["Console", "ConsoleSource", "RunOptions", "SourceWorker", "check_host", "create_app"]

@@ -22,7 +22,8 @@ from autotrack.errors import AutotrackError, InputError, one_line
 from autotrack.serve.cameras import Camera
 from autotrack.serve.console import Console
 from autotrack.serve.security import BodyLimit, TokenAuth
-from autotrack.serve.worker import Conflict, NotFound, SourceWorker, source_slug
+from autotrack.serve.source import ConsoleSource
+from autotrack.serve.worker import Conflict, NotFound, source_slug
 from autotrack.types import MAX_OBJECT_ID, Prompt
 
 STATIC = Path(__file__).with_name("static")
@@ -88,6 +89,7 @@ class SourceInfo(BaseModel):
     frame: int | None = Field(description="Index of the latest processed frame.")
     stats: Stats | None
     objects: int = Field(description="Live objects on the latest frame.")
+    node: str | None = Field(None, description="With --ray: where the stream runs (node address, ID and process).")
 
 
 class PromptRequest(BaseModel):
@@ -130,6 +132,26 @@ class Classes(BaseModel):
         Field(description="Detector classes (or text prompts) to follow; null follows every class."))
 
 
+class GalleryObject(BaseModel):
+    """An object re-identification remembers: live, or retired and still revivable."""
+
+    id: int
+    class_name: str = Field(alias="class")
+    status: Literal["tracked", "occluded", "retired"]
+    last_seen: float = Field(description="Timestamp (seconds) of the latest frame that added to its gallery.")
+    seconds_ago: float = Field(description="Seconds from then to the latest frame.")
+    embeddings: int = Field(description="Embeddings in its gallery.")
+    revived: bool = Field(description="Whether it took its ID back (re-identified or merged): it can be split.")
+    thumbnail: bool = Field(description="Whether `gallery/{id}.jpg` has its picture.")
+
+
+class Merge(BaseModel):
+    """Live object `merge` is object `keep` of the gallery (retired or occluded)."""
+
+    keep: Annotated[int, Field(ge=1, le=MAX_OBJECT_ID)]
+    merge: Annotated[int, Field(ge=1, le=MAX_OBJECT_ID)]
+
+
 class FileEntry(BaseModel):
     path: str
     size: int
@@ -143,7 +165,7 @@ def _console(request: Request) -> Console:
     return request.app.state.console
 
 
-def _worker(request: Request, source_id: str) -> SourceWorker:
+def _worker(request: Request, source_id: str) -> ConsoleSource:
     return _console(request).get(source_id)
 
 
@@ -200,6 +222,27 @@ def remove_object(request: Request, source_id: str, object_id: int) -> ObjectId:
     return ObjectId(id=object_id)
 
 
+@router.post("/api/sources/{source_id}/objects/{object_id}/split", status_code=202, tags=["objects"])
+def split_object(request: Request, source_id: str, object_id: int) -> ObjectId:
+    """Undo a wrong revival (or merge) of a live object: from the next frame on it carries the new ID returned,
+    and `object_id` is again the retired object it was (a `split` event). With re-identification on."""
+    return ObjectId(id=_worker(request, source_id).split(object_id))
+
+
+@router.get("/api/sources/{source_id}/gallery", tags=["objects"])
+def list_gallery(request: Request, source_id: str) -> list[GalleryObject]:
+    """The objects re-identification remembers, most recently seen first (empty when it is off)."""
+    return _worker(request, source_id).gallery()
+
+
+@router.get("/api/sources/{source_id}/gallery/{object_id}.jpg", tags=["objects"],
+            responses={200: {"content": {"image/jpeg": {}}}, 404: {}})
+def gallery_thumbnail(request: Request, source_id: str, object_id: int) -> Response:
+    """A gallery object's picture: its box on the latest frame that added to its gallery."""
+    jpeg = _worker(request, source_id).thumbnail(object_id)
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
 @router.put("/api/sources/{source_id}/classes", tags=["objects"])
 def set_classes(request: Request, source_id: str, body: Classes) -> Classes:
     """Change the detector's classes (or text prompts) mid-stream; live objects keep their IDs."""
@@ -234,6 +277,14 @@ def list_files(request: Request, source_id: str) -> list[FileEntry]:
 def download_file(request: Request, source_id: str, path: str) -> FileResponse:
     """Download one of the source's files; nothing outside the source's output folder is served."""
     return FileResponse(_console(request).file(source_id, path), filename=Path(path).name)
+
+
+@router.post("/api/sources/{source_id}/merge", status_code=202, tags=["objects"])
+def merge_objects(request: Request, source_id: str, body: Merge) -> ObjectId:
+    """Live object `merge` is gallery object `keep` (re-identification missed the return): from the next frame on
+    it carries ID `keep` (a `merged` event). `keep` must not be visible. With re-identification on."""
+    _worker(request, source_id).merge(body.keep, body.merge)
+    return ObjectId(id=body.keep)
 
 
 # after the other POST routes of a source: its path would shadow theirs

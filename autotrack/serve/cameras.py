@@ -7,6 +7,8 @@
         classes: [person, car]                       # optional: a closed-set detector's classes
         fps: 5                                       # optional: target rate (default: as fast as it goes)
         outputs: [mot, json]                         # optional: what each run writes (mot, json, video)
+        retention: {max_age: 7d, max_size: 2GB}      # optional: delete the oldest outputs beyond these
+        webhooks: [https://hooks.example.com/gate]   # optional: POST its events there (as well as --webhook's)
       - name: yard
         url: rtsp://192.168.1.11/stream
         text: forklift, person in a hard hat         # optional: an open-vocabulary detector's classes
@@ -30,6 +32,8 @@ import yaml
 
 from autotrack.config import PipelineConfig, from_dict, load_config
 from autotrack.errors import AutotrackError, InputError, one_line
+from autotrack.serve.retention import Retention
+from autotrack.serve.webhooks import check_webhook
 
 OUTPUTS = ("mot", "json", "video")
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,47}")
@@ -52,6 +56,8 @@ class Camera:
     text: str | list[str] | None = None
     fps: float | None = None
     outputs: list[str] = field(default_factory=lambda: ["mot", "json"])
+    retention: dict[str, str | int | float] | None = None
+    webhooks: list[str] | None = None
 
     def __post_init__(self) -> None:
         where = f"camera {self.name!r}"
@@ -65,6 +71,18 @@ class Camera:
             raise CameraError(f"{where}: fps must be a positive number, got {self.fps!r}")
         if not isinstance(self.outputs, list) or any(output not in OUTPUTS for output in self.outputs):
             raise CameraError(f"{where}: outputs are a list of {', '.join(OUTPUTS)}; got {self.outputs!r}")
+        try:
+            self.retention_rule()
+            if self.webhooks is not None and not isinstance(self.webhooks, list):
+                raise InputError(f"webhooks are a list of urls, got {self.webhooks!r}")
+            for url in self.webhooks or []:
+                check_webhook(url, "webhooks")
+        except InputError as error:
+            raise CameraError(f"{where}: {one_line(error)}") from None
+
+    def retention_rule(self) -> Retention | None:
+        """The camera's `retention`, parsed (None: its outputs are kept)."""
+        return None if self.retention is None else Retention.parse(self.retention, "retention")
 
     def source(self) -> str:
         """The url with each `${NAME}` replaced from the environment (a one-line error names a missing one, or

@@ -38,6 +38,12 @@ class Subscription:
         self._pending.append((message, jpeg))
         self._ready.set()
 
+    def drain(self) -> list[Item]:
+        """Every pending message, oldest first, taken without waiting (call on the event loop)."""
+        items = list(self._pending)
+        self._pending.clear()
+        return items
+
     async def get(self) -> Item:
         """The next message, waiting for one."""
         while not self._pending:

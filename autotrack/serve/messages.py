@@ -14,6 +14,9 @@ from autotrack.types import FrameResult, Status
 # an object's outline on the page, sent every frame: enough to highlight its mask, small enough to send
 MAX_POLYGONS = 20
 MAX_OUTLINE_POINTS = 200
+# the event kinds sent out (MQTT, webhooks): births, re-entries, losses, removals, re-identifications, detector class
+# changes and reconnects
+PUBLISHED = ("born", "resumed", "lost", "removed", "reidentified", "classes", "reconnected")
 
 
 def _number(value: float) -> float | None:
@@ -57,7 +60,7 @@ def object_rows(result: FrameResult, first_seen: dict[int, int]) -> list[dict]:
 
 def event_row(kind: str, frame: int | None, object_id: int | None = None, reason: str = "") -> dict:
     """One line of the event log: the pipeline's events (born, reprompted, occluded, resumed, lost, removed,
-    reidentified, reconnected) and the console's (starting, started, paused, resumed, classes, stopped, finished,
+    reidentified, merged, split, reconnected) and the console's (starting, started, paused, resumed, classes, stopped, finished,
     failed)."""
     return {"time": round(time.time(), 3), "frame": frame, "kind": kind, "id": object_id, "reason": reason}
 
@@ -65,6 +68,12 @@ def event_row(kind: str, frame: int | None, object_id: int | None = None, reason
 def identity_events(result: FrameResult) -> list[dict]:
     """The identity manager's decisions on this frame, as event log lines."""
     return [event_row(event.kind, result.frame_index, event.tracker_id, event.reason) for event in result.events]
+
+
+def outgoing(camera: str, rows: list[dict], classes: dict[int, str]) -> list[dict]:
+    """The event rows of the kinds sent out, each with its `camera` and its object's class from `classes`."""
+    return [{"camera": camera, **row, "class": classes.get(row["id"], "")} for row in rows
+            if row["kind"] in PUBLISHED]
 
 
 def encode_jpeg(image: np.ndarray, max_width: int, quality: int = 80) -> bytes:

@@ -19,6 +19,9 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from autotrack.config import PipelineConfig
 from autotrack.errors import AutotrackError, one_line
 from autotrack.pipeline import Pipeline, new_session
@@ -33,11 +36,14 @@ from autotrack.serve.messages import (
 )
 from autotrack.serve.modelsets import ModelSets
 from autotrack.serve.mqtt import CameraEvents, MqttSettings
+from autotrack.serve.retention import sweep
 from autotrack.serve.scheduler import Lane, Scheduler
+from autotrack.serve.source import ConsoleSource
+from autotrack.serve.webhooks import CameraWebhooks
 from autotrack.sinks import FrameAnnotator, Outputs
 from autotrack.sources import Frame, LiveSource, RealTimeSource, is_live, open_source
 from autotrack.sources.live import redact
-from autotrack.types import EventKind, FrameResult, Prompt
+from autotrack.types import EventKind, FrameResult, Prompt, Status
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +53,9 @@ OUTPUT_FILES = {"mot": "tracks.txt", "json": "tracks.json", "video": "tracks.mp4
 LOST = EventKind.LOST  # the status of a lost object in the object list (the engine's statuses are `Status`)
 KEEP_LOST = 10  # lost objects still listed (status "lost"), most recent first
 KEEP_EVENTS = 500  # event log lines kept per source, for pages that open later
+THUMBNAIL = 96  # the longer side of a gallery thumbnail, in pixels
+RETIRED = "retired"  # the status of a gallery object no longer followed (still revivable)
+NEW_ID = (EventKind.BORN, EventKind.REIDENTIFIED, EventKind.MERGED, EventKind.SPLIT)  # events that list an ID live
 
 
 class ConsoleError(AutotrackError):
@@ -75,6 +84,7 @@ class RunOptions:
         output_dir: each source writes into `output_dir/<source id>/run-<n>/`.
         max_width: frames sent to pages are scaled down to this width.
         mqtt: where each source's events go (`autotrack.serve.mqtt`), or None.
+        webhooks: urls every source's events are POSTed to (`autotrack.serve.webhooks`), besides a camera's own.
     """
 
     pipeline: str | PipelineConfig = "yolo-sam2"
@@ -85,6 +95,7 @@ class RunOptions:
     output_dir: Path = Path("serve-output")
     max_width: int = 960
     mqtt: MqttSettings | None = None
+    webhooks: tuple[str, ...] = ()
 
 
 def source_name(spec: str) -> str:
@@ -101,7 +112,7 @@ def source_slug(spec: str) -> str:
     return slug or "source"
 
 
-class SourceWorker:
+class SourceWorker(ConsoleSource):
     """Reads one source in a background thread and runs its frames on the `scheduler`'s compute thread, with a
     session on the models of `models`; `start`, `pause`, `stop` and the requests are safe from any thread.
 
@@ -137,6 +148,9 @@ class SourceWorker:
         self._first_seen: dict[int, int] = {}  # object ID -> frame it was born on
         self._rows: dict[int, dict] = {}  # object ID -> its latest row
         self._lost: OrderedDict[int, dict] = OrderedDict()
+        self._renamed: dict[int, int] = {}  # ID a requested merge or split gives -> the ID it replaces
+        self._gallery: list[dict] = []  # re-identification's gallery as of the latest frame
+        self._thumbnails: dict[int, np.ndarray] = {}  # gallery object ID -> its crop from its latest good frame
         self._annotator: FrameAnnotator | None = None
         self._cond = threading.Condition()  # guards the state; wakes a paused worker
         self._stop = threading.Event()  # the user stopped the run
@@ -144,6 +158,8 @@ class SourceWorker:
         self._thread: threading.Thread | None = None
         self.mqtt = None if options.mqtt is None else CameraEvents(
             options.mqtt, self.id, options.output_dir / ".mqtt" / f"{self.id}.sqlite")
+        urls = [*options.webhooks, *(camera.webhooks or [])]
+        self.webhooks = CameraWebhooks(urls, self.id, options.output_dir / ".webhooks" / self.id) if urls else None
 
     @property
     def pipeline(self) -> Pipeline | None:
@@ -169,6 +185,7 @@ class SourceWorker:
             self._done.clear()
             self._new_run()
             self._set_state(STARTING, "starting", f"outputs in {self.folder.name}/")
+            self.sweep()
             self._thread = threading.Thread(target=self._run, name=f"autotrack serve {self.id}", daemon=True)
             self._thread.start()
 
@@ -191,14 +208,26 @@ class SourceWorker:
             thread.join(wait)
 
     def close(self, wait: float | None = None) -> None:
-        """`stop`; with MQTT, wait for the run to end (up to `wait` seconds, default 10: its last events are
-        queued by then), deliver the queued events (as long again) and disconnect from the broker."""
-        if self.mqtt is None:
+        """`stop`; with MQTT or webhooks, wait for the run to end (up to `wait` seconds, default 10: its last
+        events are queued by then), deliver the queued events (as long again) and disconnect from the broker."""
+        outlets = [outlet for outlet in (self.mqtt, self.webhooks) if outlet is not None]
+        if not outlets:
             self.stop(wait)
             return
         wait = 10.0 if wait is None else wait
         self.stop(wait)
-        self.mqtt.close(wait)
+        for outlet in outlets:
+            outlet.close(wait)
+
+    def sweep(self, now: float | None = None) -> list[Path]:
+        """Delete the outputs the camera's `retention` no longer keeps at `now` (default: the time), never the
+        current run's; the files deleted."""
+        rule = self.camera.retention_rule()
+        if rule is None:
+            return []
+        with self._cond:  # no run starts meanwhile
+            keep = self.folder if self.state in ACTIVE else None
+            return sweep(self.source_dir, rule, keep, time.time() if now is None else now)
 
     # ------------------------------------------------------------------------------------------------- requests
     def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
@@ -216,13 +245,35 @@ class SourceWorker:
         self._check_live(object_id)
         pipeline.remove(object_id)
 
+    def merge(self, keep: int, other: int) -> None:
+        """Live object `other` is gallery object `keep` (re-identification missed the return): from the next frame
+        on it carries ID `keep`. `keep` must not be visible."""
+        pipeline = self._reid_pipeline()
+        self._check_live(other)
+        self._gallery_entry(keep)
+        if keep == other or self._rows.get(keep, {}).get("status") == Status.TRACKED:
+            raise Conflict(f"#{keep} is visible: it cannot also be #{other}")
+        self._renamed[keep] = other
+        pipeline.merge(keep, other)
+
+    def split(self, object_id: int) -> int:
+        """Undo a wrong revival (or merge) of a live object: it carries a new ID (returned) from the next frame
+        on, and `object_id` is again the retired object it was."""
+        pipeline = self._reid_pipeline()
+        self._check_live(object_id)
+        if not self._gallery_entry(object_id)["revived"]:
+            raise Conflict(f"#{object_id} was not revived or merged: there is nothing to split")
+        new_id = pipeline.split(object_id)
+        self._renamed[new_id] = object_id
+        self._ids.add(new_id)
+        return new_id
+
     def set_classes(self, classes: list[str] | None) -> None:
         """Change the detector's classes (or text prompts) mid-stream; objects keep their IDs."""
         self._running_pipeline().set_classes(classes)
         row = event_row("classes", self._frame(), reason=", ".join(classes) if classes else "all classes")
         self._log(row)
-        if self.mqtt is not None:
-            self.mqtt.publish([row], {})
+        self._send([row], {})
 
     # ------------------------------------------------------------------------------------------------- reading
     def info(self) -> dict:
@@ -239,6 +290,18 @@ class SourceWorker:
             "stats": frame.get("stats"),
             "objects": sum(1 for row in frame.get("objects", []) if row["status"] != LOST),
         }
+
+    def gallery(self) -> list[dict]:
+        """The objects re-identification remembers, as of the latest frame (empty when it is off): live ones and
+        retired ones still revivable, most recently seen first."""
+        return list(self._gallery)
+
+    def thumbnail(self, object_id: int) -> bytes:
+        """A gallery object's picture (JPEG): its box on the latest frame that added to its gallery."""
+        crop = self._thumbnails.get(object_id)
+        if crop is None:
+            raise NotFound(f"no object {object_id} in the gallery of source {self.id}")
+        return encode_jpeg(crop, THUMBNAIL)
 
     def events(self) -> list[dict]:
         """The event log, oldest first."""
@@ -333,6 +396,7 @@ class SourceWorker:
         self.last_frame = None
         self.folder = self._next_folder()
         self._ids, self._first_seen, self._rows, self._lost = set(), {}, {}, OrderedDict()
+        self._renamed, self._gallery, self._thumbnails = {}, [], {}
         self._annotator = FrameAnnotator()  # one per run: it keeps the motion traces
 
     def _wait_while_paused(self) -> bool:
@@ -352,14 +416,18 @@ class SourceWorker:
         summary = self._pipeline.summary
         events = identity_events(result)
         for event in result.events:
-            if event.kind in (EventKind.BORN, EventKind.REIDENTIFIED):  # a revived object is listed live again
-                self._first_seen[event.tracker_id] = index
+            if event.kind in NEW_ID:  # a revived object is listed live again; a relabelled one keeps its age
+                replaced = self._renamed.pop(event.tracker_id, None)
+                self._first_seen[event.tracker_id] = self._first_seen.get(replaced, index)
                 self._lost.pop(event.tracker_id, None)
             elif event.kind in (EventKind.LOST, EventKind.REMOVED):
                 self._retire(event.tracker_id, keep=event.kind == EventKind.LOST)
         rows = object_rows(result, self._first_seen)
+        for gone in set(self._rows) - {row["id"] for row in rows} - set(self._lost):  # merged into another, split
+            self._retire(gone, keep=False)
         self._rows = {row["id"]: row for row in rows}
         self._ids.update(self._rows)
+        self._update_gallery(result)
         height, width = result.frame.shape[:2]
         message = {
             "type": FRAME, "source": self.id, "frame": index, "timestamp": round(result.timestamp, 3),
@@ -374,9 +442,53 @@ class SourceWorker:
         jpeg = encode_jpeg(self._annotator(result.frame, result.detections), self.options.max_width)
         self.last_frame, self.jpeg = message, jpeg
         self._events.extend(events)
-        if self.mqtt is not None:
-            self.mqtt.publish(events, {row["id"]: row["class"] for row in message["objects"]})
+        self._send(events, {row["id"]: row["class"] for row in message["objects"]})
         self.channel.publish(message, jpeg)
+
+    def _send(self, rows: list[dict], classes: dict[int, str]) -> None:
+        """Queue event rows for the broker and the webhooks (each sends the kinds it publishes)."""
+        for outlet in (self.mqtt, self.webhooks):
+            if outlet is not None:
+                outlet.publish(rows, classes)
+
+    def _update_gallery(self, result: FrameResult) -> None:
+        """Keep re-identification's gallery as of this frame, and a thumbnail of each object that added to its
+        gallery on it (the compute thread writes them, the web requests read them)."""
+        reid = self._pipeline.identity.reid
+        if reid is None:
+            return
+        entries = sorted(reid.entries(), key=lambda entry: -entry.last_seen)
+        detections = result.detections
+        boxes = dict(zip(detections.tracker_id.tolist(), detections.xyxy)) if detections.tracker_id is not None else {}
+        classes = {row["id"]: row["class"] for row in self._gallery}  # a retired object's class, from its rows
+        thumbnails = {}
+        for entry in entries:
+            seen_now = entry.last_seen == reid.frame - 1 and entry.tracker_id in boxes
+            crop = _crop(result.frame, boxes[entry.tracker_id]) if seen_now else None
+            thumbnails[entry.tracker_id] = crop if crop is not None else self._thumbnails.get(entry.tracker_id)
+        self._thumbnails = {i: crop for i, crop in thumbnails.items() if crop is not None}
+        self._gallery = [{
+            "id": entry.tracker_id,
+            "class": self._rows.get(entry.tracker_id, {}).get("class", classes.get(entry.tracker_id, "")),
+            "status": self._rows[entry.tracker_id]["status"] if entry.tracker_id in self._rows else RETIRED,
+            "last_seen": round(entry.seen_at, 3),
+            "seconds_ago": round(result.timestamp - entry.seen_at, 3),
+            "embeddings": entry.embeddings,
+            "revived": entry.revived_on is not None,
+            "thumbnail": entry.tracker_id in self._thumbnails,
+        } for entry in entries]
+
+    def _gallery_entry(self, object_id: int) -> dict:
+        entry = next((row for row in self._gallery if row["id"] == object_id), None)
+        if entry is None:
+            raise NotFound(f"no object {object_id} in the gallery of source {self.id}")
+        return entry
+
+    def _reid_pipeline(self) -> Pipeline:
+        pipeline = self._running_pipeline()
+        if pipeline.identity.reid is None:
+            raise Conflict(f"re-identification is off for source {self.id} (reid.enabled)")
+        return pipeline
 
     def _latency(self) -> float:
         """Seconds from this frame's arrival until now (its processing is done but for publishing)."""
@@ -421,3 +533,18 @@ class SourceWorker:
         """run-1, run-2, ...: the first number not used in this source's folder (so no run overwrites another)."""
         used = [int(p.name[4:]) for p in self.source_dir.glob("run-*") if p.name[4:].isdigit()]
         return self.source_dir / f"run-{max(used, default=0) + 1}"
+
+
+def _crop(frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """The frame inside a box, scaled down to at most THUMBNAIL pixels on its longer side; None for an empty box."""
+    height, width = frame.shape[:2]
+    x0, y0 = max(int(box[0]), 0), max(int(box[1]), 0)
+    x1, y1 = min(int(np.ceil(box[2])), width), min(int(np.ceil(box[3])), height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    crop = frame[y0:y1, x0:x1]
+    scale = THUMBNAIL / max(crop.shape[:2])
+    if scale < 1:
+        crop = cv2.resize(crop, (max(round(crop.shape[1] * scale), 1), max(round(crop.shape[0] * scale), 1)),
+                          interpolation=cv2.INTER_AREA)
+    return crop.copy()

@@ -83,11 +83,13 @@ def tracker_config(path: Path, imgsz: int) -> Sam3TrackerVideoConfig:
 
 
 def detector_config(path: Path, imgsz: int):
-    """The concept detector's configuration (`Sam3Config`) of checkpoint folder `path` at input size `imgsz`."""
+    """The concept detector's configuration of checkpoint folder `path` at input size `imgsz`: `Sam3Config` (from a
+    detector-and-tracker or a detector checkpoint), or `Sam3LiteTextConfig` (SAM 3 LiteText: the detector with a
+    small MobileCLIP-style text encoder)."""
     config = folder_config(path)
     if config.model_type == "sam3_video":
         config = config.detector_config
-    elif config.model_type != "sam3":
+    elif config.model_type not in ("sam3", "sam3_lite_text"):
         raise WeightsError(f"{path} holds no SAM 3 concept detector: its config.json describes {config.model_type!r}")
     config.image_size = imgsz
     return config

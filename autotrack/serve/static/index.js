@@ -21,7 +21,7 @@ function card(source) {
 function show(source) {
   const entry = card(source);
   const stats = source.stats;
-  entry.node.querySelector(".name").textContent = source.source;
+  entry.node.querySelector(".name").textContent = source.source + (source.node ? ` · on ${source.node}` : "");
   entry.node.querySelector(".line").replaceChildren(
     element("span", { class: "state state-" + source.state }, source.state),
     stats ? ` ${number(stats.fps, 1)} fps · ${source.objects} objects · dropped ${stats.dropped}` +

@@ -1,5 +1,6 @@
-// One source's page: live annotated frames over a WebSocket, the object list, prompting by mouse, the event log,
-// start / pause / stop, the detector's classes and the downloads.
+// One source's page: live annotated frames over a WebSocket, the object list, prompting by mouse, the
+// re-identification gallery (split, merge), the event log, start / pause / stop, the detector's classes and the
+// downloads.
 "use strict";
 
 const SOURCE = decodeURIComponent(location.pathname.split("/").pop());
@@ -284,6 +285,62 @@ async function prompt({ box = null, point = null, label = 1 }) {
   }
 }
 
+// ------------------------------------------------------------------------------------------------ gallery
+const cards = new Map(); // gallery cards are updated in place, so an ID being typed into a merge field stays
+
+async function refreshGallery() {
+  let entries;
+  try {
+    entries = await api("GET", BASE + "/gallery");
+  } catch (error) {
+    return; // the source is gone or the console restarts: the next refresh tells
+  }
+  document.getElementById("reid").hidden = entries.length === 0;
+  const ids = new Set(entries.map((entry) => entry.id));
+  for (const [id, card] of cards) {
+    if (!ids.has(id)) { card.remove(); cards.delete(id); }
+  }
+  const list = document.getElementById("gallery");
+  entries.forEach((entry, index) => {
+    const card = cards.get(entry.id) || newCard(entry.id);
+    const image = card.querySelector("img");
+    if (entry.thumbnail && image.dataset.seen !== String(entry.last_seen)) {
+      image.dataset.seen = String(entry.last_seen);
+      image.src = withToken(`${BASE}/gallery/${entry.id}.jpg?seen=${entry.last_seen}`);
+    }
+    card.querySelector(".label").textContent = `#${entry.id} ${entry.class}`;
+    card.querySelector(".line").textContent = `${entry.status}, seen ${entry.seconds_ago.toFixed(0)} s ago`;
+    card.className = "card-" + entry.status;
+    card.querySelector(".split").hidden = !entry.revived || entry.status === "retired";
+    card.querySelector(".merge").hidden = entry.status === "tracked";
+    if (list.children[index] !== card) list.insertBefore(card, list.children[index] || null);
+  });
+}
+
+function newCard(id) {
+  const other = element("input", { type: "number", min: 1, placeholder: "live #", title: "the live object's ID" });
+  const card = element("div", { "data-id": id },
+    element("img", { alt: "#" + id }), element("div", { class: "label" }), element("div", { class: "line" }),
+    element("button", { type: "button", class: "split", onclick: () => relabel("POST", `${BASE}/objects/${id}/split`),
+                        title: "a wrong revival: the object takes a new ID" }, "split"),
+    element("form", { class: "merge", onsubmit: (event) => {
+      event.preventDefault();
+      relabel("POST", BASE + "/merge", { keep: id, merge: Number(other.value) });
+    } }, other, element("button", { title: `the live object is #${id}` }, "merge")));
+  cards.set(id, card);
+  return card;
+}
+
+async function relabel(method, path, body) {
+  const message = document.getElementById("gallery-message");
+  try {
+    const answer = await api(method, path, body);
+    message.textContent = `from the next frame on: #${answer.id}`;
+  } catch (error) {
+    message.textContent = error.message;
+  }
+}
+
 // ------------------------------------------------------------------------------------------------ the rest
 function addEvents(events) {
   const list = document.getElementById("events");
@@ -335,3 +392,5 @@ document.getElementById("home").href = withToken("/");
 connect();
 setInterval(showStats, 1000);
 setInterval(refreshFiles, 5000);
+refreshGallery();
+setInterval(refreshGallery, 2000);
