@@ -28,6 +28,7 @@ from autotrack.models.edgetam.build import build_edgetam
 from autotrack.models.sam2.build import build_model
 from autotrack.runtimes.export import convert_export, export_stages
 from autotrack.runtimes.load import load_exported
+from random_weights import calibrate_batch_norms, make_nonzero
 
 pytestmark = pytest.mark.timeout(2400)  # exporting three models takes minutes on a small CPU
 CLIP = "videos/bedroom.mp4"  # two children jumping on a bed
@@ -41,33 +42,6 @@ CALIBRATION_FRAMES = 8
 def join_and_leave(frames: int) -> tuple[int, int]:
     """The frame on which object 3 is prompted, and the one before which object 2 is removed."""
     return frames // 3, 2 * frames // 3
-
-
-def make_nonzero(model: torch.nn.Module) -> None:
-    """Random weights in which no parameter or buffer is one value throughout (temporal encodings, no-memory and
-    no-object embeddings start at zero, layer scales at 0 or 1e-6, norms at 1 and 0): a slot-order or missing-term
-    bug in one implementation then shows instead of multiplying by nothing."""
-    generator = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for tensor in [*model.parameters(), *model.buffers()]:
-            if tensor.is_floating_point() and tensor.numel() and bool((tensor == tensor.flatten()[0]).all()):
-                tensor.add_(0.1 * torch.randn(tensor.shape, generator=generator))
-
-
-def calibrate_batch_norms(encoder: torch.nn.Module, images: torch.Tensor) -> None:
-    """Batch norms' running statistics measured on `images`, as training leaves them. With a random network's
-    (mean 0, variance 1) a batch norm normalises nothing and folds into its convolution as almost the identity, so
-    neither the folding nor the features' scale would be what a trained network gives the graphs."""
-    norms = [module for module in encoder.modules() if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)]
-    assert norms, "no batch norm to calibrate"
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # a plain average over what is seen
-        norm.train()
-    with torch.no_grad():
-        encoder(images)
-    for norm in norms:
-        norm.eval()
 
 
 def engine_images(frames: list[np.ndarray], imgsz: int) -> torch.Tensor:
