@@ -19,27 +19,24 @@ from autotrack.pipeline.build import exports_detector, models_key
 from autotrack.prompters.yolo import YoloPrompter
 from autotrack.runtimes import detector, load
 from autotrack.runtimes.detector import exported_detector
+from random_weights import calibrate_batch_norms
 
 IMGSZ = 96  # the detector's input size: small, a multiple of its stride 32
 FRAMES = 3
 
 
 def busy_detector(path: Path) -> Path:
-    """yolo11n with random weights that detects: every batch norm set from a batch of noise images (random layers
-    otherwise shrink activations to nothing), the heads scaled so that some boxes of varied classes, sizes and
-    confidences pass conf 0.25, and the box bins biased towards small boxes."""
+    """yolo11n with random weights that detects: every batch norm calibrated on a batch of noise images, the heads
+    scaled so that some boxes of varied classes, sizes and confidences pass conf 0.25, and the box bins biased
+    towards small boxes."""
     from ultralytics import YOLO
 
     torch.manual_seed(0)
     model = YOLO("yolo11n.yaml")
     net = model.model
-    for module in net.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.momentum = 1.0  # one batch sets the running statistics
-    net.train()
+    calibrate_batch_norms(net, torch.rand(2, 3, IMGSZ, IMGSZ))
+    net.eval()
     with torch.no_grad():
-        net(torch.rand(2, 3, IMGSZ, IMGSZ))
-        net.eval()
         head = net.model[-1]
         for classes, boxes in zip(head.cv3, head.cv2):
             classes[-1].weight.mul_(0.01)

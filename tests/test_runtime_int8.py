@@ -26,7 +26,7 @@ from autotrack.runtimes.calibrate import agreement, read_calibration, track_mask
 from autotrack.runtimes.export import INT8_STAGES, export_stages
 from autotrack.runtimes.load import load_exported
 from autotrack.runtimes.manifest import read_manifest
-from test_runtimes import make_nonzero
+from random_weights import make_nonzero
 
 pytestmark = pytest.mark.timeout(1800)  # one export with calibration: minutes on a small CPU
 MODEL, IMGSZ, FRAMES = "edgetam", 256, 8
