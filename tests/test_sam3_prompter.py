@@ -17,7 +17,9 @@ from transformers import CLIPTokenizer, Sam3ImageProcessor, Sam3LiteTextModel, S
 from autotrack import Prompt
 from autotrack.engine.image import letterbox
 from autotrack.prompters.manual import Example, ManualPrompts
+from autotrack.prompters.base import PrompterError
 from autotrack.prompters.sam3 import TEXT_TOKENS, Sam3Prompter
+from autotrack.prompters.yoloe import EXAMPLE_NAME
 
 NAMES = ["car", "person", "red bus"]
 CONF = 0.2
@@ -146,6 +148,24 @@ def test_names_batched_are_names_one_by_one_and_set_classes_changes_them(checkpo
     prompter.reset()
     assert prompter(frame, 4).data["class_name"].tolist() == batched.data["class_name"].tolist()
     assert len(calls) == len(NAMES)  # text features once per class list
+
+
+def test_sessions_share_the_model_and_keep_their_own_names_and_examples(checkpoint, frame):
+    prompter = Sam3Prompter(checkpoint, text=NAMES, conf=CONF, imgsz=IMGSZ, device="cpu")
+    settings = dict(classes=None, conf=1e-9, imgsz=IMGSZ, every=1, text=NAMES)  # a config's: every query answers
+    first, second = prompter.session(**settings), prompter.session(**settings)
+    assert first.model is second.model is prompter.model  # one copy of the weights: streams served together
+    second.set_classes([NAMES[0]])
+    second.add_examples(frame, [Example(np.array([10, 10, 60, 50]))])
+    for index in range(2):  # the two take turns on the one model: each finds its own names and examples
+        assert set(first(frame, index).data["class_name"]) == set(NAMES)
+        assert set(second(frame, index).data["class_name"]) == {NAMES[0], EXAMPLE_NAME}
+    third = prompter.session(**{**settings, "every": 3, "text": NAMES[1]})
+    assert set(third(frame, 0).data["class_name"]) == {NAMES[1]} and third(frame, 1) is None
+    with pytest.raises(PrompterError, match=f"built for imgsz {IMGSZ}"):
+        prompter.session(**{**settings, "imgsz": IMGSZ + 14})
+    with pytest.raises(PrompterError, match="closed-set"):
+        prompter.session(**{**settings, "classes": ["person"]})
 
 
 def test_the_sam3_pipeline_finds_by_name_and_tracks_with_one_checkpoint_folder(checkpoint, frame):

@@ -154,14 +154,16 @@ class ModelsKey(NamedTuple):
 def models_key(config: PipelineConfig) -> ModelsKey:
     """The key of the models a config loads (see `ModelsKey`)."""
     from autotrack.prompters.yoloe import is_open_vocabulary
+    from autotrack.weights import is_sam3_detector
 
     sam, detector = config.sam, config.detector
     engine = (sam.model, sam.weights, sam.imgsz, sam.precision, sam.compile, sam.runtime, config.device)
     if detector is None:
         return ModelsKey(engine, None)
     exported = (sam.runtime, detector.imgsz) if exports_detector(config) else ()  # an export has one input size
+    sized = (detector.imgsz,) if is_sam3_detector(detector.weights) else ()  # SAM 3's detector is built per size
     return ModelsKey(engine, (detector.weights, detector.text is not None or is_open_vocabulary(detector.weights),
-                              *exported))
+                              *exported, *sized))
 
 
 def exports_detector(config: PipelineConfig) -> bool:

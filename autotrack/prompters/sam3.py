@@ -20,6 +20,7 @@ examples' class names).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,8 +35,8 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from autotrack.device import resolve_device
 from autotrack.engine.image import letterbox
 from autotrack.models.sam3 import PIXEL_MEAN, PIXEL_STD
-from autotrack.prompters.base import Prompter
-from autotrack.prompters.yoloe import EXAMPLE_NAME, parse_text
+from autotrack.prompters.base import Prompter, PrompterError
+from autotrack.prompters.yoloe import CLASSES_REFUSED, EXAMPLE_NAME, parse_text
 from autotrack.weights import resolve_weights
 
 if TYPE_CHECKING:
@@ -105,6 +106,28 @@ class Sam3Prompter(Prompter):
         """Find the class names it was built with again, without examples."""
         self._classes = self._initial
         self._examples = []
+
+    def session(self, **settings: object) -> Sam3Prompter:
+        """A prompter on the same loaded model for one more video or stream, with its own names, examples and
+        schedule: as this one was built, or as `settings` say (a detector config but its weights). Sessions share
+        the model and the names encoded so far; one thread runs them, one call at a time."""
+        prompter = copy.copy(self)
+        if settings:
+            prompter._configure(**settings)
+        prompter.reset()
+        return prompter
+
+    def _configure(self, classes: list[str | int] | None, conf: float, imgsz: int, every: int,
+                   text: str | list[str] | None = None) -> None:
+        """A session's own settings (see `session`); the input size is the model's (it is built for one)."""
+        if classes:
+            raise PrompterError(CLASSES_REFUSED)
+        if imgsz != self.imgsz:
+            raise PrompterError(f"this SAM 3 detector was built for imgsz {self.imgsz}, not {imgsz}")
+        if every < 1:
+            raise PrompterError(f"every must be >= 1, got {every}")
+        self.conf, self.every = conf, every
+        self._initial = self._encode(parse_text(text) if text is not None else [])
 
     def set_classes(self, classes: list[str] | str | None) -> None:
         """Find these names (None or [] for none) instead from the next frame on; examples stay. Encoded here, in the
