@@ -141,7 +141,8 @@ def test_names_batched_are_names_one_by_one_and_set_classes_changes_them(checkpo
     prompter.model.get_text_features = lambda **tokens: calls.append(1) or encode(**tokens)
     for class_id, name in [*enumerate(NAMES), *enumerate(NAMES)]:  # each class list twice
         prompter.set_classes([name])
-        alone = prompter(frame, 2)
+        alone = prompter(frame, 3)  # the frame after a change is detected on, although every=2
+        assert prompter(frame, 5) is None
         assert set(alone.data["class_name"]) <= {name}
         ours = batched[batched.class_id == class_id]
         np.testing.assert_allclose(np.sort(alone.confidence), np.sort(ours.confidence), atol=1e-5)

@@ -101,11 +101,13 @@ class Sam3Prompter(Prompter):
         self._initial = self._encode(parse_text(text) if text is not None else [])
         self._classes = self._initial
         self._examples: list[Prompts] = []
+        self._detect_next = False
 
     def reset(self) -> None:
         """Find the class names it was built with again, without examples."""
         self._classes = self._initial
         self._examples = []
+        self._detect_next = False
 
     def session(self, **settings: object) -> Sam3Prompter:
         """A prompter on the same loaded model for one more video or stream, with its own names, examples and
@@ -133,6 +135,7 @@ class Sam3Prompter(Prompter):
         """Find these names (None or [] for none) instead from the next frame on; examples stay. Encoded here, in the
         caller's thread (one assignment hands them over, so frames never see half a change)."""
         self._classes = self._encode(parse_text(classes) if classes else [])
+        self._detect_next = True  # the new names are looked for on the next frame, whatever `every` says
 
     def share_trunk(self, tracker: torch.nn.Module) -> None:
         """Run SAM 3's ViT trunk once per frame for this detector and `tracker` (a `Sam3TrackerVideoModel` loaded
@@ -161,6 +164,7 @@ class Sam3Prompter(Prompter):
             self._examples = [*self._examples, Prompts(
                 [example.class_name or EXAMPLE_NAME], torch.cat([visual.features, geometry.last_hidden_state], 1),
                 torch.cat([visual.mask, geometry.attention_mask.to(visual.mask.dtype)], 1))]
+        self._detect_next = True
 
     @torch.inference_mode()
     def _encode(self, names: list[str]) -> Prompts:
@@ -188,8 +192,9 @@ class Sam3Prompter(Prompter):
 
     @torch.inference_mode()
     def __call__(self, frame: np.ndarray, frame_index: int) -> sv.Detections | None:
-        if frame_index % self.every:
+        if frame_index % self.every and not self._detect_next:
             return None
+        self._detect_next = False
         prompts = combine([self._classes, *self._examples])
         if prompts is None:
             return sv.Detections.empty()
