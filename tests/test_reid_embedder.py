@@ -4,6 +4,7 @@ errors are one line before any model loads. Random weights (`reid.embedder_weigh
 
 from __future__ import annotations
 
+import cv2
 import huggingface_hub.constants
 import numpy as np
 import pytest
@@ -133,3 +134,23 @@ def test_weights_from_a_local_checkpoint_file(tmp_path):
     torch.save(timm.create_model("resnet34", pretrained=False).state_dict(), tmp_path / "resnet34.pth")
     with pytest.raises(WeightsError, match=r"cannot load the weights of timm model 'resnet18' from .*resnet34\.pth"):
         load_embedder(reid_config(embedder_weights=str(tmp_path / "resnet34.pth")).reid)
+
+
+def test_the_command_line_runs_the_learned_embedder_and_refuses_an_unknown_model_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from autotrack.cli import main
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for f in range(3):
+        cv2.imwrite(str(folder / f"{f:03d}.png"), scene({1: (textured(1), np.array([20 + f, 20]))}))
+    common = ["track", str(folder), "--sam-weights", "random", "--detector", "random", "--imgsz", "64",
+              "--box", "20,20,60,60", "--set", "reid.enabled=true", "--max-frames", "3"]
+    result = CliRunner().invoke(main, [*common, "--set", "reid.embedder=timm:resnet_nope"])
+    assert result.exit_code == 1 and "timm has no model 'resnet_nope'" in result.output
+    mot = tmp_path / "o.txt"
+    result = CliRunner().invoke(main, [*common, "--set", "reid.embedder=timm:resnet18", "--set",
+                                       "reid.embedder_weights=random", "--mot", str(mot)])
+    assert result.exit_code == 0, result.output
+    assert [line.split(",")[:2] for line in mot.read_text().splitlines()] == [["1", "1"], ["2", "1"], ["3", "1"]]

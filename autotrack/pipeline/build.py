@@ -56,6 +56,7 @@ def check_weights(config: PipelineConfig) -> None:
     from autotrack.weights import (WeightsError, is_sam3_detector, resolve_detector, resolve_timm_weights,
                                    resolve_weights)
 
+    check_embedder(config.reid)  # its name first: its weights are looked up by it
     sam = config.sam
     checks = []  # (the option of a smoke run without it, how to find it)
     if is_export(sam.weights):
@@ -91,6 +92,7 @@ def run_inputs(config: PipelineConfig, pipeline: str | None = None,
     read from. Resolves nothing by name and downloads nothing."""
     given = [("SAM weights", config.sam.weights if config.sam.weights != "random" else None),
              ("detector weights", config.detector.weights if config.detector is not None else None),
+             ("re-ID embedder weights", config.reid.embedder_weights if config.reid.enabled else None),
              ("pipeline file", pipeline), ("prompts file", prompts.path if prompts is not None else None)]
     return [NamedPath(label, path, Path(path).is_dir()) for label, path in given
             if path is not None and Path(path).exists()]
@@ -122,7 +124,6 @@ def load_models(config: PipelineConfig, engine: EngineModel | None = None) -> Mo
         from autotrack.runtimes import get_runtime
 
         get_runtime(sam.runtime)  # one line saying what to install when its package is missing
-    check_embedder(config.reid)
     check_resources(config)
     check_weights(config)
     prompter = build_prompter(config)
