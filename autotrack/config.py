@@ -183,8 +183,8 @@ class ReidConfig:
     Attributes:
         enabled: off by default; on, the engine computes an appearance vector per object and frame.
         embedding: "features" (the image encoder's features under the mask) or "pointer" (SAM's object pointer).
-        embedder: "free" (the engine's `embedding`, computed anyway) or "timm:<model name>" (a learned embedder,
-            `autotrack.reid.embedder`, run on each object's box crop; "timm" alone: DEFAULT_TIMM_EMBEDDER).
+        embedder: "free" (the engine's `embedding`, from features it computes anyway) or "timm:<model name>" (a learned
+            embedder, `autotrack.reid.embedder`, on each object's box crop; "timm" alone: DEFAULT_TIMM_EMBEDDER).
         embedder_weights: the learned embedder's weights: a checkpoint file, "random" (a smoke run), or None for
             timm's pretrained ones (the Hugging Face cache, else a download).
         threshold: a candidate revives an old ID only at cosine similarity >= this with its gallery ...

@@ -4,12 +4,15 @@ errors are one line before any model loads. Random weights (`reid.embedder_weigh
 
 from __future__ import annotations
 
+import sys
+
 import cv2
 import huggingface_hub.constants
 import numpy as np
 import pytest
 import torch
 from fakes import FunctionPrompter, ScriptedEngine, moving_box, world_detections
+from safetensors.torch import save_file
 
 from autotrack.config import ConfigError, from_dict
 from autotrack.errors import InputError
@@ -51,7 +54,8 @@ def scene(patches: dict[int, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
 
 def test_unit_vectors_one_per_box_the_same_look_gives_the_same_vector(embedder):
     a, b = textured(1), textured(2)
-    box_a, box_b, box_a2 = np.array([20, 100, 60, 140.0]), np.array([200, 20, 240, 60.0]), np.array([150, 150, 190, 190.0])
+    box_a, box_b, box_a2 = (np.array(box, np.float32) for box in ([20, 100, 60, 140], [200, 20, 240, 60],
+                                                                  [150, 150, 190, 190]))
     frame = scene({1: (a, box_a), 2: (b, box_b), 3: (a, box_a2)})
     vectors = embedder(frame, np.stack([box_a, box_b, box_a2]))
 
@@ -102,7 +106,7 @@ def test_an_unknown_timm_model_is_one_line_before_anything_loads():
 
 
 def test_timm_missing_names_the_extra(monkeypatch):
-    monkeypatch.setitem(__import__("sys").modules, "timm", None)  # import timm fails as when it is not installed
+    monkeypatch.setitem(sys.modules, "timm", None)  # import timm fails as when it is not installed
     with pytest.raises(InputError, match=r'needs timm: pip install "autotrack\[reid\]"'):
         load_embedder(reid_config().reid)
 
@@ -127,6 +131,12 @@ def test_weights_from_a_local_checkpoint_file(tmp_path):
     torch.save(reference.state_dict(), tmp_path / "resnet18.pth")
     loaded = load_embedder(reid_config(embedder_weights=str(tmp_path / "resnet18.pth")).reid, "cpu")
     assert torch.equal(loaded.model.conv1.weight, reference.conv1.weight)
+    save_file(reference.state_dict(), tmp_path / "model.safetensors")  # as the hub's timm pages have it
+    loaded = load_embedder(reid_config(embedder_weights=str(tmp_path / "model.safetensors")).reid, "cpu")
+    assert torch.equal(loaded.model.layer4[1].conv2.weight, reference.layer4[1].conv2.weight)
+
+    with pytest.raises(WeightsError, match="weights file not found: .*missing.safetensors"):
+        load_embedder(reid_config(embedder_weights=str(tmp_path / "missing.safetensors")).reid)
 
     (tmp_path / "other.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsError, match="is not a PyTorch checkpoint"):
