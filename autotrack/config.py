@@ -36,6 +36,7 @@ MEMORY_POLICIES = ("motion-aware", "fifo")  # which past frames the engine atten
 POINT_BACKENDS = ("lk", "cotracker")
 EMBEDDINGS = ("features", "pointer")  # the engine's appearance vector for re-identification (autotrack.engine)
 RUNTIMES = ("torch", "openvino", "onnxruntime")  # where the model's heavy stages run (autotrack.runtimes)
+DEFAULT_TIMM_EMBEDDER = "resnet18"  # `reid.embedder: timm`: small, fast on box crops, ImageNet weights on the hub
 
 
 class ConfigError(AutotrackError, ValueError):
@@ -182,6 +183,10 @@ class ReidConfig:
     Attributes:
         enabled: off by default; on, the engine computes an appearance vector per object and frame.
         embedding: "features" (the image encoder's features under the mask) or "pointer" (SAM's object pointer).
+        embedder: "free" (the engine's `embedding`, from features it computes anyway) or "timm:<model name>" (a learned
+            embedder, `autotrack.reid.embedder`, on each object's box crop; "timm" alone: DEFAULT_TIMM_EMBEDDER).
+        embedder_weights: the learned embedder's weights: a checkpoint file, "random" (a smoke run), or None for
+            timm's pretrained ones (the Hugging Face cache, else a download).
         threshold: a candidate revives an old ID only at cosine similarity >= this with its gallery ...
         margin: ... and at least this much above the second most similar object.
         gallery_size: embeddings kept per object.
@@ -197,6 +202,8 @@ class ReidConfig:
 
     enabled: bool = False
     embedding: str = "features"
+    embedder: str = "free"
+    embedder_weights: str | None = None
     threshold: float = 0.8
     margin: float = 0.05
     gallery_size: int = 8
@@ -209,11 +216,23 @@ class ReidConfig:
     def __post_init__(self) -> None:
         _check_types(self)
         _check_choice("embedding", self.embedding, EMBEDDINGS)
+        if self.embedder not in ("free", "timm") and not (self.embedder.startswith("timm:") and self.embedder[5:]):
+            raise ValueError(f"reid.embedder must be free or timm:<model name> (e.g. timm:resnet18), got "
+                             f"{self.embedder!r}")
+        if self.embedder_weights is not None and not isinstance(self.embedder_weights, str):
+            raise ValueError(f"reid.embedder_weights must be a path, random or null, got {self.embedder_weights!r}")
         _check_at_least(self, "reid", ("motion_frames", "motion_distance"), 0)
         _check_fractions(self, "reid", ("threshold", "margin", "diversity"))
         _check_at_least(self, "reid", ("gallery_size", "max_objects"), 1)
         if self.keep_seconds <= 0:
             raise ValueError(f"reid.keep_seconds must be positive, got {self.keep_seconds}")
+
+    @property
+    def timm_model(self) -> str | None:
+        """The learned embedder's timm model name; None for the free embedding."""
+        if self.embedder == "free":
+            return None
+        return self.embedder.removeprefix("timm").removeprefix(":") or DEFAULT_TIMM_EMBEDDER
 
 
 @dataclass

@@ -9,6 +9,8 @@ A name such as `sam2.1_t` or `edgetam` resolves to a file, looked for in this or
    GitHub repository). SAM 3 is gated (Meta's SAM License, accepted on Hugging Face), so it is never downloaded
    here: the error says how to get it.
 The text encoders of YOLOE's text prompts (`mobileclip_blt.ts`, ...) are found the same way (`resolve_text_encoder`).
+A learned re-ID embedder's timm weights are timm's own, from the Hugging Face cache or hub, or a file given by path
+(`resolve_timm_weights`).
 When a file is missing and the network cannot be reached, `WeightsError` says which file is missing, where to put
 it and where to get it, within seconds.
 """
@@ -42,6 +44,7 @@ EDGETAM_URLS = (
 )
 
 
+HF_HUB = "https://huggingface.co"
 SAM3_URLS = ("https://huggingface.co/facebook/sam3",)  # detector and tracker in one checkpoint, about 3.4 GB
 SAM3_GATE = ("gated by Meta's SAM License: accept it on https://huggingface.co/facebook/sam3, log in (`hf auth "
              "login`), then `hf download facebook/sam3 --local-dir weights/sam3` (about 3.4 GB)")
@@ -149,6 +152,35 @@ def resolve_text_encoder(text_model: str) -> Path:
     dirs = ", ".join(str(d) for d in search_dirs())
     return _download(file, url, f"YOLOE text encoder {file} not found and cannot be downloaded (no network). "
                                 f"Put {file} in one of: {dirs}. Get it from {url}")
+
+
+def resolve_timm_weights(name: str, weights: str | None) -> str | None:
+    """The weights of timm model `name` (a learned re-ID embedder): "random" as given; a checkpoint file given by
+    path (`.safetensors`, or one `torch.save` wrote), checked; None for timm's pretrained weights, which timm reads
+    from the Hugging Face cache or downloads. WeightsError, within seconds, when timm has no pretrained weights for
+    `name`, or they are not cached and the hub cannot be reached."""
+    if weights == "random":
+        return weights
+    if weights is not None:
+        path = Path(weights)
+        if path.suffix == ".safetensors" and not path.is_file():
+            raise WeightsError(f"weights file not found: {path}")
+        return str(path if path.suffix == ".safetensors" else check_checkpoint(path))
+    from huggingface_hub import try_to_load_from_cache
+    from timm.models import get_pretrained_cfg
+
+    config = get_pretrained_cfg(name)
+    if config is None or not config.hf_hub_id:
+        raise WeightsError(f"timm has no pretrained weights for {name!r} on the Hugging Face hub: set "
+                           f"reid.embedder_weights to a checkpoint file")
+    files = ("model.safetensors", "pytorch_model.bin", *([config.hf_hub_filename] if config.hf_hub_filename else []))
+    if any(isinstance(try_to_load_from_cache(config.hf_hub_id, file), str) for file in files):
+        return None
+    url = f"{HF_HUB}/{config.hf_hub_id}"
+    if os.environ.get("AUTOTRACK_OFFLINE") or not _reachable(url):
+        raise WeightsError(f"weights for timm model {name!r} not found and cannot be downloaded (no network). "
+                           f"Get model.safetensors from {url} and set reid.embedder_weights to its path")
+    return None
 
 
 def _download(file: str, url: str, missing: str) -> Path:

@@ -20,6 +20,7 @@ from autotrack.config import PipelineConfig, load_config
 from autotrack.identity import IdentityManager
 from autotrack.paths import NamedPath
 from autotrack.reid import Reidentifier
+from autotrack.reid.embedder import Embedder, check_embedder, load_embedder
 from autotrack.pipeline.loop import Pipeline
 from autotrack.points.tracker import PointTracker
 from autotrack.prompters.base import Prompter
@@ -39,10 +40,12 @@ class Models:
         prompter: the detector, or None for a pipeline without one (each session takes its own `session()` of it:
             the same weights, its own classes).
         engine: the engine's model; `engine.session(...)` holds one video's objects.
+        embedder: the learned re-ID embedder (`reid.embedder`), or None for the engine's free embedding.
     """
 
     prompter: Prompter | None
     engine: EngineModel
+    embedder: Embedder | None = None
 
 
 def check_weights(config: PipelineConfig) -> None:
@@ -50,8 +53,10 @@ def check_weights(config: PipelineConfig) -> None:
     checkpoint, or (offline) cannot be had; every such file of the run is named in that one line, with the `random`
     choices for a smoke run. Loads nothing."""
     from autotrack.runtimes.manifest import check_export, is_export
-    from autotrack.weights import WeightsError, is_sam3_detector, resolve_detector, resolve_weights
+    from autotrack.weights import (WeightsError, is_sam3_detector, resolve_detector, resolve_timm_weights,
+                                   resolve_weights)
 
+    check_embedder(config.reid)  # its name first: its weights are looked up by it
     sam = config.sam
     checks = []  # (the option of a smoke run without it, how to find it)
     if is_export(sam.weights):
@@ -60,6 +65,10 @@ def check_weights(config: PipelineConfig) -> None:
         check_export(sam.runtime, sam.model, sam.weights, sam.imgsz, sam.precision)
     elif sam.weights != "random":
         checks.append(("--sam-weights random", lambda: resolve_weights(sam.model, sam.weights)))
+    if config.reid.enabled and config.reid.timm_model is not None:
+        reid = config.reid
+        checks.append(("--set reid.embedder_weights=random",
+                       lambda: resolve_timm_weights(reid.timm_model, reid.embedder_weights)))
     if config.detector is not None and is_sam3_detector(config.detector.weights):
         sam3 = None if config.detector.weights == "sam3" else config.detector.weights
         checks.append(("--detector random", lambda: resolve_weights("sam3", sam3)))
@@ -83,6 +92,7 @@ def run_inputs(config: PipelineConfig, pipeline: str | None = None,
     read from. Resolves nothing by name and downloads nothing."""
     given = [("SAM weights", config.sam.weights if config.sam.weights != "random" else None),
              ("detector weights", config.detector.weights if config.detector is not None else None),
+             ("re-ID embedder weights", config.reid.embedder_weights if config.reid.enabled else None),
              ("pipeline file", pipeline), ("prompts file", prompts.path if prompts is not None else None)]
     return [NamedPath(label, path, Path(path).is_dir()) for label, path in given
             if path is not None and Path(path).exists()]
@@ -125,7 +135,7 @@ def load_models(config: PipelineConfig, engine: EngineModel | None = None) -> Mo
         engine = load_exported(sam.runtime, sam.model, sam.weights, sam.imgsz, config.device, sam.precision)
     if shares_sam3_trunk(config):
         prompter.share_trunk(engine.parts.model)
-    return Models(prompter, engine)
+    return Models(prompter, engine, load_embedder(config.reid, config.device))
 
 
 def shares_sam3_trunk(config: PipelineConfig) -> bool:
@@ -149,6 +159,7 @@ class ModelsKey(NamedTuple):
 
     engine: tuple  # the engine's model, weights, input size, precision, compile, runtime, and the device
     detector: tuple | None  # the detector's weights and whether it is open-vocabulary; None: no detector
+    embedder: tuple = ()  # the learned re-ID embedder's model and weights; (): none
 
 
 def models_key(config: PipelineConfig) -> ModelsKey:
@@ -158,12 +169,14 @@ def models_key(config: PipelineConfig) -> ModelsKey:
 
     sam, detector = config.sam, config.detector
     engine = (sam.model, sam.weights, sam.imgsz, sam.precision, sam.compile, sam.runtime, config.device)
+    reid = config.reid
+    embedder = (reid.timm_model, reid.embedder_weights) if reid.enabled and reid.timm_model is not None else ()
     if detector is None:
-        return ModelsKey(engine, None)
+        return ModelsKey(engine, None, embedder)
     exported = (sam.runtime, detector.imgsz) if exports_detector(config) else ()  # an export has one input size
     sized = (detector.imgsz,) if is_sam3_detector(detector.weights) else ()  # SAM 3's detector is built per size
     return ModelsKey(engine, (detector.weights, detector.text is not None or is_open_vocabulary(detector.weights),
-                              *exported, *sized))
+                              *exported, *sized), embedder)
 
 
 def exports_detector(config: PipelineConfig) -> bool:
@@ -208,8 +221,9 @@ def new_session(
     """
     with _closed_on_error(source):
         reid = config.reid
+        embedder = models.embedder if reid.enabled else None  # a learned embedder's vectors replace the engine's
         tracker = models.engine.session(config.sam.memory, config.sam.kalman, profile,
-                                        reid.embedding if reid.enabled else None)
+                                        reid.embedding if reid.enabled and embedder is None else None)
         points = build_points(config)
         prompter = models.prompter.session(**detector_settings(config)) if models.prompter is not None else None
     src = source if isinstance(source, Source) else open_source(source, **(source_options or {}))
@@ -219,7 +233,7 @@ def new_session(
         sinks = [*sinks, *(outputs.open(src.fps) if outputs is not None else [])]
     identity = IdentityManager(config.identity, Reidentifier(reid) if reid.enabled else None)
     return Pipeline(src, prompter, tracker, sinks=sinks, identity=identity,
-                    prompts=prompts, max_frames=max_frames, points=points)
+                    prompts=prompts, max_frames=max_frames, points=points, embedder=embedder)
 
 
 def load_pipeline(

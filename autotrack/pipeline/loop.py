@@ -28,6 +28,7 @@ from autotrack.points.tracker import PointTracker
 from autotrack.prompters.base import NoPrompter, Prompter
 from autotrack.prompters.manual import Example, ManualPrompts, UserPrompt
 from autotrack.prompters.yoloe import parse_text
+from autotrack.reid.embedder import Embedder, embed_states
 from autotrack.sinks import Sink
 from autotrack.sources import Frame, Source, open_source
 from autotrack.types import Event, EventKind, FrameResult, Prompt, Tracker, check_object_id
@@ -70,6 +71,8 @@ class Pipeline:
         points: a `PointTracker` (`autotrack.points`) that keeps points on every object (seeded from its first
             mask, or the user's clicks; re-seeded from its mask when few are left), so the identity manager can
             re-prompt a track from its points when its scores stay low and no detection matches it; or None.
+        embedder: a learned appearance embedder (`autotrack.reid.embedder`) whose vectors replace the engine's
+            embeddings for re-identification, or None (the engine's own, if it gives them).
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class Pipeline:
         prompts: ManualPrompts | None = None,
         max_frames: int | None = None,
         points: PointTracker | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         whole = isinstance(max_frames, int) and not isinstance(max_frames, bool)
         if max_frames is not None and (not whole or max_frames < 1):
@@ -93,6 +97,7 @@ class Pipeline:
         self.identity = identity or IdentityManager()
         self.prompts = prompts if prompts is not None else ManualPrompts([])
         self.max_frames = max_frames
+        self.embedder = embedder
         config = self.identity.config  # a mask re-seeds its object's points with scores the identity manager trusts
         self.points = PointFollower(points, config.low_affinity, config.low_occurrence) if points is not None else None
         self.summary = RunSummary(precision=tracker.precision)
@@ -233,6 +238,8 @@ class Pipeline:
             prompts[user.object_id] = user.prompt
         self._next_prompt_frame = index + 1
         states = self.tracker.step(image, prompts)
+        if self.embedder is not None:
+            embed_states(self.embedder, image, states)
         tracked, events = self.identity.observe(states, self.tracker, timestamp)
         events = source_events + events
         if self.points is not None:
