@@ -3,8 +3,9 @@ without a detector."""
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import supervision as sv
@@ -13,6 +14,8 @@ from autotrack.errors import AutotrackError
 
 if TYPE_CHECKING:
     from autotrack.prompters.manual import Example
+
+P = TypeVar("P", bound="Prompter")
 
 
 class PrompterError(AutotrackError, RuntimeError):
@@ -62,3 +65,14 @@ class NoPrompter(Prompter):
 
     def __call__(self, frame: np.ndarray, frame_index: int) -> None:
         return None
+
+
+def configured_copy(prompter: P, settings: dict) -> P:
+    """A shallow copy of `prompter` on the same loaded model, with a detector config's `settings` (its
+    `_configure`'s arguments) applied and its state reset: the `session` of a detector whose state a stream
+    changes."""
+    copied = copy.copy(prompter)
+    if settings:
+        copied._configure(**settings)
+    copied.reset()
+    return copied

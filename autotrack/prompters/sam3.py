@@ -20,7 +20,6 @@ examples' class names).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +34,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from autotrack.device import resolve_device
 from autotrack.engine.image import letterbox
 from autotrack.models.sam3 import PIXEL_MEAN, PIXEL_STD
-from autotrack.prompters.base import Prompter, PrompterError
+from autotrack.prompters.base import Prompter, PrompterError, configured_copy
 from autotrack.prompters.yoloe import CLASSES_REFUSED, EXAMPLE_NAME, parse_text
 from autotrack.weights import resolve_weights
 
@@ -113,11 +112,7 @@ class Sam3Prompter(Prompter):
         """A prompter on the same loaded model for one more video or stream, with its own names, examples and
         schedule: as this one was built, or as `settings` say (a detector config but its weights). Sessions share
         the model and the names encoded so far; one thread runs them, one call at a time."""
-        prompter = copy.copy(self)
-        if settings:
-            prompter._configure(**settings)
-        prompter.reset()
-        return prompter
+        return configured_copy(self, settings)
 
     def _configure(self, classes: list[str | int] | None, conf: float, imgsz: int, every: int,
                    text: str | list[str] | None = None) -> None:

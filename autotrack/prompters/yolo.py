@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -11,7 +10,7 @@ import numpy as np
 import supervision as sv
 
 from autotrack.device import resolve_device, ultralytics_device
-from autotrack.prompters.base import Prompter, PrompterError
+from autotrack.prompters.base import Prompter, PrompterError, configured_copy
 from autotrack.quiet import quiet_ultralytics
 from autotrack.weights import resolve_detector
 
@@ -114,11 +113,8 @@ class YoloPrompter(Prompter):
         """A prompter on the same loaded model for one more video or stream, with its own classes and schedule: as
         this one was built, or as `settings` say (all of the constructor's arguments but the weights and device, as
         a detector config gives them). Sessions share the model: one thread runs them, one call at a time."""
-        prompter = copy.copy(self)
-        prompter._lock = threading.Lock()
-        if settings:
-            prompter._configure(**settings)
-        prompter.reset()
+        prompter = configured_copy(self, settings)
+        prompter._lock = threading.Lock()  # its own: a change of one stream's classes never waits on another's
         return prompter
 
     def _configure(self, classes: list[str | int] | None, conf: float, imgsz: int, every: int,
