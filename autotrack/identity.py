@@ -88,6 +88,7 @@ class IdentityManager:
         self.config = config or IdentityConfig()
         self.reid = reid
         self._born: list[int] = []  # IDs born from detections on this frame: re-identification candidates
+        self._reentered: list[int] = []  # occluded IDs re-prompted on this frame from a detection on their position
         self._tracks: dict[int, _Track] = {}
         self._next_id = 1
         self._id_lock = threading.Lock()  # IDs may be handed out to another thread (a user prompting a new object)
@@ -112,6 +113,7 @@ class IdentityManager:
         self._planned = True
         self._events = []
         self._born = []
+        self._reentered = []
 
         detections = detections if detections is not None else sv.Detections.empty()
         n = len(detections)
@@ -131,6 +133,8 @@ class IdentityManager:
             if reason:
                 prompts[tracker_id] = Prompt(box=detections.xyxy[det])
                 self._reprompted(track, f"{reason}: re-prompted with its detection box")
+                if track.status == Status.OCCLUDED:
+                    self._reentered.append(tracker_id)
         prompts.update(self._point_prompts(points or {}, skip=prompts))
 
         born_boxes: list[np.ndarray] = []
@@ -332,25 +336,33 @@ class IdentityManager:
 
     def _reidentify(self, states: dict[int, ObjectState], engine: Tracker) -> dict[int, ObjectState]:
         """Objects born on this frame that the re-identifier recognises take their old ID: the engine follows them
-        under it (an occluded old object's engine state goes), and their birth becomes a `reidentified` event.
-        Returns the states under the IDs kept."""
+        under it (an occluded old object's engine state goes), and their birth becomes a `reidentified` event. So
+        do objects that re-entered on another's predicted box (position alone) but look clearly more like a
+        remembered object than like the one whose place they took (which is then retired). Returns the states
+        under the IDs kept."""
         states = dict(states)
-        candidates = {i: Candidate(states[i].embedding, self._tracks[i].class_id, states[i].box) for i in self._born
-                      if states[i].embedding is not None}
+        reentered = {i: self.reid.similarity(i, states[i].embedding) for i in self._reentered
+                     if states[i].embedding is not None and i in self.reid.known_ids}
+        candidates = {i: Candidate(states[i].embedding, self._tracks[i].class_id, states[i].box)
+                      for i in [*self._born, *reentered] if states[i].embedding is not None}
         hidden = {t.tracker_id for t in self._tracks.values()  # and not back this frame from a detection's prompt
                   if t.status == Status.OCCLUDED and states[t.tracker_id].status != Status.PROMPTED}
-        for revival in self.reid.match(candidates, hidden):
+        for revival in self.reid.match(candidates, hidden, own=reentered):
             new, old = revival.new_id, revival.old_id
-            if old is None:  # stays new: its birth event says why
-                birth = next(e for e in self._events if e.kind == EventKind.BORN and e.tracker_id == new)
-                birth.reason += f"; not re-identified: {revival.refused}"
+            if old is None:  # stays as it is: a birth's event says why
+                if new not in reentered:
+                    birth = next(e for e in self._events if e.kind == EventKind.BORN and e.tracker_id == new)
+                    birth.reason += f"; not re-identified: {revival.refused}"
                 continue
             if old in self._tracks:
                 engine.remove(old)
             self._relabel(new, old, engine)
             states[old] = states.pop(new)
+            self._tracks[old].status = Status.TRACKED  # back as itself, not the occluded object it had replaced
+            took = f"; it had re-entered on #{new}'s predicted box (similarity {reentered[new]:.2f})" \
+                if new in reentered else ""
             self._events.append(Event(EventKind.REIDENTIFIED, old, f"re-identified #{old} after "
-                                      f"{revival.frames_away} frames (similarity {revival.similarity:.2f})"))
+                                      f"{revival.frames_away} frames (similarity {revival.similarity:.2f}){took}"))
         return states
 
     def _appearances(self, states: dict[int, ObjectState], masks: dict[int, np.ndarray]) -> dict[int, Candidate]:

@@ -246,6 +246,20 @@ def test_an_occluded_object_that_resumes_is_not_taken_by_a_look_alike_born_on_th
     assert engine.bindings == {1: "a", 2: "twin"} and engine.removed == []
 
 
+def test_an_object_back_on_the_spot_of_another_just_lost_takes_its_own_id_not_that_one():
+    # a leaves (retired); b is seen on the same spot, then hidden; a comes back there while b is still occluded
+    world = {"a": moving_box((200, 20, 240, 60), 120, hidden=range(10, 85)),
+             "b": moving_box((200, 20, 240, 60), 120, hidden=[*range(50), *range(80, 120)])}
+    engine = ScriptedEngine(world, looks={"a": look(1), "b": look(2)}, look_noise=0.05)
+    frames = run(reid_manager(), engine, 120, lambda f: world_detections(world, f))
+    # on position alone a would re-enter as #2 (reprompted, resumed); its look says it is #1
+    assert [(kind, i) for f, kind, i in event_log(frames) if f == 85] == [("reidentified", 1)]
+    assert re.fullmatch(r"re-identified #1 after 76 frames \(similarity 0\.9\d\); it had re-entered on #2's "
+                        r"predicted box \(similarity -?0\.\d\d\)", frames[85][1][0].reason)
+    assert engine.renamed == [(2, 1)] and engine.bindings[1] == "a"
+    assert all(frames[f][0].tracker_id.tolist() == [1] for f in range(85, 120))
+
+
 def test_galleries_take_only_reliable_frames():
     # b is partly under a (a stronger object keeps the shared pixels), more than 10% of it until frame 5 (a 6 px
     # strip of its 60 px); c, detected on frame 0 only, has low scores from frame 1 on

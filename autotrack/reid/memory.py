@@ -97,13 +97,16 @@ class Reidentifier:
         return [GalleryEntry(i, k.class_id, k.live, k.last_seen, k.seen_at, len(k.gallery), k.revived_on)
                 for i, k in self._known.items()]
 
-    def match(self, candidates: dict[int, Candidate], hidden: frozenset[int] | set[int] = frozenset()) -> list[Revival]:
+    def match(self, candidates: dict[int, Candidate], hidden: frozenset[int] | set[int] = frozenset(),
+              own: dict[int, float] | None = None) -> list[Revival]:
         """Which new objects are old ones: each candidate against the retired objects and the live ones in `hidden`
         (occluded), of a compatible class (equal, or unknown on either side). A candidate revives its most similar
         object when the similarity is >= `threshold` and >= `margin` above the second most similar object's; the
         most similar candidates choose first, and an old ID goes to one candidate at most. Where the old object was
         last seen at most `motion_frames` before, the candidate must also be where its motion leads
-        (`motion_refusal`). One answer per candidate that had an old object to compare with."""
+        (`motion_refusal`). One answer per candidate that had an old object to compare with. `own`: for a
+        candidate that already holds an ID (an object re-entered on position alone), its similarity with that ID's
+        gallery, which a revival must beat by the margin as it must the second most similar object's."""
         eligible = {i: known for i, known in self._known.items() if not known.live or i in hidden}
         scores = {new: {old: known.gallery.similarity(c.embedding) for old, known in eligible.items()
                         if _compatible(c.class_id, known.class_id)} for new, c in candidates.items()}
@@ -114,6 +117,8 @@ class Reidentifier:
             if not ranked:
                 continue
             (best, old), (second, runner_up) = ranked[0], ranked[1] if len(ranked) > 1 else (-1.0, None)
+            if own and own.get(new, -1.0) > second:
+                second, runner_up = own[new], new
             if best < self.config.threshold:
                 refused = f"most similar #{old} at {best:.2f} < threshold {self.config.threshold}"
             elif best - second < self.config.margin:
@@ -127,6 +132,11 @@ class Reidentifier:
             revivals.append(Revival(new, None if refused else old, best, self.frame - eligible[old].last_seen,
                                     refused))
         return revivals
+
+    def similarity(self, tracker_id: int, embedding: np.ndarray) -> float | None:
+        """An embedding's similarity with a remembered object's gallery; None when the object is not remembered."""
+        known = self._known.get(tracker_id)
+        return None if known is None else known.gallery.similarity(embedding)
 
     def motion_refusal(self, old: int, box: np.ndarray | None) -> str:
         """Why a newcomer at `box` cannot be object `old` by its motion (empty when it can): for a gap of at most
