@@ -9,15 +9,13 @@ taken for a whole one.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from pathlib import Path
 
 import torch
 
 from autotrack.quiet import quiet_ultralytics
 from autotrack.runtimes import get_runtime, load
-from autotrack.runtimes.export import weights_checksum
+from autotrack.runtimes.export import staged_folder, weights_checksum
 from autotrack.runtimes.manifest import ExportError
 
 logger = logging.getLogger(__name__)
@@ -58,17 +56,12 @@ def _export(model, fmt: str, imgsz: int, folder: Path) -> None:
     """Export `model` (an ultralytics `YOLO`) as `fmt` at `imgsz` into the new folder `folder`, on the CPU."""
     from ultralytics import YOLO
 
-    partial = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
     try:
-        model.save(partial / CHECKPOINT)  # ultralytics writes its export beside the weights it reads
-        with quiet_ultralytics():
-            YOLO(partial / CHECKPOINT).export(format=fmt, imgsz=imgsz, device="cpu", **EXPORT_OPTIONS[fmt])
-        (partial / CHECKPOINT).unlink()
-        partial.rename(folder)
+        with staged_folder(folder) as partial:
+            model.save(partial / CHECKPOINT)  # ultralytics writes its export beside the weights it reads
+            with quiet_ultralytics():
+                YOLO(partial / CHECKPOINT).export(format=fmt, imgsz=imgsz, device="cpu", **EXPORT_OPTIONS[fmt])
+            (partial / CHECKPOINT).unlink()
     except Exception as error:  # ultralytics raises several types; the first line says what went wrong
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ExportError(f"cannot export the detector for {fmt}: {message}") from error
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)

@@ -15,6 +15,8 @@ import hashlib
 import os
 import shutil
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -67,10 +69,7 @@ def export_stages(parts: ModelParts, family: str, model: str, imgsz: int, fmt: s
     with `weights.pt` and `manifest.json`; returns the manifest. Precision int8 takes a `calibration` clip."""
     check_int8(fmt, precision, calibration is not None)
     check_destination(folder)
-    partial = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
+    with staged_folder(folder) as partial:
         specs = stage_specs(parts, imgsz)
         for stage in STAGES:
             export_onnx(specs[stage], partial / f"{stage}.onnx")
@@ -83,13 +82,23 @@ def export_stages(parts: ModelParts, family: str, model: str, imgsz: int, fmt: s
             manifest = convert_export(partial, fmt)
         if calibration is not None:
             manifest = quantize_export(partial, parts, specs, model, imgsz, calibration)
-        if folder.exists():
-            folder.rmdir()  # empty, checked above
-        partial.rename(folder)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return manifest
+
+
+@contextmanager
+def staged_folder(folder: Path) -> Iterator[Path]:
+    """A hidden folder beside `folder` (new, or empty) to write into, renamed to `folder` when the block ends
+    without error and removed otherwise: an interrupted export leaves no folder that looks whole."""
+    partial = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+        if folder.exists():
+            folder.rmdir()  # empty: a non-empty one fails here rather than being overwritten
+        partial.rename(folder)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def convert_export(folder: Path, fmt: str) -> Manifest:
