@@ -4,7 +4,7 @@ Each model runs against an independent implementation of its video inference, on
 random weights loaded from one file (object-score head biased so masks are not blank) and the same box on frame 0;
 the masks must match on each of the first 30 frames.
 
-- SAM2.1-tiny: ultralytics' SAM2VideoPredictor loads the same `sam2.1_t.pt`. The predictor prunes memory older
+- SAM2.1-tiny (at 256 px): ultralytics' SAM2VideoPredictor loads the same `sam2.1_t.pt`. The predictor prunes memory older
   than 7 frames, which also drops object pointers that official SAM2 keeps (up to 15 frames back);
   `clear_non_cond_mem = False` turns that pruning off so the reference is the official SAM2 rule, which our engine
   follows.
@@ -30,7 +30,7 @@ from autotrack import Prompt, SAM2Tracker
 from autotrack.eval.synthetic import make_scenario, render_frame, write_scenario
 from autotrack.models.sam2.build import build_model
 
-IMGSZ = {"sam2.1_t": 512, "edgetam": 256}
+IMGSZ = {"sam2.1_t": 256, "edgetam": 256}
 FRAMES = 30
 
 

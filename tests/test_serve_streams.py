@@ -80,8 +80,9 @@ def test_while_one_of_four_streams_is_cut_the_other_three_share_the_compute_and_
     assert len(during) >= 55 and set(during) == {"a", "b", "c"}  # the cut stream holds up no other
     assert max(map(during.count, "abc")) - min(map(during.count, "abc")) <= 1  # and they share in turn
     cut.clear()
-    back = len(order)
-    scheduler.put(lanes["cut"], frame(1000))  # the stream is back
+    with scheduler._cond:  # no other lane's frame is taken between counting and the stream's return
+        back = len(order)
+        scheduler.put(lanes["cut"], frame(1000))  # the stream is back
     wait_for(lambda: "cut" in order[back:], 10, "the stream back")
     scheduler.close()
     assert order[back:].index("cut") <= 4  # its turn comes within one round (after the frame in progress)

@@ -136,12 +136,16 @@ def quantize_export(folder: Path, parts: ModelParts, specs: dict[str, StageSpec]
     return manifest
 
 
-def export_onnx(spec, path: Path) -> None:
-    """One stage as an ONNX file, through torch.export (torch's supported exporter)."""
+def export_onnx(spec: StageSpec, path: Path) -> None:
+    """One stage as an ONNX file, through torch.export (torch's supported exporter) in the stage's mode: given the
+    program, torch.onnx does not first try the other mode (a failed trace costs as much as a good one)."""
     dynamic = {name: {axis: torch.export.Dim.DYNAMIC for axis in spec.dynamic[name]} if name in spec.dynamic else None
                for name in spec.input_names}
+    with torch.inference_mode(False):
+        inputs = tuple(tensor.clone() for tensor in spec.inputs)  # the examples were made in inference mode
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's advice on its own internals
-        torch.onnx.export(spec.module, spec.inputs, str(path), input_names=list(spec.input_names),
-                          output_names=list(spec.output_names), dynamic_shapes=dynamic, dynamo=True,
-                          external_data=False, opset_version=OPSET, verbose=False)
+        program = torch.export.export(spec.module, inputs, dynamic_shapes=dynamic, strict=spec.strict)
+        torch.onnx.export(program, inputs, str(path), input_names=list(spec.input_names),
+                          output_names=list(spec.output_names), dynamo=True, external_data=False,
+                          opset_version=OPSET, verbose=False)

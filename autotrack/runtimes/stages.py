@@ -96,6 +96,7 @@ class StageSpec:
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
     dynamic: dict[str, dict[int, str]]
+    strict: bool = False  # trace with TorchDynamo: needed where the code turns a dynamic size into a Python int
 
 
 OBJECTS, MEMORY, POINTERS, POINTS = "objects", "memory_tokens", "pointers", "points"
@@ -139,9 +140,9 @@ def stage_specs(parts: ModelParts, imgsz: int) -> dict[str, StageSpec]:
              "pointers": {0: POINTERS, 1: OBJECTS}, "pointer_pos": {0: POINTERS, 1: OBJECTS}},
         ),
         "decoder": StageSpec(Decoder(parts, True), decoder_args, decoder_inputs,
-                             ("masks", "ious", "tokens", "object_score"), decoder_dynamic),
+                             ("masks", "ious", "tokens", "object_score"), decoder_dynamic, strict=True),
         "decoder_single": StageSpec(Decoder(parts, False), decoder_args, decoder_inputs,
-                                    ("masks", "ious", "tokens", "object_score"), decoder_dynamic),
+                                    ("masks", "ious", "tokens", "object_score"), decoder_dynamic, strict=True),
         "memory_encoder": StageSpec(MemoryEncoder(parts, False), memory_args, ("pixels", "masks", "object_score"),
                                     ("tokens",), memory_dynamic),
         "memory_encoder_prompt": StageSpec(MemoryEncoder(parts, True), memory_args,
