@@ -140,7 +140,7 @@ def test_random_weights_keep_every_prompted_object():
     ("sam2.1_s", ["autotrack sam2.1_s fp32", ULTRALYTICS]),
     ("edgetam", ["autotrack edgetam fp32", "autotrack sam2.1_t fp32", ULTRALYTICS]),
     ("sam3", ["autotrack sam3 fp32", "autotrack sam2.1_t fp32", ULTRALYTICS]),
-    ("sam2.1_t/openvino", ["autotrack sam2.1_t fp32", "autotrack sam2.1_t openvino", ULTRALYTICS]),
+    ("sam2.1_t/openvino", ["autotrack sam2.1_t fp32", "autotrack sam2.1_t openvino fp32", ULTRALYTICS]),
 ])
 def test_the_predictor_runs_the_model_its_spec_allows_else_sam2_tiny_beside_it(model, names):
     """Only the contenders are built (nothing runs): a model ultralytics' predictor cannot run gets SAM2.1-tiny; a

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -26,12 +27,17 @@ from autotrack.bench.stats import RunResult
 from autotrack.bench.timing import FrameClock, TimedPrompter, TimedSink, TimedSource, TimedTracker, measure
 from autotrack.config import PipelineConfig, load_config
 from autotrack.models import SAM2Tracker, family_of
-from autotrack.pipeline import Pipeline, load_models, new_session
+from autotrack.pipeline import Pipeline, check_weights, load_models, new_session
 from autotrack.prompters.manual import ManualPrompts, UserPrompt
+from autotrack.runtimes.load import holds_random_weights, load_torch_reference, runtime_precision
+from autotrack.runtimes.manifest import WEIGHTS, is_export, read_manifest
 from autotrack.sinks import MotSink, Sink
 from autotrack.sources import open_source
 from autotrack.types import Tracker
 from autotrack.weights import get_spec
+
+if TYPE_CHECKING:
+    from autotrack.engine.engine import EngineModel
 
 ULTRALYTICS = "ultralytics SAM2VideoPredictor"
 BASELINE = "sam2.1_t"  # what a model ultralytics' predictor cannot run is measured against
@@ -44,9 +50,18 @@ KEEP_EVERY_OBJECT = {"identity.overlap_iou": 1.0, "identity.max_lost": 1_000_000
 
 def bench_config(pipeline: str, overrides: Mapping[str, object] | None = None,
                  labels: Mapping[str, str] | None = None) -> PipelineConfig:
-    """The pipeline config a bench runs: `overrides` (named in errors by `labels`) as `load_config` takes them."""
-    keep = KEEP_EVERY_OBJECT if (overrides or {}).get("sam.weights") == "random" else {}
-    return load_config(pipeline, {**keep, **(overrides or {})}, labels)
+    """The pipeline config a bench runs: `overrides` (named in errors by `labels`) as `load_config` takes them.
+
+    An exported folder as `sam.weights` is checked first, as `track` checks it (one line, before any model loads,
+    for `--runtime torch` or a folder exported for another model, input size or precision); one exported from random
+    weights counts as random weights (`holds_random_weights`)."""
+    config = load_config(pipeline, overrides, labels)
+    exported = is_export(config.sam.weights)
+    if exported:
+        check_weights(config)
+    if config.sam.weights == "random" or (exported and holds_random_weights(config.sam.weights)):
+        config = load_config(pipeline, {**KEEP_EVERY_OBJECT, **(overrides or {})}, labels)
+    return config
 
 
 def run_engine(clip: Clip, tracker: SAM2Tracker, warmup: int = 3, name: str = "autotrack engine") -> RunResult:
@@ -68,11 +83,12 @@ def run_engine(clip: Clip, tracker: SAM2Tracker, warmup: int = 3, name: str = "a
     return result
 
 
-def timed_pipeline(config: PipelineConfig, clip: Clip, clock: FrameClock,
-                   sinks: list[Sink]) -> tuple[Pipeline, Tracker]:
+def timed_pipeline(config: PipelineConfig, clip: Clip, clock: FrameClock, sinks: list[Sink],
+                   engine: Callable[[], EngineModel] | None = None) -> tuple[Pipeline, Tracker]:
     """The pipeline of `config` over the clip, with the clip's boxes as user prompts on frame 0, its source,
-    prompter, engine and sinks timed on `clock`; and its engine (for the memory entries it holds at the end)."""
-    models = load_models(config)
+    prompter, engine and sinks timed on `clock`; and its engine (for the memory entries it holds at the end).
+    `engine` loads the engine's model instead of `load_models`."""
+    models = load_models(config, engine() if engine is not None else None)
     if models.prompter is not None:
         models = dataclasses.replace(models, prompter=TimedPrompter(models.prompter, clock))
     prompts = ManualPrompts([UserPrompt(i, 0, prompt) for i, prompt in clip_prompts(clip).items()])
@@ -85,14 +101,15 @@ def timed_pipeline(config: PipelineConfig, clip: Clip, clock: FrameClock,
 
 
 def run_pipeline(clip: Clip, config: PipelineConfig, warmup: int = 3, name: str | None = None,
-                 work_dir: str | Path | None = None) -> RunResult:
+                 work_dir: str | Path | None = None, engine: Callable[[], EngineModel] | None = None) -> RunResult:
     """A whole pipeline (a `PipelineConfig`) on the clip, with the clip's boxes as user prompts on frame 0.
 
-    Results go to a MOTChallenge file in `work_dir` (the "sinks" stage), or nowhere when it is None.
+    Results go to a MOTChallenge file in `work_dir` (the "sinks" stage), or nowhere when it is None. `engine` loads
+    the engine's model instead of `load_models` (the torch model of an exported folder: `load_torch_reference`).
     """
     clock = FrameClock()
     mot = Path(work_dir or ".") / f"{config.sam.model}-{config.sam.memory}-{config.sam.precision}.txt"
-    pipeline, engine = timed_pipeline(config, clip, clock, [MotSink(mot)] if work_dir else [])
+    pipeline, engine = timed_pipeline(config, clip, clock, [MotSink(mot)] if work_dir else [], engine)
     result = measure(name or f"autotrack {config.sam.memory}", pipeline.stream(), clock, warmup, rest="identity")
     result.memory_entries = {i: engine.memory_entries(i) for i in engine.object_ids}
     return result
@@ -128,28 +145,38 @@ def pipeline_contenders(clip: Clip, config: PipelineConfig, weights: Path, warmu
                         ultralytics: bool = True) -> dict[str, Callable[[], RunResult]]:
     """What `autotrack bench` compares: the pipeline as configured (its model and precision named, e.g. "autotrack
     sam2.1_t bf16 (auto)"), the same pipeline in fp32 when that differs, the pipeline on its graph runtime when
-    `sam.runtime` names one (in PyTorch otherwise), and ultralytics' SAM2VideoPredictor
-    (`ULTRALYTICS`) on the `weights` file (see `sam2_weights_file`). A pipeline on a model the predictor cannot
-    run (EdgeTAM) also runs on SAM2.1-tiny with `weights`, in the same precisions (see `baseline_pairs`)."""
+    `sam.runtime` names one (in PyTorch otherwise; named with the runtime's precision, e.g. "autotrack edgetam
+    openvino int8"), and ultralytics' SAM2VideoPredictor (`ULTRALYTICS`) on the `weights` file (see
+    `sam2_weights_file`). A pipeline on a model the predictor cannot run (EdgeTAM) also runs on SAM2.1-tiny with
+    `weights`, in the same precisions (see `baseline_pairs`). When `sam.weights` is an exported folder, the runtime
+    runs it and PyTorch the weights it was exported from (`load_torch_reference`)."""
     from autotrack.device import resolve_device
     from autotrack.engine.precision import resolve_precision
 
     precision = resolve_precision(config.sam.precision, resolve_device(config.device))
     label = f"{precision} (auto)" if config.sam.precision == "auto" else precision
     precisions = {label: config.sam.precision, **({"fp32": "fp32"} if precision != "fp32" else {})}
+    folder = config.sam.weights if is_export(config.sam.weights) else None
     imgsz = config.sam.imgsz
     if get_spec(config.sam.model).ultralytics_predictor:  # ours and ultralytics' load one file
         models = {config.sam.model: (str(weights), imgsz)}
     else:
         imgsz = baseline_imgsz(imgsz)
         models = {config.sam.model: (config.sam.weights, config.sam.imgsz), BASELINE: (str(weights), imgsz)}
+    if folder is not None:  # the file the folder's weights are in, named in the config and the report
+        models[config.sam.model] = (str(Path(folder) / WEIGHTS), config.sam.imgsz)
     configs = {f"autotrack {model} {name}": dataclasses.replace(config, sam=dataclasses.replace(
         config.sam, model=model, weights=model_weights, imgsz=model_imgsz, precision=value, runtime="torch"))
         for model, (model_weights, model_imgsz) in models.items() for name, value in precisions.items()}
+    engines = {name: functools.partial(load_torch_reference, folder, c.sam.model, c.sam.imgsz, c.device,
+                                       c.sam.precision, c.sam.compile)
+               for name, c in configs.items() if folder is not None and c.sam.model == config.sam.model}
     if config.sam.runtime != "torch":  # the runtime beside torch, on the same weights
-        sam = dataclasses.replace(config.sam, weights=models[config.sam.model][0])
-        configs[f"autotrack {config.sam.model} {config.sam.runtime}"] = dataclasses.replace(config, sam=sam)
-    contenders = {name: functools.partial(run_pipeline, clip, c, warmup, name, work_dir) for name, c in configs.items()}
+        sam = dataclasses.replace(config.sam, weights=folder or models[config.sam.model][0])
+        chosen = read_manifest(Path(folder)).precision if folder else runtime_precision(sam.runtime, sam.precision)
+        configs[f"autotrack {sam.model} {sam.runtime} {chosen}"] = dataclasses.replace(config, sam=sam)
+    contenders = {name: functools.partial(run_pipeline, clip, c, warmup, name, work_dir, engines.get(name))
+                  for name, c in configs.items()}
     if ultralytics:
         contenders[ULTRALYTICS] = functools.partial(run_ultralytics, clip, weights, imgsz, config.device, warmup)
     return contenders
@@ -173,10 +200,13 @@ def baseline_pairs(names: list[str], model: str) -> dict[str, str]:
 
 def sam2_weights_file(config: PipelineConfig, work_dir: str | Path) -> Path:
     """The weights file ultralytics' predictor loads in a bench (see `weights_file`): the pipeline's model's when
-    the predictor runs that model, else SAM2.1-tiny's (random when the pipeline's weights are)."""
-    if get_spec(config.sam.model).ultralytics_predictor:
-        return weights_file(config.sam.model, config.sam.weights, work_dir)
-    return weights_file(BASELINE, "random" if config.sam.weights == "random" else None, work_dir)
+    the predictor runs that model (an exported folder's `WEIGHTS`), else SAM2.1-tiny's (random when the pipeline's
+    weights are, or are an exported folder)."""
+    sam = config.sam
+    exported = is_export(sam.weights)
+    if get_spec(sam.model).ultralytics_predictor:
+        return weights_file(sam.model, str(Path(sam.weights) / WEIGHTS) if exported else sam.weights, work_dir)
+    return weights_file(BASELINE, "random" if sam.weights == "random" or exported else None, work_dir)
 
 
 def weights_file(model: str, weights: str | None, work_dir: str | Path) -> Path:

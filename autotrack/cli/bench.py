@@ -34,7 +34,9 @@ def bench_command(source, frames, warmup, rounds, objects, no_ultralytics, json_
     times its prompter), the same pipeline in fp32, and ultralytics' SAM2VideoPredictor on the same frames with the
     same weights and box prompts, each --rounds times in rotated order, and prints fps, the ratios to
     SAM2VideoPredictor round by round, and the split of a frame by stage.
-    With --runtime openvino or onnxruntime, the pipeline also runs on that runtime (exported on first use).
+    With --runtime openvino or onnxruntime, the pipeline also runs on that runtime (exported on first use); with
+    --sam-weights an exported folder (autotrack export, any precision), the runtime runs that folder and PyTorch the
+    weights it was exported from.
     With --sam edgetam or sam3, the pipeline also runs on SAM2.1-tiny (and the predictor with it; at the nearest input
     size it takes), and the ratios of the model to SAM2.1-tiny in each precision are printed too.
     """

@@ -10,9 +10,9 @@ import torch
 
 from autotrack.engine.engine import EngineModel
 from autotrack.engine.precision import cpu_has_native_bf16
-from autotrack.models import build_parts
+from autotrack.models import build_parts, load_engine
 from autotrack.models.registry import family_of
-from autotrack.runtimes import get_runtime, runtime_of_format
+from autotrack.runtimes import FORMATS, get_runtime, runtime_of_format
 from autotrack.runtimes.backends import open_graphs
 from autotrack.runtimes.calibrate import Calibration
 from autotrack.runtimes.export import check_destination, check_int8, export_stages, weights_checksum
@@ -58,7 +58,7 @@ def load_exported(runtime: str, model: str, weights: str | Path | None, imgsz: i
         manifest = read_manifest(folder)
         check_manifest(manifest, folder, model, imgsz, formats, precision)
         parts = build_parts(model, "random", imgsz, cpu, torch.float32)
-        parts.model.load_state_dict(torch.load(folder / WEIGHTS, map_location=cpu, weights_only=True))
+        parts.model.load_state_dict(exported_weights(folder))
         chosen = manifest.precision
     else:
         chosen = runtime_precision(runtime, precision)
@@ -70,6 +70,32 @@ def load_exported(runtime: str, model: str, weights: str | Path | None, imgsz: i
             export_stages(parts, family.name, model, imgsz, formats[0], chosen, folder)
         manifest = read_manifest(folder)
     return graph_engine(parts, open_graphs(runtime, folder, manifest, device, chosen), model, imgsz)
+
+
+def exported_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """The torch weights exported folder `folder` was exported from (`WEIGHTS`): the state of the parts its family
+    built (EdgeTAM's image encoder re-parameterised), so they load into such parts, not into a freshly built model."""
+    return torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
+
+
+def load_torch_reference(folder: str | Path, model: str, imgsz: int, device: str = "auto", precision: str = "auto",
+                         compile: bool = False) -> EngineModel:
+    """In PyTorch, the model exported folder `folder` was exported from: `load_engine`'s model with the folder's
+    weights (`exported_weights`), its graphs unread; what the folder's runtime is compared with (`autotrack bench`).
+    One line when the folder was exported for another model or input size."""
+    folder = Path(folder)
+    check_manifest(read_manifest(folder), folder, model, imgsz, FORMATS, "auto")
+    engine = load_engine(model, "random", imgsz, device, precision, compile)
+    engine.parts.model.load_state_dict(exported_weights(folder))
+    return engine
+
+
+def holds_random_weights(folder: str | Path) -> bool:
+    """Whether exported folder `folder` was exported from its model's seeded random weights (`load_engine`'s
+    "random"): builds that model once, on the CPU, to compare the weights' checksum with the manifest's."""
+    manifest = read_manifest(Path(folder))
+    parts = build_parts(manifest.model, "random", manifest.imgsz, torch.device("cpu"), torch.float32)
+    return weights_checksum(parts.model) == manifest.weights_sha256
 
 
 def export_model(model: str, weights: str | Path | None, imgsz: int, fmt: str, precision: str,
