@@ -114,3 +114,35 @@ def test_without_a_folder_the_model_is_exported_into_the_cache_once_saying_so(tm
     assert exports[0].name.startswith("sam2.1_t-256-onnx-fp32-")  # then the weights' checksum
     messages = [record.getMessage() for record in caplog.records]
     assert len(messages) == 1 and messages[0].startswith("exporting sam2.1_t at 256 px for onnxruntime into")
+
+
+def test_openvino_graphs_answer_calls_from_several_threads_at_once(tmp_path):
+    """Streams served on several compute threads share one set of compiled graphs: each call gets its own answer."""
+    import threading
+
+    import numpy as np
+    import openvino
+    import torch
+
+    from autotrack.runtimes.openvino import OpenVINOGraphs
+
+    layer = torch.nn.Linear(64, 64).eval()
+    openvino.save_model(openvino.convert_model(layer, example_input=torch.zeros(1, 64)), str(tmp_path / "g.xml"),
+                        compress_to_fp16=False)
+    graphs = OpenVINOGraphs({"stage": tmp_path / "g.xml"}, "cpu", "fp32")
+    weight, bias = layer.weight.detach().numpy(), layer.bias.detach().numpy()
+    wrong: list[int] = []
+
+    def calls(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for _ in range(500):
+            x = rng.standard_normal((1, 64)).astype(np.float32)
+            if not np.allclose(graphs.run("stage", x)[0], x @ weight.T + bias, atol=1e-4):
+                wrong.append(seed)
+
+    threads = [threading.Thread(target=calls, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong

@@ -1,4 +1,4 @@
-"""Many streams in one console process: one copy of each model set, one compute thread shared fairly."""
+"""Many streams in one console process: one copy of each model set, compute threads shared fairly."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ import time
 
 import numpy as np
 import pytest
+import torch
+from fakes import FunctionPrompter, ScriptedEngine
 from serve_helpers import wait_for
 
+from autotrack.config import load_config
 from autotrack.eval.synthetic import make_scenario, write_scenario
+from autotrack.pipeline import Models, new_session
 from autotrack.serve import Console, RunOptions
 from autotrack.serve.scheduler import Lane, Scheduler
 from autotrack.sources import Frame
@@ -191,3 +195,77 @@ def camera_silent(worker, seconds: float = 1.0) -> bool:
     before = worker.last_frame["frame"]
     time.sleep(seconds)
     return worker.last_frame["frame"] == before
+
+
+def test_two_compute_threads_run_two_streams_at_once_never_one_stream_twice_and_share_the_cores():
+    cores = torch.get_num_threads()
+    scheduler = Scheduler(workers=2, cores=2)
+    both = threading.Barrier(2, timeout=10)  # passed only by two frames in progress at the same time
+    running: dict[str, int] = {"a": 0, "b": 0}
+    most = {"a": 0, "b": 0}
+    threads_seen: list[int] = []
+    lock = threading.Lock()
+
+    def camera(name: str):
+        def process(item: Frame) -> None:
+            with lock:
+                running[name] += 1
+                most[name] = max(most[name], running[name])
+                threads_seen.append(torch.get_num_threads())
+            if item.index == 0:
+                both.wait()  # the first frames of both streams run side by side
+            time.sleep(0.002)
+            with lock:
+                running[name] -= 1
+            if item.index < 30:
+                scheduler.put(lanes[name], frame(item.index + 1))
+                scheduler.put(lanes[name], frame(item.index + 1))  # a frame waits while one is in progress
+        return process
+
+    try:
+        scheduler.add(Lane("solo", lambda item: None))
+        assert torch.get_num_threads() == 2  # one stream: one compute thread with every core
+        lanes = {name: Lane(name, camera(name)) for name in ("a", "b")}
+        for lane in lanes.values():
+            scheduler.add(lane)
+        assert scheduler.threads == 2 and torch.get_num_threads() == 1  # two threads, one core each
+        for lane in lanes.values():
+            scheduler.put(lane, frame(0))
+        wait_for(lambda: lanes["a"].processed == lanes["b"].processed == 31, 10, "both streams' frames")
+        assert most == {"a": 1, "b": 1}  # a stream's frames one at a time
+        assert set(threads_seen) == {1}
+        for name in ("a", "b"):
+            scheduler.remove(lanes[name])
+        assert torch.get_num_threads() == 2
+    finally:
+        scheduler.close()
+        torch.set_num_threads(cores)
+
+
+def test_sessions_on_one_loaded_detector_run_it_one_frame_at_a_time():
+    """Streams on several compute threads share a detector (ultralytics' predictors are not thread-safe): the
+    sessions of one `Models` take turns with it."""
+    inside, most = [0], [0]
+
+    def detect(image, index):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.005)
+        inside[0] -= 1
+        return None
+
+    class Engines:  # what `new_session` asks of the engine's model
+        def session(self, memory, kalman, profile, embedding):
+            return ScriptedEngine({})
+
+    models = Models(FunctionPrompter(detect), Engines())
+    config = load_config("yolo-sam2")
+    frames = [np.zeros((24, 32, 3), np.uint8)] * 40
+    pipelines = [new_session(models, config, list(frames)) for _ in range(3)]
+    threads = [threading.Thread(target=pipeline.run) for pipeline in pipelines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [pipeline.summary.frames for pipeline in pipelines] == [40, 40, 40]
+    assert most[0] == 1

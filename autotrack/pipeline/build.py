@@ -8,9 +8,10 @@ Each config section's keys are the keyword arguments of its part (`autotrack.con
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -41,11 +42,14 @@ class Models:
             the same weights, its own classes).
         engine: the engine's model; `engine.session(...)` holds one video's objects.
         embedder: the learned re-ID embedder (`reid.embedder`), or None for the engine's free embedding.
+        detector_lock: taken by every session around the detector, so sessions on several compute threads run it
+            one frame at a time (a loaded detector, such as ultralytics' predictors, is not thread-safe).
     """
 
     prompter: Prompter | None
     engine: EngineModel
     embedder: Embedder | None = None
+    detector_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
 
 def check_weights(config: PipelineConfig) -> None:
@@ -233,7 +237,8 @@ def new_session(
         sinks = [*sinks, *(outputs.open(src.fps) if outputs is not None else [])]
     identity = IdentityManager(config.identity, Reidentifier(reid) if reid.enabled else None)
     return Pipeline(src, prompter, tracker, sinks=sinks, identity=identity,
-                    prompts=prompts, max_frames=max_frames, points=points, embedder=embedder)
+                    prompts=prompts, max_frames=max_frames, points=points, embedder=embedder,
+                    detector_lock=models.detector_lock)
 
 
 def load_pipeline(

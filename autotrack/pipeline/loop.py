@@ -73,6 +73,8 @@ class Pipeline:
             re-prompt a track from its points when its scores stay low and no detection matches it; or None.
         embedder: a learned appearance embedder (`autotrack.reid.embedder`) whose vectors replace the engine's
             embeddings for re-identification, or None (the engine's own, if it gives them).
+        detector_lock: a lock shared by the sessions of one loaded detector (`Models.detector_lock`), held while it
+            runs or its classes change; None: the pipeline's own.
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class Pipeline:
         max_frames: int | None = None,
         points: PointTracker | None = None,
         embedder: Embedder | None = None,
+        detector_lock: threading.Lock | None = None,
     ) -> None:
         whole = isinstance(max_frames, int) and not isinstance(max_frames, bool)
         if max_frames is not None and (not whole or max_frames < 1):
@@ -110,7 +113,8 @@ class Pipeline:
         self._new_prompts: list[UserPrompt] = []
         self._removals: list[int] = []
         self._relabels: list[tuple[str, int, int]] = []  # ("merge", keep, other) or ("split", old, new)
-        self._prompter_lock = threading.Lock()  # the detector's classes never change in the middle of a frame
+        # the detector runs one frame at a time, and its classes never change in the middle of a frame
+        self._prompter_lock = detector_lock if detector_lock is not None else threading.Lock()
 
     def add_prompt(self, prompt: Prompt, object_id: int | None = None, class_name: str = "") -> int:
         """Prompt a new object (`object_id` None) or re-prompt a live one; returns its ID. Safe to call from any

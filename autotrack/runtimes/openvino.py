@@ -5,6 +5,7 @@ and inputs stay float32; the plugin computes in the lower precision where it can
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -38,14 +39,20 @@ def device_name(device: str, available: list[str]) -> str:
 
 
 class OpenVINOGraphs(Graphs):
-    """One compiled model per stage."""
+    """One compiled model per stage, and an infer request per stage and thread: sessions on several compute threads
+    (`autotrack serve`) run the same compiled models, and an infer request serves one call at a time."""
 
     def __init__(self, files: dict[str, Path], device: str, precision: str) -> None:
         core = openvino.Core()
         name = device_name(device, core.available_devices)
         config = {"INFERENCE_PRECISION_HINT": INFERENCE_PRECISION[precision]}
         self._models = {stage: core.compile_model(str(path), name, config) for stage, path in files.items()}
+        self._local = threading.local()  # this thread's infer requests, by stage
 
     def run(self, stage: str, *inputs: np.ndarray) -> list[np.ndarray]:
-        results = self._models[stage](list(inputs))
+        requests = getattr(self._local, "requests", None)
+        if requests is None:
+            requests = {name: model.create_infer_request() for name, model in self._models.items()}
+            self._local.requests = requests
+        results = requests[stage].infer(list(inputs))
         return [results[output] for output in self._models[stage].outputs]

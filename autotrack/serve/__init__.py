@@ -1,7 +1,7 @@
 """`autotrack serve`: a browser console for live cameras and videos.
 
 Each source reads in its own thread and has its own session (`SourceWorker`) on models shared by every source on
-the same set (`ModelSets`); one compute thread runs every source's frames in turn (`Scheduler`). The web app
+the same set (`ModelSets`); compute threads, one per core, run the sources' frames in turn (`Scheduler`). The web app
 (`create_app`, FastAPI)
 serves a landing page with every source's live thumbnail, a page per source (live annotated frames, the object
 list, click-to-prompt, the event log, controls and downloads; plain HTML/JS in `static/`), and the HTTP/WebSocket

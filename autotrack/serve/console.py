@@ -1,11 +1,13 @@
 """Console: the sources a server runs, each a `ConsoleSource` (here a `SourceWorker` of its own), and the limits on
-them; the models and the compute thread they share."""
+them; the models and the compute threads they share."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from pathlib import Path
+
+import torch
 
 from autotrack.errors import InputError
 from autotrack.serve.cameras import Camera, write_cameras
@@ -25,6 +27,8 @@ from autotrack.sources import is_live
 logger = logging.getLogger(__name__)
 
 SWEEP_EVERY = 60.0  # seconds between two retention sweeps of the cameras' outputs
+MAX_COMPUTE_THREADS = 4  # Python's steps of every compute thread take turns (one interpreter lock): measured on
+# 2 cores only, where 2 threads of 1 core each beat 1 thread of 2 (see `autotrack.serve.scheduler`)
 
 
 def check_source(spec: str) -> None:
@@ -39,11 +43,11 @@ class Console:
     """Adds, finds and removes sources; at most `max_sources` at a time.
 
     Every source runs the console's pipeline (`options`) unless its camera names another, and writes into its own
-    folder under `options.output_dir`. Sources on the same models share one copy of them (`models`); every source's
-    frames run on one compute thread (`scheduler`), in turn. With a `cameras_file`, the list of sources is written
-    back there whenever one is added or removed. A thread applies each camera's output retention every
-    SWEEP_EVERY seconds (and each run applies it as it starts). `models`: the model sets to use (a new `ModelSets`
-    by default).
+    folder under `options.output_dir`. Sources on the same models share one copy of them (`models`); their frames
+    run in turn on compute threads, at most one per core and `MAX_COMPUTE_THREADS` (`scheduler`). With a
+    `cameras_file`, the list of sources is written back there whenever one is added or removed. A thread applies
+    each camera's output retention every SWEEP_EVERY seconds (and each run applies it as it starts). `models`: the
+    model sets to use (a new `ModelSets` by default).
     """
 
     def __init__(self, options: RunOptions, max_sources: int = 8, cameras_file: Path | None = None,
@@ -52,7 +56,7 @@ class Console:
         self.max_sources = max_sources
         self.cameras_file = cameras_file
         self.models = models if models is not None else ModelSets()
-        self.scheduler = Scheduler()
+        self.scheduler = Scheduler(workers=min(torch.get_num_threads(), MAX_COMPUTE_THREADS))
         self._workers: dict[str, ConsoleSource] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -80,7 +84,7 @@ class Console:
         return worker
 
     def _new_worker(self, camera: Camera) -> ConsoleSource:
-        """The worker that runs a new source (here, on the console's models and compute thread)."""
+        """The worker that runs a new source (here, on the console's models and compute threads)."""
         return SourceWorker(camera, self.options, self.models, self.scheduler)
 
     def _free_name(self, base: str) -> str:
@@ -114,7 +118,7 @@ class Console:
         worker.close(wait)
 
     def close(self, wait: float = 10.0) -> None:
-        """Stop every source, waiting up to `wait` seconds for each to close its files, then the compute thread."""
+        """Stop every source, waiting up to `wait` seconds for each to close its files, then the compute threads."""
         self._closing.set()
         for worker in self.workers():
             worker.close(wait)

@@ -1,7 +1,7 @@
 """StreamHost: the streams of one Ray actor (`autotrack serve --ray`), run by a console of its own.
 
 The actor runs a `Console` as a one-process server does: one copy of each model set, each stream's session on it,
-one compute thread serving the streams in turn (`Scheduler`), each stream writing its own files. The console in
+compute threads serving the streams in turn (`Scheduler`), each stream writing its own files. The console in
 front (`autotrack.serve.remote`) places the streams, forwards the requests by stream ID and pulls what the pages
 show: each stream's state and the messages it published since the last pull (frames with their JPEG, state
 changes), through a `Subscription` as a web client gets them, so a late pull gets the newest frame and every event.

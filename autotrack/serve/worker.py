@@ -1,6 +1,6 @@
 """SourceWorker: one source's session on the process's shared models, and what the console shows of it.
 
-The worker's thread opens the source and reads its frames; the process's one compute thread (`Scheduler`) runs the
+The worker's thread opens the source and reads its frames; a compute thread of the process (`Scheduler`) runs the
 session on the newest frame, writes the run's MOT and COCO JSON files, and after each frame keeps the annotated
 JPEG, the objects and the event log, and publishes them on the source's `Channel`. It never waits for a web client,
 and a web client never waits for it: requests (prompts, removals, new classes) go to the pipeline, which applies them
@@ -113,7 +113,7 @@ def source_slug(spec: str) -> str:
 
 
 class SourceWorker(ConsoleSource):
-    """Reads one source in a background thread and runs its frames on the `scheduler`'s compute thread, with a
+    """Reads one source in a background thread and runs its frames on the `scheduler`'s compute threads, with a
     session on the models of `models`; `start`, `pause`, `stop` and the requests are safe from any thread.
 
     Attributes:
