@@ -81,9 +81,10 @@ def frames(workers) -> dict[str, int]:
 
 def one_console(args, clip: str, folder: Path) -> None:
     console, workers = start_console(args, [clip] * args.streams, folder)
-    start = frames(workers)
+    start, cpu = frames(workers), time.process_time()
     time.sleep(args.seconds)
     counts = {name: count - start[name] for name, count in frames(workers).items()}
+    busy = (time.process_time() - cpu) / args.seconds  # cores kept busy, on average
     stats = {worker.id: worker.last_frame["stats"] for worker in workers}
     console.close()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -93,7 +94,7 @@ def one_console(args, clip: str, folder: Path) -> None:
     total, spread = sum(counts.values()), min(counts.values()) / max(counts.values())
     print(f"{args.streams} streams, {args.model} at {args.imgsz}: {total} frames in {args.seconds:g} s = "
           f"{total / args.seconds:.2f} fps in all; slowest/fastest stream {spread:.2f}; "
-          f"peak resident memory {rss:.0f} MiB")
+          f"peak resident memory {rss:.0f} MiB; {busy:.2f} cores busy")
 
 
 def cut_one(args, clip: str, folder: Path) -> None:
