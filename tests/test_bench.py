@@ -22,6 +22,7 @@ from autotrack.bench import (
     ratios,
     report_dict,
     run_rounds,
+    runtime_pairs,
     speed_tables,
     summarize_rounds,
 )
@@ -213,3 +214,13 @@ def test_sam3_is_timed_beside_sam2_tiny_at_the_nearest_size_it_takes(tmp_path, m
     assert list(report["runs"]) == ["autotrack sam3 fp32", "autotrack sam2.1_t fp32"]
     assert "autotrack sam3 fp32 / autotrack sam2.1_t fp32" in report["ratios"]
     assert all(run["fps"] > 0 for run in report["runs"].values())
+
+
+def test_a_graph_runtime_run_is_compared_with_the_torch_run_in_the_configured_precision():
+    names = ["autotrack edgetam fp32 (auto)", "autotrack edgetam openvino int8", "autotrack sam2.1_t fp32 (auto)"]
+    assert runtime_pairs(names, "edgetam", "openvino") == {
+        "autotrack edgetam openvino int8": "autotrack edgetam fp32 (auto)"}
+    assert runtime_pairs(names, "edgetam", "torch") == {}
+    assert runtime_pairs(["autotrack sam2.1_t bf16 (auto)", "autotrack sam2.1_t fp32",
+                                "autotrack sam2.1_t onnxruntime fp32"], "sam2.1_t", "onnxruntime") == {
+        "autotrack sam2.1_t onnxruntime fp32": "autotrack sam2.1_t bf16 (auto)"}

@@ -35,6 +35,7 @@ from autotrack.bench.runners import (
     run_engine,
     run_pipeline,
     run_ultralytics,
+    runtime_pairs,
     sam2_weights_file,
     weights_file,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "run_pipeline",
     "run_rounds",
     "run_ultralytics",
+    "runtime_pairs",
     "sam2_weights_file",
     "save_plot",
     "speed_figures",

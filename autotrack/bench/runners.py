@@ -189,6 +189,16 @@ def baseline_imgsz(imgsz: int) -> int:
     return max(step, step * round(imgsz / step))
 
 
+def runtime_pairs(names: list[str], model: str, runtime: str) -> dict[str, str]:
+    """For contenders named by `pipeline_contenders`: each run of `model` on the graph `runtime` and the PyTorch run
+    of `model` in the configured precision (the first), {"autotrack edgetam openvino int8": "autotrack edgetam fp32
+    (auto)"}; none when the runtime is torch."""
+    prefix, on_runtime = f"autotrack {model} ", f"autotrack {model} {runtime} "
+    graphs = [name for name in names if name.startswith(on_runtime)]
+    in_torch = [name for name in names if name.startswith(prefix) and name not in graphs]
+    return {name: in_torch[0] for name in graphs} if runtime != "torch" and in_torch else {}
+
+
 def baseline_pairs(names: list[str], model: str) -> dict[str, str]:
     """For contenders named by `pipeline_contenders`: each run of `model` and the SAM2.1-tiny run in the same
     precision, {"autotrack edgetam bf16 (auto)": "autotrack sam2.1_t bf16 (auto)", ...}; none for a model that is

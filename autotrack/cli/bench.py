@@ -60,7 +60,8 @@ def bench_command(source, frames, warmup, rounds, objects, no_ultralytics, json_
         weights = bench.sam2_weights_file(config, work)
         contenders = bench.pipeline_contenders(clip, config, weights, warmup, work, not no_ultralytics)
         runs = bench.run_rounds(contenders, rounds)
-    pairs = bench.baseline_pairs(list(runs), config.sam.model)
+    pairs = {**bench.baseline_pairs(list(runs), config.sam.model),
+             **bench.runtime_pairs(list(runs), config.sam.model, config.sam.runtime)}
     settings = {"source": str(source) if source else "synthetic", "pipeline": config.name, "model": config.sam.model,
                 "imgsz": config.sam.imgsz, "memory": config.sam.memory, "objects": objects, "frames": clip.frames,
                 "warmup": warmup, "rounds": rounds}
